@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+import { PicoError } from "./errors.js";
+import { labCommand } from "./lab/cli.js";
+
+const USAGE = `usage: picotrader <command> [options]
+
+  validate  [-f cluster.yaml]                       check the manifest (schema and rules)
+  reconcile [-f FILE] [--dry-run] [--detailed-exitcode] [--json] [--markdown]
+            [--only NODE,...] [--concurrency N] [--accept-new-host-keys]
+  facts     [-f FILE] [NODE]                        observed facts as JSON
+  lab up|down|status|reset|start|stop|ssh|run|manifest|list   the simulated cluster
+
+exit codes: 0 success, nothing pending; 1 error; 2 changes pending (with --detailed-exitcode)`;
+
+/** Runs one command and returns its exit code. The only place errors become exit codes. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "lab":
+        return await labCommand(rest);
+      case undefined:
+      case "-h":
+      case "--help":
+      case "help":
+        process.stdout.write(`${USAGE}\n`);
+        return command === undefined ? 1 : 0;
+      default: {
+        const { engineCommand } = await import("./commands.js");
+        return await engineCommand(command, rest);
+      }
+    }
+  } catch (err) {
+    if (err instanceof PicoError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof Error && err.name === "TypeError" && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`error: ${err.message}\n${USAGE}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,481 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import { LabError } from "../errors.js";
+import { packageRoot } from "../paths.js";
+import { run, runOk } from "../util/run.js";
+import { ensureImage, processAlive } from "./image.js";
+
+/**
+ * The lab: a simulated cluster of real Linux nodes on this machine. Each node is a Debian
+ * container (systemd-nspawn --boot over an overlayfs of the factory image) in a network namespace
+ * of its own, wired by a veth into a bridge inside the lab's namespace, which has no route out.
+ * Everything a lab makes is recorded in its state file first, so `down` can undo it after a crash.
+ */
+
+export const LAB_ROOT = process.env.PICOTRADER_LAB_ROOT ?? "/var/lib/picotrader-lab";
+/** The factory image's root password, like HardKernel's images. Not a secret: it is the lab's. */
+export const FACTORY_PASSWORD = "odroid";
+const SUBNET_PREFIX = "10.88.0";
+
+export interface LabNode {
+  name: string;
+  /** Hostname the factory image gives the node (differs from `name` until reconciled). */
+  factoryHostname: string;
+  address: string;
+  sshPort: number;
+  netns: string;
+  /** PID of the node's supervisor (supervise.sh); undefined while the node is off. */
+  supervisorPid?: number;
+}
+
+export interface LabState {
+  name: string;
+  imageDir: string;
+  imageRoot: string;
+  imageRepo: string;
+  netns: string;
+  subnet: string;
+  controllerAddress: string;
+  virtualIp: string;
+  keyPath: string;
+  knownHostsPath: string;
+  createdAt: string;
+  nodes: LabNode[];
+}
+
+/** A node as `lab status` reports it. */
+export interface LabNodeStatus extends LabNode {
+  state: "running" | "off" | "halted";
+  ssh: boolean;
+  /** Resident memory of the node's processes, from its memory cgroup; undefined when off. */
+  memoryBytes?: number;
+}
+
+/** Fails at once, with what is needed, where the lab cannot run. */
+export function assertLabHost(): void {
+  if (process.platform !== "linux") throw new LabError("the lab needs Linux (network namespaces, overlayfs, systemd-nspawn)");
+  if (process.getuid?.() !== 0) throw new LabError("the lab needs root: run it with sudo");
+  for (const tool of ["/usr/bin/systemd-nspawn", "/usr/bin/nsenter", "/usr/sbin/ip", "/usr/bin/ssh-keygen"]) {
+    if (!existsSync(tool)) {
+      throw new LabError(`the lab needs ${tool}: apt-get install systemd-container iproute2 util-linux openssh-client`);
+    }
+  }
+}
+
+export function validateLabName(name: string): void {
+  if (!/^[a-z][a-z0-9]{0,11}$/.test(name)) {
+    throw new LabError(`lab name "${name}": use 1 to 12 lowercase letters and digits, starting with a letter`);
+  }
+}
+
+export function labDir(name: string): string {
+  return join(LAB_ROOT, name);
+}
+
+function statePath(name: string): string {
+  return join(labDir(name), "state.json");
+}
+
+/** Reads a lab's state file; undefined when the lab does not exist. */
+export function readLab(name: string): LabState | undefined {
+  const path = statePath(name);
+  if (!existsSync(path)) return undefined;
+  return JSON.parse(readFileSync(path, "utf8")) as LabState;
+}
+
+/** Reads a lab's state, or fails naming the lab. */
+export function requireLab(name: string): LabState {
+  const lab = readLab(name);
+  if (!lab) throw new LabError(`no lab named "${name}" (start one with: picotrader lab up --name ${name})`);
+  return lab;
+}
+
+function writeLab(lab: LabState): void {
+  writeFileSync(statePath(lab.name), JSON.stringify(lab, null, 2) + "\n");
+}
+
+function nodeDir(lab: LabState, node: string): string {
+  return join(labDir(lab.name), "nodes", node);
+}
+
+function cgroupPath(lab: LabState, node: string): string {
+  return `picotrader/${lab.name}/${node}`;
+}
+
+function findNode(lab: LabState, name: string): LabNode {
+  const node = lab.nodes.find((n) => n.name === name);
+  if (!node) throw new LabError(`lab ${lab.name} has no node "${name}" (nodes: ${lab.nodes.map((n) => n.name).join(", ")})`);
+  return node;
+}
+
+/**
+ * Creates and boots a lab of `count` factory-fresh nodes and waits until each answers SSH.
+ * Builds the image first if the cache lacks it. Fails if a lab of that name exists.
+ */
+export async function labUp(name: string, count: number, log: (line: string) => void = () => {}): Promise<LabState> {
+  assertLabHost();
+  validateLabName(name);
+  if (!Number.isInteger(count) || count < 1 || count > 50) throw new LabError(`--nodes must be 1 to 50, not ${count}`);
+  if (readLab(name)) throw new LabError(`lab "${name}" already exists: picotrader lab down --name ${name} first`);
+  const image = await ensureImage(log);
+  const dir = labDir(name);
+  mkdirSync(join(dir, "nodes"), { recursive: true });
+  const lab: LabState = {
+    name,
+    imageDir: image.dir,
+    imageRoot: image.rootfs,
+    imageRepo: image.repo,
+    netns: `pt-${name}`,
+    subnet: `${SUBNET_PREFIX}.0/24`,
+    controllerAddress: `${SUBNET_PREFIX}.1`,
+    virtualIp: `${SUBNET_PREFIX}.200`,
+    keyPath: join(dir, "id_ed25519"),
+    knownHostsPath: join(dir, "known_hosts"),
+    createdAt: new Date().toISOString(),
+    nodes: Array.from({ length: count }, (_, i) => ({
+      name: `node${i + 1}`,
+      factoryHostname: `odroid64-${i + 1}`,
+      address: `${SUBNET_PREFIX}.${11 + i}`,
+      sshPort: 22,
+      netns: `pt-${name}-node${i + 1}`,
+    })),
+  };
+  writeLab(lab);
+  try {
+    await runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `picotrader-lab-${name}`, "-f", lab.keyPath]);
+    await createLabNetwork(lab);
+    const knownHosts: string[] = [];
+    for (const node of lab.nodes) {
+      await createNodeNetwork(lab, node);
+      knownHosts.push(`${node.address} ${await makeHostKey(lab, node)}`);
+      await prepareNode(lab, node);
+    }
+    writeFileSync(lab.knownHostsPath, knownHosts.join("\n") + "\n");
+    for (const node of lab.nodes) startNode(lab, node);
+    writeLab(lab);
+    await waitForSsh(lab, lab.nodes, 120);
+    return lab;
+  } catch (err) {
+    log(`lab up failed; the lab is left for inspection: picotrader lab down --name ${name} removes it`);
+    throw err;
+  }
+}
+
+async function ip(args: string[]): Promise<void> {
+  await runOk("ip", args);
+}
+
+async function createLabNetwork(lab: LabState): Promise<void> {
+  await ip(["netns", "add", lab.netns]);
+  await ip(["-n", lab.netns, "link", "set", "lo", "up"]);
+  await ip(["-n", lab.netns, "link", "add", "br0", "type", "bridge"]);
+  await ip(["-n", lab.netns, "addr", "add", `${lab.controllerAddress}/24`, "dev", "br0"]);
+  await ip(["-n", lab.netns, "link", "set", "br0", "up"]);
+}
+
+async function createNodeNetwork(lab: LabState, node: LabNode): Promise<void> {
+  await ip(["netns", "add", node.netns]);
+  await ip(["-n", node.netns, "link", "set", "lo", "up"]);
+  const veth = `v-${node.name}`;
+  await ip(["-n", lab.netns, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", node.netns]);
+  await ip(["-n", lab.netns, "link", "set", veth, "master", "br0", "up"]);
+  await ip(["-n", node.netns, "addr", "add", `${node.address}/24`, "dev", "eth0"]);
+  await ip(["-n", node.netns, "link", "set", "eth0", "up"]);
+}
+
+/** Makes the node's SSH host key once; it survives `lab reset` so known_hosts stays valid. */
+async function makeHostKey(lab: LabState, node: LabNode): Promise<string> {
+  const dir = nodeDir(lab, node.name);
+  mkdirSync(dir, { recursive: true });
+  const key = join(dir, "ssh_host_ed25519_key");
+  if (!existsSync(key)) await runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${node.name}`, "-f", key]);
+  const [type, blob] = readFileSync(`${key}.pub`, "utf8").trim().split(/\s+/);
+  return `${type} ${blob}`;
+}
+
+/** Lays the node's writable layer over the factory image with what makes this board itself, and mounts it. */
+async function prepareNode(lab: LabState, node: LabNode): Promise<void> {
+  const dir = nodeDir(lab, node.name);
+  const upper = join(dir, "upper");
+  for (const d of ["upper", "work", "root"]) mkdirSync(join(dir, d), { recursive: true });
+  const put = (path: string, content: string | Buffer, mode = 0o644) => {
+    const full = join(upper, path);
+    mkdirSync(join(full, ".."), { recursive: true });
+    writeFileSync(full, content);
+    chmodSync(full, mode);
+  };
+  put("etc/hostname", `${node.factoryHostname}\n`);
+  put("etc/hosts", `127.0.0.1\tlocalhost\n127.0.1.1\t${node.factoryHostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
+  put("etc/ssh/ssh_host_ed25519_key", readFileSync(join(dir, "ssh_host_ed25519_key")), 0o600);
+  put("etc/ssh/ssh_host_ed25519_key.pub", readFileSync(join(dir, "ssh_host_ed25519_key.pub")));
+  put("root/.ssh/authorized_keys", readFileSync(`${lab.keyPath}.pub`), 0o600);
+  chmodSync(join(upper, "root/.ssh"), 0o700);
+  if ((await run("mountpoint", ["-q", join(dir, "root")])).exitCode !== 0) {
+    const layers = `lowerdir=${lab.imageRoot},upperdir=${upper},workdir=${join(dir, "work")}`;
+    await runOk("mount", ["-t", "overlay", `pt-${lab.name}-${node.name}`, "-o", layers, join(dir, "root")]);
+  }
+}
+
+function supervisorScript(): string {
+  return join(packageRoot(), "src", "lab", "supervise.sh");
+}
+
+/** Powers the node on: starts its supervisor, detached, in a cgroup of its own. */
+function startNode(lab: LabState, node: LabNode): void {
+  const dir = nodeDir(lab, node.name);
+  for (const h of ["systemd", "unified", "memory"]) mkdirSync(`/sys/fs/cgroup/${h}/${cgroupPath(lab, node.name)}`, { recursive: true });
+  const child = spawn("bash", [supervisorScript(), lab.name, node.name], {
+    detached: true,
+    stdio: "ignore",
+    env: {
+      PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      LAB: lab.name,
+      NODE: node.name,
+      ROOT: join(dir, "root"),
+      NETNS: node.netns,
+      MACHINE: `pt-${lab.name}-${node.name}`,
+      REPO: lab.imageRepo,
+      CGROUP: cgroupPath(lab, node.name),
+      NODE_DIR: dir,
+    },
+  });
+  child.unref();
+  if (child.pid === undefined) throw new LabError(`could not start the supervisor of ${node.name}`);
+  node.supervisorPid = child.pid;
+  writeLab(lab);
+}
+
+/** True when `pid` is this lab's supervisor of `node` (never signal a process we did not start). */
+function isSupervisor(pid: number, lab: LabState, node: string): boolean {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+    return argv[1] === supervisorScript() && argv[2] === lab.name && argv[3] === node;
+  } catch {
+    return false;
+  }
+}
+
+function readPid(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Powers the node off (SIGTERM to nspawn shuts systemd down cleanly) and waits for its supervisor. */
+async function stopNode(lab: LabState, node: LabNode): Promise<void> {
+  const pid = node.supervisorPid;
+  if (pid !== undefined && isSupervisor(pid, lab, node.name)) {
+    process.kill(pid, "SIGTERM");
+    for (let i = 0; i < 100 && processAlive(pid) && isSupervisor(pid, lab, node.name); i++) await sleep(200);
+    if (isSupervisor(pid, lab, node.name)) {
+      const nspawn = readPid(join(nodeDir(lab, node.name), "nspawn.pid"));
+      if (nspawn !== undefined && processAlive(nspawn)) process.kill(nspawn, "SIGKILL");
+      process.kill(pid, "SIGKILL");
+      await sleep(500);
+    }
+  }
+  node.supervisorPid = undefined;
+  writeLab(lab);
+}
+
+async function unmountNode(lab: LabState, node: LabNode): Promise<void> {
+  const root = join(nodeDir(lab, node.name), "root");
+  for (let i = 0; i < 10; i++) {
+    if ((await run("mountpoint", ["-q", root])).exitCode !== 0) return;
+    if ((await run("umount", [root])).exitCode === 0) return;
+    await sleep(300);
+  }
+  await runOk("umount", ["--lazy", root]);
+}
+
+/**
+ * Waits until every node accepts TCP connections on its SSH port, probing from inside the lab's
+ * namespace with one helper process. Throws naming the nodes that did not answer in time.
+ */
+export async function waitForSsh(lab: LabState, nodes: LabNode[], timeoutSeconds: number): Promise<void> {
+  const script = `
+    deadline=$(( $(date +%s) + ${timeoutSeconds} ))
+    for a in ${nodes.map((n) => `${n.address}/${n.sshPort}`).join(" ")}; do
+      until timeout 1 bash -c "exec 3<>/dev/tcp/$a" 2>/dev/null; do
+        [ "$(date +%s)" -ge "$deadline" ] && { echo "$a"; exit 1; }
+        sleep 0.1
+      done
+    done`;
+  const result = await run("nsenter", [`--net=/run/netns/${lab.netns}`, "bash", "-c", script]);
+  if (result.exitCode !== 0) {
+    const address = result.stdout.trim().split("/")[0];
+    const node = nodes.find((n) => n.address === address)?.name ?? address;
+    throw new LabError(`lab ${lab.name}: ${node} did not answer SSH within ${timeoutSeconds} s (see ${nodeDir(lab, String(node))}/console.log)`);
+  }
+}
+
+/**
+ * Removes everything the lab made: node processes, mounts, namespaces, cgroups and its folder.
+ * Works from the state file alone, so it also cleans up after a crashed CLI; goes on past
+ * failures and reports them all at the end.
+ */
+export async function labDown(name: string): Promise<void> {
+  assertLabHost();
+  const lab = requireLab(name);
+  const problems: string[] = [];
+  const attempt = async (what: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      problems.push(`${what}: ${(err as Error).message}`);
+    }
+  };
+  await Promise.all(lab.nodes.map((node) => attempt(`stopping ${node.name}`, () => stopNode(lab, node))));
+  for (const node of lab.nodes) {
+    await attempt(`unmounting ${node.name}`, () => unmountNode(lab, node));
+    if (existsSync(`/run/netns/${node.netns}`)) await attempt(`deleting ${node.netns}`, () => ip(["netns", "del", node.netns]));
+  }
+  if (existsSync(`/run/netns/${lab.netns}`)) await attempt(`deleting ${lab.netns}`, () => ip(["netns", "del", lab.netns]));
+  for (const h of ["systemd", "unified", "memory"]) {
+    const dir = `/sys/fs/cgroup/${h}/picotrader/${lab.name}`;
+    if (existsSync(dir)) await attempt(`removing cgroup ${dir}`, () => runOk("find", [dir, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]).then(() => undefined));
+  }
+  if (problems.length === 0) rmSync(labDir(name), { recursive: true, force: true });
+  else throw new LabError(`lab ${name} was not fully removed (its state is kept for another try):\n${problems.join("\n")}`);
+}
+
+/** Every node with its power state, whether SSH answers, and its memory. */
+export async function labStatus(name: string): Promise<{ lab: LabState; nodes: LabNodeStatus[] }> {
+  const lab = requireLab(name);
+  const probe = lab.nodes.map((n) => `timeout 1 bash -c "exec 3<>/dev/tcp/${n.address}/${n.sshPort}" 2>/dev/null && echo ${n.name}`).join("; ");
+  const answering = existsSync(`/run/netns/${lab.netns}`)
+    ? (await run("nsenter", [`--net=/run/netns/${lab.netns}`, "bash", "-c", probe])).stdout.split("\n")
+    : [];
+  const nodes = lab.nodes.map((node): LabNodeStatus => {
+    const running = node.supervisorPid !== undefined && isSupervisor(node.supervisorPid, lab, node.name);
+    let power = "";
+    try {
+      power = readFileSync(join(nodeDir(lab, node.name), "power"), "utf8").trim();
+    } catch {
+      power = "off";
+    }
+    const state = running ? "running" : power === "halted" ? "halted" : "off";
+    return { ...node, state, ssh: answering.includes(node.name), memoryBytes: running ? readMemory(lab, node.name) : undefined };
+  });
+  return { lab, nodes };
+}
+
+function readMemory(lab: LabState, node: string): number | undefined {
+  try {
+    const stat = readFileSync(`/sys/fs/cgroup/memory/${cgroupPath(lab, node)}/memory.stat`, "utf8");
+    const rss = /^total_rss (\d+)$/m.exec(stat);
+    return rss ? Number(rss[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lists the labs on this machine by name. */
+export function listLabs(): string[] {
+  if (!existsSync(LAB_ROOT)) return [];
+  return readdirSync(LAB_ROOT).filter((n) => existsSync(statePath(n)));
+}
+
+/** Returns a node to the factory image: powers it off, wipes its layer, boots it again. */
+export async function labReset(name: string, nodeName: string): Promise<void> {
+  assertLabHost();
+  const lab = requireLab(name);
+  const node = findNode(lab, nodeName);
+  await stopNode(lab, node);
+  await unmountNode(lab, node);
+  const dir = nodeDir(lab, node.name);
+  rmSync(join(dir, "upper"), { recursive: true, force: true });
+  rmSync(join(dir, "work"), { recursive: true, force: true });
+  await prepareNode(lab, node);
+  startNode(lab, node);
+  await waitForSsh(lab, [node], 120);
+}
+
+/** Powers a node on again (after a power-off or a halt); waits for SSH. */
+export async function labStart(name: string, nodeName: string): Promise<void> {
+  assertLabHost();
+  const lab = requireLab(name);
+  const node = findNode(lab, nodeName);
+  if (node.supervisorPid !== undefined && isSupervisor(node.supervisorPid, lab, node.name)) return;
+  startNode(lab, node);
+  await waitForSsh(lab, [node], 120);
+}
+
+/** Powers a node off, as pulling its plug would, but cleanly. */
+export async function labStop(name: string, nodeName: string): Promise<void> {
+  assertLabHost();
+  const lab = requireLab(name);
+  await stopNode(lab, findNode(lab, nodeName));
+}
+
+/** What the reconciler needs to reach this lab's nodes, as environment variables. */
+export function labEnv(lab: LabState): Record<string, string> {
+  return {
+    PICOTRADER_LAB: lab.name,
+    PICOTRADER_IDENTITY: lab.keyPath,
+    PICOTRADER_KNOWN_HOSTS: lab.knownHostsPath,
+    PICOTRADER_BOOTSTRAP_PASSWORD: FACTORY_PASSWORD,
+  };
+}
+
+/** The command line that runs `argv` inside the lab's network namespace with labEnv() set. */
+export function labRunArgv(lab: LabState, argv: string[]): string[] {
+  return ["nsenter", `--net=/run/netns/${lab.netns}`, "env", ...Object.entries(labEnv(lab)).map(([k, v]) => `${k}=${v}`), ...argv];
+}
+
+/** The ssh command line that logs in to a node as `user` with the lab key, host key pinned. */
+export function labSshArgv(lab: LabState, nodeName: string, command: string[], user = "root"): string[] {
+  const node = findNode(lab, nodeName);
+  return [
+    "nsenter",
+    `--net=/run/netns/${lab.netns}`,
+    "ssh",
+    "-i",
+    lab.keyPath,
+    "-o",
+    `UserKnownHostsFile=${lab.knownHostsPath}`,
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "LogLevel=ERROR",
+    "-p",
+    String(node.sshPort),
+    `${user}@${node.address}`,
+    ...(command.length > 0 ? ["--", ...command] : []),
+  ];
+}
+
+/** A cluster.yaml for the lab: the real schema, the lab's addresses and virtual IP. */
+export function labManifest(lab: LabState): string {
+  const key = readFileSync(`${lab.keyPath}.pub`, "utf8").trim();
+  const controlPlanes = lab.nodes.length >= 3 ? 2 : 1;
+  const lines = [
+    `# yaml-language-server: $schema=${join(packageRoot(), "schema", "cluster.schema.json")}`,
+    `# The lab "${lab.name}": ${lab.nodes.length} simulated nodes (picotrader lab status --name ${lab.name}).`,
+    "apiVersion: picotrader/v1",
+    "cluster:",
+    `  name: lab-${lab.name}`,
+    `  subnet: ${lab.subnet}`,
+    `  virtualIp: ${lab.virtualIp}`,
+    "admin:",
+    "  user: sysman",
+    "  sshKeys:",
+    `    - ${key}`,
+    "workstation:",
+    "  name: workstation",
+    `  address: ${lab.controllerAddress}`,
+    "nodes:",
+  ];
+  lab.nodes.forEach((node, i) => {
+    lines.push(`  - name: ${node.name}`, `    address: ${node.address}`, `    roles: [${i < controlPlanes ? "control-plane" : "worker"}]`);
+  });
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,47 @@
+#!/bin/bash
+# The power supply and firmware of one lab node. Boots the node with systemd-nspawn; when the node
+# reboots (nspawn exits 133) it reads /media/boot/boot.ini again, as an Odroid's u-boot does, and
+# boots it again. Any other exit is a power-off: the node stays off. SIGTERM powers the node off.
+# Environment (set by src/lab/lab.ts): LAB NODE ROOT NETNS MACHINE REPO CGROUP NODE_DIR
+set -u
+log() { printf '%s %s\n' "$(date -u +%FT%TZ)" "$*" >> "$NODE_DIR/supervisor.log"; }
+
+stopping=0
+child=
+trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM INT
+
+while :; do
+  bootini="$ROOT/media/boot/boot.ini"
+  if ! head -n 1 "$bootini" 2>/dev/null | grep -q '^ODROIDC2-UBOOT-CONFIG'; then
+    log "boot.ini missing or without its ODROIDC2-UBOOT-CONFIG header: the board halts in u-boot"
+    echo halted > "$NODE_DIR/power"
+    exit 0
+  fi
+  log "booting: $(grep -m1 '^setenv bootlabel' "$bootini" | cut -d'"' -f2)"
+  echo on > "$NODE_DIR/power"
+  (
+    for h in systemd unified memory; do echo "$BASHPID" > "/sys/fs/cgroup/$h/$CGROUP/cgroup.procs"; done
+    export SYSTEMD_NSPAWN_API_VFS_WRITABLE=network SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1
+    exec systemd-nspawn --quiet --boot --register=no --keep-unit --machine="$MACHINE" \
+      --directory="$ROOT" --network-namespace-path="/run/netns/$NETNS" \
+      --capability=CAP_NET_ADMIN,CAP_SYS_ADMIN,CAP_NET_RAW --system-call-filter='@keyring bpf' \
+      --resolv-conf=off --timezone=off --link-journal=no --console=passive \
+      --bind-ro="$REPO:/srv/picotrader-repo"
+  ) >> "$NODE_DIR/console.log" 2>&1 < /dev/null &
+  child=$!
+  echo "$child" > "$NODE_DIR/nspawn.pid"
+  rc=
+  while [ -z "$rc" ]; do
+    wait "$child"; rc=$?
+    # A trapped signal interrupts wait with a status above 128 while the child still runs.
+    if kill -0 "$child" 2>/dev/null; then rc=; fi
+  done
+  child=
+  rm -f "$NODE_DIR/nspawn.pid"
+  log "node exited with status $rc"
+  if [ "$rc" -ne 133 ] || [ "$stopping" -eq 1 ]; then
+    echo off > "$NODE_DIR/power"
+    exit 0
+  fi
+  log "reboot requested"
+done
