@@ -35,7 +35,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n`);
       return 1;
     }
-    if (err instanceof Error && err.name === "TypeError" && "code" in err && String(err.code).startsWith("ERR_PARSE_ARGS")) {
+    if (
+      err instanceof Error &&
+      err.name === "TypeError" &&
+      "code" in err &&
+      String(err.code).startsWith("ERR_PARSE_ARGS")
+    ) {
       process.stderr.write(`error: ${err.message}\n${USAGE}\n`);
       return 1;
     }

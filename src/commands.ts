@@ -1,6 +1,111 @@
+import { parseArgs } from "node:util";
+import { reconcilers } from "../reconcilers/index.js";
+import { observeNode } from "./engine/observe.js";
+import { exitCodeFor, reconcile, selectNodes } from "./engine/reconcile.js";
 import { PicoError } from "./errors.js";
+import { loadManifest } from "./manifest/validate.js";
+import { renderJson } from "./report/json.js";
+import { renderPlanMarkdown } from "./report/markdown.js";
+import { colour, plain, renderPlanText, renderResultsText } from "./report/text.js";
+import { SshTransport, sshOptionsFromEnv } from "./transport/ssh.js";
+
+const common = {
+  file: { type: "string", short: "f", default: "cluster.yaml" },
+} as const;
+
+function interactive(): boolean {
+  return Boolean(process.stdout.isTTY) && !process.env.CI && !process.env.NO_COLOR;
+}
 
 /** Engine commands (validate, facts, reconcile): returns the exit code. */
-export async function engineCommand(command: string, _argv: string[]): Promise<number> {
-  throw new PicoError(`unknown command "${command}" (see picotrader --help)`);
+export async function engineCommand(command: string, argv: string[]): Promise<number> {
+  switch (command) {
+    case "validate": {
+      const { values } = parseArgs({ args: argv, options: common });
+      const m = loadManifest(values.file);
+      process.stdout.write(`${values.file}: valid (${m.nodes.length} nodes)\n`);
+      return 0;
+    }
+    case "facts": {
+      const { values, positionals } = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: { ...common, "accept-new-host-keys": { type: "boolean", default: false } },
+      });
+      const m = loadManifest(values.file);
+      const transport = new SshTransport(sshOptionsFromEnv(m.admin.user, values["accept-new-host-keys"]));
+      const out: Record<string, unknown> = {};
+      let code = 0;
+      for (const node of selectNodes(m, positionals.length > 0 ? positionals : undefined)) {
+        try {
+          const session = await transport.connect(node);
+          try {
+            out[node.name] = {
+              identity: session.identity,
+              facts: await observeNode(session, node, m, reconcilers),
+            };
+          } finally {
+            await session.close();
+          }
+        } catch (err) {
+          out[node.name] = { error: (err as Error).message };
+          code = 1;
+        }
+      }
+      process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+      return code;
+    }
+    case "reconcile":
+      return reconcileCommand(argv);
+    default:
+      throw new PicoError(`unknown command "${command}" (see picotrader --help)`);
+  }
+}
+
+async function reconcileCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...common,
+      "dry-run": { type: "boolean", default: false },
+      "detailed-exitcode": { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      markdown: { type: "boolean", default: false },
+      only: { type: "string" },
+      concurrency: { type: "string", default: "8" },
+      "accept-new-host-keys": { type: "boolean", default: false },
+    },
+  });
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new PicoError(`--concurrency must be a positive integer, not "${values.concurrency}"`);
+  const m = loadManifest(values.file);
+  const style = interactive() ? colour : plain;
+  const human = !values.json && !values.markdown;
+  const apply = !values["dry-run"];
+  const { plan, results } = await reconcile({
+    transport: new SshTransport(sshOptionsFromEnv(m.admin.user, values["accept-new-host-keys"])),
+    manifest: m,
+    reconcilers,
+    only: values.only
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+    concurrency,
+    apply,
+    onPlan: (p) => {
+      if (human) process.stdout.write(renderPlanText(p, style) + (apply ? "\n" : ""));
+    },
+    onProgress: (node, message) => {
+      if (human && apply) process.stderr.write(style.dim(`[${node}] ${message}\n`));
+    },
+  });
+  const exitCode = exitCodeFor(results, values["detailed-exitcode"]);
+  if (values.json)
+    process.stdout.write(
+      renderJson({ version: 1, mode: apply ? "apply" : "dry-run", exitCode, plan, results }),
+    );
+  else if (values.markdown) process.stdout.write(renderPlanMarkdown(plan, results));
+  else if (apply) process.stdout.write(renderResultsText(results, style));
+  return exitCode;
 }

@@ -78,7 +78,9 @@ export class StepError extends PicoError {
     readonly exitCode: number,
     readonly stderr: string,
   ) {
-    super(`${node}: ${concern}: step failed (exit ${exitCode}): ${command}${stderr ? `\n${tail(stderr)}` : ""}`);
+    super(
+      `${node}: ${concern}: step failed (exit ${exitCode}): ${command}${stderr ? `\n${tail(stderr)}` : ""}`,
+    );
   }
 }
 

@@ -22,9 +22,13 @@ export async function labCommand(argv: string[]): Promise<number> {
     case "up": {
       const started = Date.now();
       const state = await lab.labUp(name, Number(values.nodes), say);
-      say(`lab ${name}: ${state.nodes.length} nodes answer SSH (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      say(
+        `lab ${name}: ${state.nodes.length} nodes answer SSH (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+      );
       for (const n of state.nodes) say(`  ${n.name}  ${n.address}`);
-      say(`next: picotrader lab manifest --name ${name} > lab.yaml && picotrader lab run --name ${name} -- picotrader reconcile -f lab.yaml`);
+      say(
+        `next: picotrader lab manifest --name ${name} > lab.yaml && picotrader lab run --name ${name} -- picotrader reconcile -f lab.yaml`,
+      );
       return 0;
     }
     case "down":
@@ -48,7 +52,16 @@ export async function labCommand(argv: string[]): Promise<number> {
               virtualIp: state.virtualIp,
               keyPath: state.keyPath,
               knownHostsPath: state.knownHostsPath,
-              nodes: nodes.map((n) => ({ name: n.name, address: n.address, sshPort: n.sshPort, state: n.state, ssh: n.ssh, memoryBytes: n.memoryBytes, keyPath: state.keyPath, knownHostsPath: state.knownHostsPath })),
+              nodes: nodes.map((n) => ({
+                name: n.name,
+                address: n.address,
+                sshPort: n.sshPort,
+                state: n.state,
+                ssh: n.ssh,
+                memoryBytes: n.memoryBytes,
+                keyPath: state.keyPath,
+                knownHostsPath: state.knownHostsPath,
+              })),
             },
             null,
             2,
@@ -57,7 +70,9 @@ export async function labCommand(argv: string[]): Promise<number> {
       } else {
         for (const n of nodes) {
           const mem = n.memoryBytes === undefined ? "" : `  ${(n.memoryBytes / 2 ** 20).toFixed(0)} MiB`;
-          process.stdout.write(`${n.name.padEnd(8)} ${n.address.padEnd(12)} ${n.state.padEnd(8)} ssh:${n.ssh ? "yes" : "no"}${mem}\n`);
+          process.stdout.write(
+            `${n.name.padEnd(8)} ${n.address.padEnd(12)} ${n.state.padEnd(8)} ssh:${n.ssh ? "yes" : "no"}${mem}\n`,
+          );
         }
       }
       return 0;
@@ -68,7 +83,9 @@ export async function labCommand(argv: string[]): Promise<number> {
       const node = positionals[0];
       if (!node) throw new LabError(`usage: picotrader lab ${verb} NODE [--name LAB]`);
       await { reset: lab.labReset, start: lab.labStart, stop: lab.labStop }[verb](name, node);
-      say(`lab ${name}: ${node} ${verb === "reset" ? "is factory-fresh again" : verb === "start" ? "is on" : "is off"}`);
+      say(
+        `lab ${name}: ${node} ${verb === "reset" ? "is factory-fresh again" : verb === "start" ? "is on" : "is off"}`,
+      );
       return 0;
     }
     case "ssh": {
@@ -85,10 +102,17 @@ export async function labCommand(argv: string[]): Promise<number> {
       process.stdout.write(lab.labManifest(lab.requireLab(name)));
       return 0;
     case "list":
-      process.stdout.write(lab.listLabs().map((l) => `${l}\n`).join(""));
+      process.stdout.write(
+        lab
+          .listLabs()
+          .map((l) => `${l}\n`)
+          .join(""),
+      );
       return 0;
     default:
-      throw new LabError(`unknown lab command "${verb ?? ""}": use up, down, status, reset, start, stop, ssh, run, manifest, list`);
+      throw new LabError(
+        `unknown lab command "${verb ?? ""}": use up, down, status, reset, start, stop, ssh, run, manifest, list`,
+      );
   }
 }
 

@@ -24,7 +24,11 @@ function recipeDir(): string {
 export function recipeHash(): string {
   const hash = createHash("sha256");
   for (const name of readdirSync(recipeDir()).sort()) {
-    hash.update(name).update("\0").update(readFileSync(join(recipeDir(), name))).update("\0");
+    hash
+      .update(name)
+      .update("\0")
+      .update(readFileSync(join(recipeDir(), name)))
+      .update("\0");
   }
   return hash.digest("hex").slice(0, 12);
 }

@@ -54,18 +54,23 @@ export interface LabNodeStatus extends LabNode {
 
 /** Fails at once, with what is needed, where the lab cannot run. */
 export function assertLabHost(): void {
-  if (process.platform !== "linux") throw new LabError("the lab needs Linux (network namespaces, overlayfs, systemd-nspawn)");
+  if (process.platform !== "linux")
+    throw new LabError("the lab needs Linux (network namespaces, overlayfs, systemd-nspawn)");
   if (process.getuid?.() !== 0) throw new LabError("the lab needs root: run it with sudo");
   for (const tool of ["/usr/bin/systemd-nspawn", "/usr/bin/nsenter", "/usr/sbin/ip", "/usr/bin/ssh-keygen"]) {
     if (!existsSync(tool)) {
-      throw new LabError(`the lab needs ${tool}: apt-get install systemd-container iproute2 util-linux openssh-client`);
+      throw new LabError(
+        `the lab needs ${tool}: apt-get install systemd-container iproute2 util-linux openssh-client`,
+      );
     }
   }
 }
 
 export function validateLabName(name: string): void {
   if (!/^[a-z][a-z0-9]{0,11}$/.test(name)) {
-    throw new LabError(`lab name "${name}": use 1 to 12 lowercase letters and digits, starting with a letter`);
+    throw new LabError(
+      `lab name "${name}": use 1 to 12 lowercase letters and digits, starting with a letter`,
+    );
   }
 }
 
@@ -105,7 +110,10 @@ function cgroupPath(lab: LabState, node: string): string {
 
 function findNode(lab: LabState, name: string): LabNode {
   const node = lab.nodes.find((n) => n.name === name);
-  if (!node) throw new LabError(`lab ${lab.name} has no node "${name}" (nodes: ${lab.nodes.map((n) => n.name).join(", ")})`);
+  if (!node)
+    throw new LabError(
+      `lab ${lab.name} has no node "${name}" (nodes: ${lab.nodes.map((n) => n.name).join(", ")})`,
+    );
   return node;
 }
 
@@ -113,11 +121,17 @@ function findNode(lab: LabState, name: string): LabNode {
  * Creates and boots a lab of `count` factory-fresh nodes and waits until each answers SSH.
  * Builds the image first if the cache lacks it. Fails if a lab of that name exists.
  */
-export async function labUp(name: string, count: number, log: (line: string) => void = () => {}): Promise<LabState> {
+export async function labUp(
+  name: string,
+  count: number,
+  log: (line: string) => void = () => {},
+): Promise<LabState> {
   assertLabHost();
   validateLabName(name);
-  if (!Number.isInteger(count) || count < 1 || count > 50) throw new LabError(`--nodes must be 1 to 50, not ${count}`);
-  if (readLab(name)) throw new LabError(`lab "${name}" already exists: picotrader lab down --name ${name} first`);
+  if (!Number.isInteger(count) || count < 1 || count > 50)
+    throw new LabError(`--nodes must be 1 to 50, not ${count}`);
+  if (readLab(name))
+    throw new LabError(`lab "${name}" already exists: picotrader lab down --name ${name} first`);
   const image = await ensureImage(log);
   const dir = labDir(name);
   mkdirSync(join(dir, "nodes"), { recursive: true });
@@ -143,7 +157,17 @@ export async function labUp(name: string, count: number, log: (line: string) => 
   };
   writeLab(lab);
   try {
-    await runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `picotrader-lab-${name}`, "-f", lab.keyPath]);
+    await runOk("ssh-keygen", [
+      "-q",
+      "-t",
+      "ed25519",
+      "-N",
+      "",
+      "-C",
+      `picotrader-lab-${name}`,
+      "-f",
+      lab.keyPath,
+    ]);
     await createLabNetwork(lab);
     const knownHosts: string[] = [];
     for (const node of lab.nodes) {
@@ -178,7 +202,20 @@ async function createNodeNetwork(lab: LabState, node: LabNode): Promise<void> {
   await ip(["netns", "add", node.netns]);
   await ip(["-n", node.netns, "link", "set", "lo", "up"]);
   const veth = `v-${node.name}`;
-  await ip(["-n", lab.netns, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", node.netns]);
+  await ip([
+    "-n",
+    lab.netns,
+    "link",
+    "add",
+    veth,
+    "type",
+    "veth",
+    "peer",
+    "name",
+    "eth0",
+    "netns",
+    node.netns,
+  ]);
   await ip(["-n", lab.netns, "link", "set", veth, "master", "br0", "up"]);
   await ip(["-n", node.netns, "addr", "add", `${node.address}/24`, "dev", "eth0"]);
   await ip(["-n", node.netns, "link", "set", "eth0", "up"]);
@@ -189,7 +226,8 @@ async function makeHostKey(lab: LabState, node: LabNode): Promise<string> {
   const dir = nodeDir(lab, node.name);
   mkdirSync(dir, { recursive: true });
   const key = join(dir, "ssh_host_ed25519_key");
-  if (!existsSync(key)) await runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${node.name}`, "-f", key]);
+  if (!existsSync(key))
+    await runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${node.name}`, "-f", key]);
   const [type, blob] = readFileSync(`${key}.pub`, "utf8").trim().split(/\s+/);
   return `${type} ${blob}`;
 }
@@ -206,7 +244,10 @@ async function prepareNode(lab: LabState, node: LabNode): Promise<void> {
     chmodSync(full, mode);
   };
   put("etc/hostname", `${node.factoryHostname}\n`);
-  put("etc/hosts", `127.0.0.1\tlocalhost\n127.0.1.1\t${node.factoryHostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`);
+  put(
+    "etc/hosts",
+    `127.0.0.1\tlocalhost\n127.0.1.1\t${node.factoryHostname}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
+  );
   put("etc/ssh/ssh_host_ed25519_key", readFileSync(join(dir, "ssh_host_ed25519_key")), 0o600);
   put("etc/ssh/ssh_host_ed25519_key.pub", readFileSync(join(dir, "ssh_host_ed25519_key.pub")));
   put("root/.ssh/authorized_keys", readFileSync(`${lab.keyPath}.pub`), 0o600);
@@ -224,7 +265,8 @@ function supervisorScript(): string {
 /** Powers the node on: starts its supervisor, detached, in a cgroup of its own. */
 function startNode(lab: LabState, node: LabNode): void {
   const dir = nodeDir(lab, node.name);
-  for (const h of ["systemd", "unified", "memory"]) mkdirSync(`/sys/fs/cgroup/${h}/${cgroupPath(lab, node.name)}`, { recursive: true });
+  for (const h of ["systemd", "unified", "memory"])
+    mkdirSync(`/sys/fs/cgroup/${h}/${cgroupPath(lab, node.name)}`, { recursive: true });
   const child = spawn("bash", [supervisorScript(), lab.name, node.name], {
     detached: true,
     stdio: "ignore",
@@ -311,7 +353,9 @@ export async function waitForSsh(lab: LabState, nodes: LabNode[], timeoutSeconds
   if (result.exitCode !== 0) {
     const address = result.stdout.trim().split("/")[0];
     const node = nodes.find((n) => n.address === address)?.name ?? address;
-    throw new LabError(`lab ${lab.name}: ${node} did not answer SSH within ${timeoutSeconds} s (see ${nodeDir(lab, String(node))}/console.log)`);
+    throw new LabError(
+      `lab ${lab.name}: ${node} did not answer SSH within ${timeoutSeconds} s (see ${nodeDir(lab, String(node))}/console.log)`,
+    );
   }
 }
 
@@ -334,21 +378,33 @@ export async function labDown(name: string): Promise<void> {
   await Promise.all(lab.nodes.map((node) => attempt(`stopping ${node.name}`, () => stopNode(lab, node))));
   for (const node of lab.nodes) {
     await attempt(`unmounting ${node.name}`, () => unmountNode(lab, node));
-    if (existsSync(`/run/netns/${node.netns}`)) await attempt(`deleting ${node.netns}`, () => ip(["netns", "del", node.netns]));
+    if (existsSync(`/run/netns/${node.netns}`))
+      await attempt(`deleting ${node.netns}`, () => ip(["netns", "del", node.netns]));
   }
-  if (existsSync(`/run/netns/${lab.netns}`)) await attempt(`deleting ${lab.netns}`, () => ip(["netns", "del", lab.netns]));
+  if (existsSync(`/run/netns/${lab.netns}`))
+    await attempt(`deleting ${lab.netns}`, () => ip(["netns", "del", lab.netns]));
   for (const h of ["systemd", "unified", "memory"]) {
     const dir = `/sys/fs/cgroup/${h}/picotrader/${lab.name}`;
-    if (existsSync(dir)) await attempt(`removing cgroup ${dir}`, () => runOk("find", [dir, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]).then(() => undefined));
+    if (existsSync(dir))
+      await attempt(`removing cgroup ${dir}`, () =>
+        runOk("find", [dir, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]).then(() => undefined),
+      );
   }
   if (problems.length === 0) rmSync(labDir(name), { recursive: true, force: true });
-  else throw new LabError(`lab ${name} was not fully removed (its state is kept for another try):\n${problems.join("\n")}`);
+  else
+    throw new LabError(
+      `lab ${name} was not fully removed (its state is kept for another try):\n${problems.join("\n")}`,
+    );
 }
 
 /** Every node with its power state, whether SSH answers, and its memory. */
 export async function labStatus(name: string): Promise<{ lab: LabState; nodes: LabNodeStatus[] }> {
   const lab = requireLab(name);
-  const probe = lab.nodes.map((n) => `timeout 1 bash -c "exec 3<>/dev/tcp/${n.address}/${n.sshPort}" 2>/dev/null && echo ${n.name}`).join("; ");
+  const probe = lab.nodes
+    .map(
+      (n) => `timeout 1 bash -c "exec 3<>/dev/tcp/${n.address}/${n.sshPort}" 2>/dev/null && echo ${n.name}`,
+    )
+    .join("; ");
   const answering = existsSync(`/run/netns/${lab.netns}`)
     ? (await run("nsenter", [`--net=/run/netns/${lab.netns}`, "bash", "-c", probe])).stdout.split("\n")
     : [];
@@ -361,7 +417,12 @@ export async function labStatus(name: string): Promise<{ lab: LabState; nodes: L
       power = "off";
     }
     const state = running ? "running" : power === "halted" ? "halted" : "off";
-    return { ...node, state, ssh: answering.includes(node.name), memoryBytes: running ? readMemory(lab, node.name) : undefined };
+    return {
+      ...node,
+      state,
+      ssh: answering.includes(node.name),
+      memoryBytes: running ? readMemory(lab, node.name) : undefined,
+    };
   });
   return { lab, nodes };
 }
@@ -426,7 +487,13 @@ export function labEnv(lab: LabState): Record<string, string> {
 
 /** The command line that runs `argv` inside the lab's network namespace with labEnv() set. */
 export function labRunArgv(lab: LabState, argv: string[]): string[] {
-  return ["nsenter", `--net=/run/netns/${lab.netns}`, "env", ...Object.entries(labEnv(lab)).map(([k, v]) => `${k}=${v}`), ...argv];
+  return [
+    "nsenter",
+    `--net=/run/netns/${lab.netns}`,
+    "env",
+    ...Object.entries(labEnv(lab)).map(([k, v]) => `${k}=${v}`),
+    ...argv,
+  ];
 }
 
 /** The ssh command line that logs in to a node as `user` with the lab key, host key pinned. */
@@ -475,7 +542,11 @@ export function labManifest(lab: LabState): string {
     "nodes:",
   ];
   lab.nodes.forEach((node, i) => {
-    lines.push(`  - name: ${node.name}`, `    address: ${node.address}`, `    roles: [${i < controlPlanes ? "control-plane" : "worker"}]`);
+    lines.push(
+      `  - name: ${node.name}`,
+      `    address: ${node.address}`,
+      `    roles: [${i < controlPlanes ? "control-plane" : "worker"}]`,
+    );
   });
   return lines.join("\n") + "\n";
 }

@@ -33,7 +33,13 @@ export function run(file: string, args: string[], options: RunOptions = {}): Pro
     child.stderr?.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", (err) => reject(new CommandError(command, 127, err.message)));
     child.on("close", (code, signal) =>
-      resolve({ command, exitCode: code ?? (signal ? 128 : 1), stdout, stderr, durationMs: Date.now() - started }),
+      resolve({
+        command,
+        exitCode: code ?? (signal ? 128 : 1),
+        stdout,
+        stderr,
+        durationMs: Date.now() - started,
+      }),
     );
     if (child.stdin) {
       // A command may exit without reading its input; that is its answer, not our failure.
@@ -53,7 +59,11 @@ export async function runOk(file: string, args: string[], options: RunOptions = 
 }
 
 /** Runs `worker` over `items` with at most `limit` at once; results keep the input order. */
-export async function mapLimit<T, R>(items: T[], limit: number, worker: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: T[],
+  limit: number,
+  worker: (item: T) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {

@@ -1,0 +1,56 @@
+import { PicoError, StepError } from "../errors.js";
+import { shellQuote } from "../transport/quote.js";
+import type { Session } from "../transport/session.js";
+import { buildStepCommand } from "../transport/steps.js";
+import type { Change } from "./types.js";
+
+const LOCK = "/run/picotrader/lock";
+
+/** Another controller is applying to this node. */
+export class NodeLockedError extends PicoError {
+  override name = "NodeLockedError";
+}
+
+/** Takes the node's apply lock (one reconcile at a time per node); throws naming the holder. */
+export async function lockNode(session: Session, holder: string): Promise<void> {
+  const result = await session.exec(
+    `mkdir -p /run/picotrader && if mkdir ${LOCK} 2>/dev/null; then printf '%s\\n' ${shellQuote(holder)} > ${LOCK}/holder; else cat ${LOCK}/holder 2>/dev/null; exit 75; fi`,
+  );
+  if (result.exitCode === 75) {
+    throw new NodeLockedError(
+      `${session.node}: another reconcile holds the node's lock (${result.stdout.trim() || "unknown holder"}); if none runs, remove ${LOCK} on the node`,
+    );
+  }
+  if (result.exitCode !== 0)
+    throw new StepError(session.node, "lock", `mkdir ${LOCK}`, result.exitCode, result.stderr);
+}
+
+export async function unlockNode(session: Session): Promise<void> {
+  await session.exec(`rm -rf ${LOCK}`);
+}
+
+/**
+ * Runs the changes' steps in order on one node. Stops at the first failing step and throws a
+ * StepError naming node, concern, command, exit code and the tail of stderr. Returns how many
+ * changes were applied completely.
+ */
+export async function applyChanges(
+  session: Session,
+  changes: Change[],
+  onChange?: (c: Change) => void,
+): Promise<number> {
+  let applied = 0;
+  for (const change of changes) {
+    onChange?.(change);
+    for (const step of change.steps) {
+      const { command, stdin } = buildStepCommand(step);
+      const result = await session.exec(command, stdin === undefined ? {} : { stdin });
+      if (result.exitCode !== 0) {
+        const shown = step.kind === "write" ? `write ${step.path}` : step.command;
+        throw new StepError(change.node, change.concern, shown, result.exitCode, result.stderr);
+      }
+    }
+    applied++;
+  }
+  return applied;
+}

@@ -1,0 +1,41 @@
+import { diffValues } from "./diff.js";
+import type { Change, Facts, Manifest, NodeSpec, Reconciler } from "./types.js";
+
+/** The reconcilers that apply to a node, in the given (apply) order. Pure. */
+export function concernsFor(node: NodeSpec, m: Manifest, reconcilers: Reconciler[]): Reconciler[] {
+  return reconcilers.filter((r) => r.applies(node, m));
+}
+
+/**
+ * Plans one node from its observed facts: each concern's desired value against its facts.
+ * A concern whose facts are unknown plans nothing and is reported in `errors`. Pure.
+ */
+export function planNode(
+  node: NodeSpec,
+  m: Manifest,
+  reconcilers: Reconciler[],
+  facts: Facts,
+): { changes: Change[]; errors: string[] } {
+  const changes: Change[] = [];
+  const errors: string[] = [];
+  for (const r of concernsFor(node, m, reconcilers)) {
+    const observed = facts[r.name];
+    if (!observed) {
+      errors.push(`${r.name}: no facts were gathered`);
+      continue;
+    }
+    if (!observed.ok) {
+      errors.push(`${r.name}: facts unknown: ${observed.error}`);
+      continue;
+    }
+    for (const draft of r.plan(r.desired(node, m), observed.value)) {
+      changes.push({
+        ...draft,
+        concern: r.name,
+        node: node.name,
+        diff: diffValues(draft.before, draft.after),
+      });
+    }
+  }
+  return { changes, errors };
+}

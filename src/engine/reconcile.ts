@@ -1,0 +1,173 @@
+import { hostname as localHostname } from "node:os";
+import { PicoError } from "../errors.js";
+import type { Session, SessionStats, Transport } from "../transport/session.js";
+import { mapLimit } from "../util/run.js";
+import { applyChanges, lockNode, unlockNode } from "./apply.js";
+import { observeNode } from "./observe.js";
+import { orderReconcilers } from "./order.js";
+import { planNode } from "./plan.js";
+import type { Change, Manifest, NodePlan, NodeSpec, Plan, Reconciler } from "./types.js";
+
+/** How one node ended. */
+export type NodeOutcome =
+  /** dry-run: facts gathered, nothing to do. apply: converged and verified. */
+  | "converged"
+  /** dry-run only: changes are pending. */
+  | "pending"
+  /** apply: changes were applied but the new plan is not empty. */
+  | "not-converged"
+  /** a step failed, or some facts are unknown. */
+  | "failed"
+  | "unreachable";
+
+export interface NodeResult {
+  node: string;
+  outcome: NodeOutcome;
+  /** Changes applied completely (apply only). */
+  applied: number;
+  /** What is still pending after apply and verify (apply) or the plan's changes (dry-run). */
+  remaining: Change[];
+  errors: string[];
+  stats: SessionStats;
+}
+
+export interface ReconcileOptions {
+  transport: Transport;
+  manifest: Manifest;
+  reconcilers: Reconciler[];
+  /** Node names to work on; undefined: all. */
+  only?: string[];
+  concurrency: number;
+  /** Print the plan before applying (called once, with the whole plan). */
+  onPlan?: (plan: Plan) => void;
+  onProgress?: (node: string, message: string) => void;
+}
+
+/** Picks the nodes to work on; an unknown name in `only` is an error naming it. Pure. */
+export function selectNodes(m: Manifest, only?: string[]): NodeSpec[] {
+  if (!only) return m.nodes;
+  const unknown = only.filter((n) => !m.nodes.some((node) => node.name === n));
+  if (unknown.length > 0)
+    throw new PicoError(
+      `--only: no node named ${unknown.join(", ")} in the manifest (nodes: ${m.nodes.map((n) => n.name).join(", ")})`,
+    );
+  return m.nodes.filter((n) => only.includes(n.name));
+}
+
+interface Planned {
+  node: NodeSpec;
+  session?: Session;
+  nodePlan: NodePlan;
+}
+
+/** Connects and observes every node (bounded parallelism) and returns the plan, sessions kept open. */
+async function planAll(o: ReconcileOptions, ordered: Reconciler[], nodes: NodeSpec[]): Promise<Planned[]> {
+  return mapLimit(nodes, o.concurrency, async (node): Promise<Planned> => {
+    const base = { node: node.name, address: node.address, errors: [] as string[], changes: [] as Change[] };
+    let session: Session | undefined;
+    try {
+      o.onProgress?.(node.name, "connecting");
+      session = await o.transport.connect(node);
+      o.onProgress?.(node.name, `observing as ${session.identity}`);
+      const facts = await observeNode(session, node, o.manifest, ordered);
+      const { changes, errors } = planNode(node, o.manifest, ordered, facts);
+      return {
+        node,
+        session,
+        nodePlan: { ...base, status: "planned", identity: session.identity, errors, changes },
+      };
+    } catch (err) {
+      await session?.close();
+      return { node, nodePlan: { ...base, status: "unreachable", errors: [(err as Error).message] } };
+    }
+  });
+}
+
+/**
+ * One reconcile of the whole observed state: observe every node, plan, and (when `apply`) run the
+ * plan node by node, observe again and verify that the new plan is empty. A node that fails never
+ * stops the others. Returns the plan that was shown and per-node results.
+ */
+export async function reconcile(
+  o: ReconcileOptions & { apply: boolean },
+): Promise<{ plan: Plan; results: NodeResult[] }> {
+  const ordered = orderReconcilers(o.reconcilers);
+  const planned = await planAll(o, ordered, selectNodes(o.manifest, o.only));
+  const plan: Plan = {
+    cluster: o.manifest.cluster.name,
+    createdAt: new Date().toISOString(),
+    nodes: planned.map((p) => p.nodePlan),
+  };
+  o.onPlan?.(plan);
+  const results = await mapLimit(planned, o.concurrency, async (p): Promise<NodeResult> => {
+    const stats = p.session?.stats ?? { connections: 0, execs: 0 };
+    const result = {
+      node: p.node.name,
+      applied: 0,
+      remaining: p.nodePlan.changes,
+      errors: [...p.nodePlan.errors],
+      stats,
+    };
+    if (!p.session) return { ...result, outcome: "unreachable" };
+    try {
+      if (!o.apply || p.nodePlan.changes.length === 0) {
+        const outcome =
+          p.nodePlan.errors.length > 0 ? "failed" : p.nodePlan.changes.length > 0 ? "pending" : "converged";
+        return { ...result, outcome };
+      }
+      return await applyNode(o, ordered, p.session, p.node, p.nodePlan, result);
+    } finally {
+      await p.session.close();
+    }
+  });
+  return { plan, results };
+}
+
+async function applyNode(
+  o: ReconcileOptions,
+  ordered: Reconciler[],
+  session: Session,
+  node: NodeSpec,
+  nodePlan: NodePlan,
+  result: Omit<NodeResult, "outcome">,
+): Promise<NodeResult> {
+  try {
+    await lockNode(
+      session,
+      `picotrader on ${localHostname()} pid ${process.pid} since ${new Date().toISOString()}`,
+    );
+  } catch (err) {
+    return { ...result, outcome: "failed", errors: [...result.errors, (err as Error).message] };
+  }
+  let applied = 0;
+  try {
+    applied = await applyChanges(session, nodePlan.changes, (c) =>
+      o.onProgress?.(node.name, `${c.concern}: ${c.summary}`),
+    );
+  } catch (err) {
+    await unlockNode(session);
+    return { ...result, applied, outcome: "failed", errors: [...result.errors, (err as Error).message] };
+  }
+  o.onProgress?.(node.name, "verifying");
+  const facts = await observeNode(session, node, o.manifest, ordered);
+  await unlockNode(session);
+  const after = planNode(node, o.manifest, ordered, facts);
+  const errors = [...result.errors, ...after.errors];
+  if (after.changes.length > 0) {
+    errors.push(
+      `not converged after apply: ${after.changes.map((c) => `${c.concern}: ${c.summary}`).join("; ")}`,
+    );
+  }
+  const outcome = errors.length > 0 ? (after.changes.length > 0 ? "not-converged" : "failed") : "converged";
+  return { ...result, applied, remaining: after.changes, errors, outcome };
+}
+
+/**
+ * The exit code of a reconcile, as in `terraform plan -detailed-exitcode`: 1 when any node failed,
+ * was unreachable or did not converge; 2 (only when `detailed`) when changes are pending; else 0.
+ */
+export function exitCodeFor(results: NodeResult[], detailed: boolean): number {
+  if (results.some((r) => r.outcome !== "converged" && r.outcome !== "pending")) return 1;
+  if (detailed && results.some((r) => r.outcome === "pending")) return 2;
+  return 0;
+}

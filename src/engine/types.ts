@@ -1,0 +1,75 @@
+import type { Manifest, NodeSpec } from "../manifest/types.generated.js";
+import type { DiffEntry } from "./diff.js";
+
+export type { Manifest, NodeSpec };
+
+/** What a change may put at stake; drives guards and confirmation in the engine, never in plugins. */
+export type Risk = "access" | "restart" | "reboot" | "destroy";
+
+/**
+ * One remote action of a change, idempotent. Plain data: the plan shows it, apply runs it.
+ * - run: a POSIX sh command run as root.
+ * - write: a whole file, written atomically (temp file + rename) with mode and owner, old one backed up.
+ */
+export type Step =
+  | { kind: "run"; command: string }
+  | { kind: "write"; path: string; content: string; mode: string; owner: string; group: string };
+
+/** What a plugin's plan() returns: a change of one concern on one node, before the engine adds who and where. */
+export interface ChangeDraft {
+  /** One line for people: "hostname odroid64-1 -> node1". */
+  summary: string;
+  /** The observed part that differs (display only). */
+  before: unknown;
+  /** The desired part that differs (display only). */
+  after: unknown;
+  steps: Step[];
+  risk?: Risk;
+}
+
+/** A change in a plan: the draft with its concern and node, and the diff of before and after. */
+export interface Change extends ChangeDraft {
+  concern: string;
+  node: string;
+  diff: DiffEntry[];
+}
+
+/**
+ * A reconciler plugin: one concern (hostname, hosts, ...). desired(), parse() and plan() are pure;
+ * probe() returns a read-only POSIX sh script whose output parse() reads.
+ */
+export interface Reconciler<D = unknown, O = unknown> {
+  name: string;
+  /** Concerns that must be applied first on the same node. */
+  after?: string[];
+  applies(node: NodeSpec, m: Manifest): boolean;
+  desired(node: NodeSpec, m: Manifest): D;
+  /** A function of the desired value so that a probe reads only what this node needs. */
+  probe(desired: D): string;
+  parse(output: string): O;
+  /** [] when converged. */
+  plan(desired: D, observed: O): ChangeDraft[];
+}
+
+/** Observed facts of one node: per concern, the parsed value or why it is unknown. */
+export type Facts = Record<string, { ok: true; value: unknown } | { ok: false; error: string }>;
+
+/** The plan for one node. */
+export interface NodePlan {
+  node: string;
+  address: string;
+  /** planned: facts were gathered (maybe with unknown concerns); unreachable: no connection. */
+  status: "planned" | "unreachable";
+  /** The login used, e.g. "sysman (key)"; undefined when unreachable. */
+  identity?: string;
+  /** Why the node is unreachable, or why some concerns' facts are unknown. */
+  errors: string[];
+  changes: Change[];
+}
+
+/** A plan: plain, JSON-serialisable data. Dry-run renders it; apply runs exactly it. */
+export interface Plan {
+  cluster: string;
+  createdAt: string;
+  nodes: NodePlan[];
+}

@@ -1,0 +1,130 @@
+import { isHostInSubnet, parseSubnet } from "./ipv4.js";
+import type { ManifestPath } from "./load.js";
+import type { Manifest } from "./types.generated.js";
+
+/** A semantic problem the schema cannot express. */
+export interface RuleProblem {
+  path: ManifestPath;
+  message: string;
+}
+
+/** A semantic rule: a small pure function of a schema-valid manifest. */
+export type Rule = (m: Manifest) => RuleProblem[];
+
+function duplicates<T>(
+  items: T[],
+  key: (item: T) => string | undefined,
+  what: string,
+  path: (i: number) => ManifestPath,
+): RuleProblem[] {
+  const seen = new Map<string, number>();
+  const problems: RuleProblem[] = [];
+  items.forEach((item, i) => {
+    const k = key(item);
+    if (k === undefined) return;
+    const first = seen.get(k);
+    if (first === undefined) seen.set(k, i);
+    else problems.push({ path: path(i), message: `${what} "${k}" is already used by nodes[${first}]` });
+  });
+  return problems;
+}
+
+const uniqueNames: Rule = (m) =>
+  duplicates(
+    m.nodes,
+    (n) => n.name,
+    "name",
+    (i) => ["nodes", i, "name"],
+  );
+
+const uniqueAddresses: Rule = (m) =>
+  duplicates(
+    m.nodes,
+    (n) => n.address,
+    "address",
+    (i) => ["nodes", i, "address"],
+  );
+
+const uniqueHostnames: Rule = (m) =>
+  duplicates(
+    m.nodes,
+    (n) => n.hostname ?? n.name,
+    "hostname",
+    (i) => ["nodes", i, m.nodes[i]?.hostname ? "hostname" : "name"],
+  );
+
+const subnetIsValid: Rule = (m) =>
+  parseSubnet(m.cluster.subnet)
+    ? []
+    : [
+        {
+          path: ["cluster", "subnet"],
+          message: `"${m.cluster.subnet}" is not a network address in CIDR form (host bits must be zero)`,
+        },
+      ];
+
+const addressesInSubnet: Rule = (m) => {
+  const subnet = parseSubnet(m.cluster.subnet);
+  if (!subnet) return [];
+  const outside = (address: string) =>
+    `${address} is not a host address of the cluster subnet ${m.cluster.subnet}`;
+  const problems: RuleProblem[] = [];
+  m.nodes.forEach((n, i) => {
+    if (!isHostInSubnet(n.address, subnet))
+      problems.push({ path: ["nodes", i, "address"], message: outside(n.address) });
+  });
+  if (m.cluster.virtualIp !== undefined && !isHostInSubnet(m.cluster.virtualIp, subnet)) {
+    problems.push({ path: ["cluster", "virtualIp"], message: outside(m.cluster.virtualIp) });
+  }
+  if (m.workstation && !isHostInSubnet(m.workstation.address, subnet)) {
+    problems.push({ path: ["workstation", "address"], message: outside(m.workstation.address) });
+  }
+  return problems;
+};
+
+const virtualIpIsFree: Rule = (m) => {
+  const vip = m.cluster.virtualIp;
+  if (vip === undefined) return [];
+  const taken = [...m.nodes.map((n) => n.address), m.workstation?.address];
+  return taken.includes(vip)
+    ? [
+        {
+          path: ["cluster", "virtualIp"],
+          message: `${vip} is the address of a host; the virtual IP must be free`,
+        },
+      ]
+    : [];
+};
+
+const workstationIsNotANode: Rule = (m) => {
+  const w = m.workstation;
+  if (!w) return [];
+  const problems: RuleProblem[] = [];
+  if (m.nodes.some((n) => n.address === w.address))
+    problems.push({ path: ["workstation", "address"], message: `${w.address} is also a node's address` });
+  if (m.nodes.some((n) => n.name === w.name))
+    problems.push({ path: ["workstation", "name"], message: `"${w.name}" is also a node's name` });
+  return problems;
+};
+
+const controlPlaneForVirtualIp: Rule = (m) =>
+  m.cluster.virtualIp !== undefined && !m.nodes.some((n) => n.roles.includes("control-plane"))
+    ? [
+        {
+          path: ["cluster", "virtualIp"],
+          message: "a virtual IP needs at least one node with the control-plane role",
+        },
+      ]
+    : [];
+
+/** Every semantic rule, applied in this order; all problems are reported together. */
+export const rules: Rule[] = [
+  uniqueNames,
+  uniqueAddresses,
+  uniqueHostnames,
+  subnetIsValid,
+  addressesInSubnet,
+  virtualIpIsFree,
+  workstationIsNotANode,
+  controlPlaneForVirtualIp,
+];

@@ -1,0 +1,118 @@
+/* Generated from schema/cluster.schema.json by `npm run gen:types`. Do not edit. */
+
+/**
+ * A host name (RFC 1123 label).
+ */
+export type Hostname = string;
+
+/**
+ * PicoTrader's desired state of one cluster: cluster.yaml.
+ */
+export interface Manifest {
+  /**
+   * Version of this file's format.
+   */
+  apiVersion: "picotrader/v1";
+  cluster: Cluster;
+  admin: Admin;
+  workstation?: Workstation;
+  network?: Network;
+  /**
+   * The managed nodes (Odroid C2 boards), in order; the order sets keepalived priorities.
+   *
+   * @minItems 1
+   */
+  nodes: [NodeSpec, ...NodeSpec[]];
+}
+/**
+ * Settings of the whole cluster.
+ */
+export interface Cluster {
+  /**
+   * Name of the cluster, used in reports.
+   */
+  name: string;
+  /**
+   * The IPv4 subnet every node, the workstation and the virtual IP live in, in CIDR form.
+   */
+  subnet: string;
+  /**
+   * The virtual IP that keepalived moves between control-plane nodes; HAProxy serves the Kubernetes API on it.
+   */
+  virtualIp?: string;
+}
+/**
+ * The operator's account on every node.
+ */
+export interface Admin {
+  /**
+   * Login name of the admin user, who gets passwordless sudo.
+   */
+  user: string;
+  /**
+   * Public SSH keys (authorized_keys lines) that may log in as the admin user.
+   */
+  sshKeys: string[];
+}
+/**
+ * The control workstation that runs PicoTrader; listed in every node's /etc/hosts, never reconciled.
+ */
+export interface Workstation {
+  name: Hostname;
+  /**
+   * IPv4 address of the workstation.
+   */
+  address: string;
+}
+/**
+ * Network settings of every node.
+ */
+export interface Network {
+  /**
+   * net.ipv4.ip_forward, at runtime and persisted in /etc/sysctl.d. Kubernetes needs it on. Default: true.
+   */
+  ipv4Forwarding?: boolean;
+  /**
+   * More /etc/hosts entries on every node, after the cluster's own.
+   */
+  extraHosts?: HostEntry[];
+}
+export interface HostEntry {
+  address: string;
+  /**
+   * @minItems 1
+   */
+  names: [Hostname, ...Hostname[]];
+}
+export interface NodeSpec {
+  /**
+   * A host name (RFC 1123 label).
+   */
+  name: string;
+  /**
+   * IPv4 address PicoTrader connects to.
+   */
+  address: string;
+  /**
+   * SSH port. Default: 22.
+   */
+  sshPort?: number;
+  /**
+   * A host name (RFC 1123 label).
+   */
+  hostname?: string;
+  /**
+   * What the node does: control-plane nodes hold the virtual IP and run HAProxy.
+   *
+   * @minItems 1
+   */
+  roles: ["control-plane" | "worker" | "tftp", ...("control-plane" | "worker" | "tftp")[]];
+  /**
+   * Build generation: raising it re-images the node. Default: 1.
+   */
+  generation?: number;
+  /**
+   * Where the node boots from. Default: emmc.
+   */
+  boot?: "emmc" | "tftp";
+}

@@ -1,0 +1,98 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import addFormatsModule from "ajv-formats";
+import { ManifestError, type Diagnostic } from "../errors.js";
+import { packageRoot } from "../paths.js";
+import { formatPath, readManifestSource, type ManifestPath, type ManifestSource } from "./load.js";
+import { rules } from "./rules.js";
+import type { Manifest } from "./types.generated.js";
+
+// ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
+type AddFormats = (ajv: Ajv, formats: string[]) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ??
+  addFormatsModule) as AddFormats;
+
+let compiled: ValidateFunction | undefined;
+
+/** The committed JSON Schema of cluster.yaml. */
+export function readSchema(): object {
+  return JSON.parse(readFileSync(join(packageRoot(), "schema", "cluster.schema.json"), "utf8")) as object;
+}
+
+function schemaValidator(): ValidateFunction {
+  if (!compiled) {
+    const ajv = new Ajv({ allErrors: true, strict: true, strictTuples: false });
+    addFormats(ajv, ["ipv4"]);
+    compiled = ajv.compile(readSchema());
+  }
+  return compiled;
+}
+
+function pointerToPath(pointer: string): ManifestPath {
+  if (pointer === "") return [];
+  return pointer
+    .slice(1)
+    .split("/")
+    .map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+}
+
+function describe(e: ErrorObject): { path: ManifestPath; key?: string; message: string } {
+  const path = pointerToPath(e.instancePath);
+  switch (e.keyword) {
+    case "additionalProperties": {
+      const key = String((e.params as { additionalProperty: string }).additionalProperty);
+      return { path: [...path, key], key, message: `unknown key "${key}"` };
+    }
+    case "required":
+      return {
+        path,
+        message: `missing required key "${String((e.params as { missingProperty: string }).missingProperty)}"`,
+      };
+    case "enum":
+      return {
+        path,
+        message: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(", ")}`,
+      };
+    case "const":
+      return {
+        path,
+        message: `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`,
+      };
+    case "format":
+      return { path, message: `must be an ${String((e.params as { format: string }).format)} address` };
+    default:
+      return { path, message: e.message ?? e.keyword };
+  }
+}
+
+/** Checks parsed manifest data against the schema and the semantic rules; pure. Every problem, at once. */
+export function validateManifest(source: ManifestSource): Diagnostic[] {
+  const validate = schemaValidator();
+  const at = (path: ManifestPath, message: string, key?: string): Diagnostic => {
+    // The position of an unknown key is the key itself; of anything else, its value.
+    const pos = key !== undefined ? source.position(path.slice(0, -1), key) : source.position(path);
+    return { file: source.file, line: pos.line, col: pos.col, path: formatPath(path), message };
+  };
+  if (!validate(source.data)) {
+    const seen = new Set<string>();
+    return (validate.errors ?? [])
+      .map((e) => describe(e))
+      .map((d) => at(d.path, d.message, d.key))
+      .filter((d) => {
+        const k = `${d.line}:${d.col}:${d.message}`;
+        return seen.has(k) ? false : (seen.add(k), true);
+      });
+  }
+  const manifest = source.data as Manifest;
+  return rules.flatMap((rule) => rule(manifest)).map((p) => at(p.path, p.message));
+}
+
+/** Reads, parses and validates a manifest file. Throws ManifestError listing every problem. */
+export function loadManifest(path: string): Manifest {
+  const source = readManifestSource(path);
+  const diagnostics = validateManifest(source);
+  if (diagnostics.length > 0) throw new ManifestError(diagnostics);
+  return source.data as Manifest;
+}

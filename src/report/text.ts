@@ -1,0 +1,107 @@
+import type { DiffEntry } from "../engine/diff.js";
+import type { NodeResult } from "../engine/reconcile.js";
+import type { Plan } from "../engine/types.js";
+
+/** Colours for a terminal; `plain` for CI and pipes. */
+export interface Style {
+  add(s: string): string;
+  remove(s: string): string;
+  change(s: string): string;
+  bold(s: string): string;
+  dim(s: string): string;
+}
+
+const esc = (code: string) => (s: string) => `\x1b[${code}m${s}\x1b[0m`;
+export const colour: Style = {
+  add: esc("32"),
+  remove: esc("31"),
+  change: esc("33"),
+  bold: esc("1"),
+  dim: esc("2"),
+};
+export const plain: Style = {
+  add: (s) => s,
+  remove: (s) => s,
+  change: (s) => s,
+  bold: (s) => s,
+  dim: (s) => s,
+};
+
+function show(value: unknown): string {
+  return JSON.stringify(value) ?? "undefined";
+}
+
+function renderPath(path: (string | number)[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("") || "(value)";
+}
+
+function renderDiff(e: DiffEntry, s: Style): string {
+  const at = renderPath(e.path);
+  if (e.kind === "N") return s.add(`+ ${at}: ${show(e.rhs)}`);
+  if (e.kind === "D") return s.remove(`- ${at}: ${show(e.lhs)}`);
+  return s.change(`~ ${at}: ${show(e.lhs)} => ${show(e.rhs)}`);
+}
+
+/** The plan as terraform-like text: one block per node, `+ - ~` marks, a summary line. Pure. */
+export function renderPlanText(plan: Plan, s: Style = plain): string {
+  const out: string[] = [];
+  for (const n of plan.nodes) {
+    if (n.status === "unreachable") {
+      out.push(
+        `${s.bold(n.node)} (${n.address}): ${s.remove("unreachable")}`,
+        ...n.errors.map((e) => `  ! ${e}`),
+      );
+      continue;
+    }
+    const state =
+      n.changes.length === 0
+        ? s.dim("converged")
+        : `${n.changes.length} change${n.changes.length === 1 ? "" : "s"}`;
+    out.push(`${s.bold(n.node)} (${n.address}) as ${n.identity ?? "?"}: ${state}`);
+    for (const c of n.changes) {
+      const risk = c.risk ? ` [risk: ${c.risk}]` : "";
+      out.push(s.change(`  ~ ${c.concern}: ${c.summary}${risk}`));
+      for (const d of c.diff) out.push(`      ${renderDiff(d, s)}`);
+    }
+    for (const e of n.errors) out.push(s.remove(`  ! ${e}`));
+  }
+  const changes = plan.nodes.reduce((sum, n) => sum + n.changes.length, 0);
+  const converged = plan.nodes.filter(
+    (n) => n.status === "planned" && n.changes.length === 0 && n.errors.length === 0,
+  ).length;
+  const unreachable = plan.nodes.filter((n) => n.status === "unreachable").length;
+  out.push(
+    "",
+    s.bold(
+      `Plan: ${changes} change${changes === 1 ? "" : "s"} on ${plan.nodes.length} node${plan.nodes.length === 1 ? "" : "s"}; ${converged} converged, ${unreachable} unreachable.`,
+    ),
+  );
+  return out.join("\n") + "\n";
+}
+
+/** The outcome of an apply, one line per node and a summary. Pure. */
+export function renderResultsText(results: NodeResult[], s: Style = plain): string {
+  const out = results.map((r) => {
+    const what =
+      r.outcome === "converged"
+        ? s.add("converged")
+        : r.outcome === "pending"
+          ? s.change("pending")
+          : s.remove(r.outcome);
+    const applied = r.applied > 0 ? ` (${r.applied} change${r.applied === 1 ? "" : "s"} applied)` : "";
+    return [
+      `${s.bold(r.node)}: ${what}${applied}`,
+      ...r.errors.map((e) => s.remove(`  ! ${e.split("\n").join("\n    ")}`)),
+    ].join("\n");
+  });
+  const bad = results.filter((r) => r.outcome !== "converged" && r.outcome !== "pending").map((r) => r.node);
+  out.push(
+    "",
+    s.bold(
+      bad.length === 0
+        ? `Apply complete: ${results.length} nodes converged.`
+        : `Apply failed on: ${bad.join(", ")}.`,
+    ),
+  );
+  return out.join("\n") + "\n";
+}

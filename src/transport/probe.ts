@@ -1,0 +1,51 @@
+import { randomBytes } from "node:crypto";
+
+/** A section of the batched probe: one concern's read-only script. */
+export interface ProbeSection {
+  name: string;
+  script: string;
+}
+
+/** One concern's raw answer. */
+export interface ProbeAnswer {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A random marker so that nothing a probe prints can be taken for a section boundary. */
+export function newNonce(): string {
+  return randomBytes(8).toString("hex");
+}
+
+/**
+ * Joins the sections into one POSIX sh script, run with one exec. Each section runs in a subshell
+ * with its output captured, so one failing probe cannot break or hide another. Pure.
+ */
+export function buildProbeScript(sections: ProbeSection[], nonce: string): string {
+  const lines = [
+    "t=$(mktemp -d) || exit 70",
+    `trap 'rm -rf "$t"' EXIT`,
+    "export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  ];
+  for (const s of sections) {
+    lines.push(
+      `(\n${s.script}\n) >"$t/o" 2>"$t/e" </dev/null; rc=$?`,
+      `printf '@@${nonce} begin %s %s\\n' '${s.name}' "$rc"; cat "$t/o"; printf '\\n@@${nonce} stderr\\n'; cat "$t/e"; printf '\\n@@${nonce} end\\n'`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Splits the batched probe's output into answers by section name. Pure. */
+export function parseProbeOutput(output: string, nonce: string): Map<string, ProbeAnswer> {
+  const answers = new Map<string, ProbeAnswer>();
+  const re = new RegExp(
+    `@@${nonce} begin (\\S+) (\\d+)\\n([\\s\\S]*?)\\n@@${nonce} stderr\\n([\\s\\S]*?)\\n@@${nonce} end\\n`,
+    "g",
+  );
+  for (const m of output.matchAll(re)) {
+    answers.set(m[1] as string, { exitCode: Number(m[2]), stdout: m[3] as string, stderr: m[4] as string });
+  }
+  return answers;
+}

@@ -1,0 +1,33 @@
+/** The result of a remote command: the same shape whether it failed or not. */
+export interface ExecResult {
+  command: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/** Counters a session keeps, for benchmarks and `--json`. */
+export interface SessionStats {
+  /** Connection attempts, including ones an identity ladder gave up on. */
+  connections: number;
+  execs: number;
+}
+
+/**
+ * An open connection to one node. exec() runs a POSIX sh command as root (through `sudo -n` when
+ * logged in as another user) and returns its result; a non-zero exit is a result, not an error.
+ */
+export interface Session {
+  node: string;
+  /** The login used, for reports: "sysman (key)", "root (key)". */
+  identity: string;
+  stats: SessionStats;
+  exec(command: string, options?: { stdin?: string }): Promise<ExecResult>;
+  close(): Promise<void>;
+}
+
+/** Opens sessions; the SSH transport in production, a scripted fake in unit tests. */
+export interface Transport {
+  connect(node: { name: string; address: string; sshPort?: number }): Promise<Session>;
+}

@@ -1,0 +1,28 @@
+import type { Step } from "../engine/types.js";
+import { shellQuote } from "./quote.js";
+
+/** Where replaced files are kept on a node, by path and time. */
+export const BACKUP_DIR = "/var/lib/picotrader/backup";
+
+/**
+ * The remote command (and standard input) that performs a step. A write goes to a temp file in the
+ * target's folder, gets owner and mode, the old file is copied to BACKUP_DIR, then one rename
+ * replaces it: a reader sees the old file or the new one, never half of one. Pure.
+ */
+export function buildStepCommand(step: Step): { command: string; stdin?: string } {
+  if (step.kind === "run") return { command: step.command };
+  const p = shellQuote(step.path);
+  const command = [
+    "set -e",
+    `p=${p}`,
+    `tmp=$(mktemp "$(dirname "$p")/.picotrader.XXXXXX")`,
+    `trap 'rm -f "$tmp"' EXIT`,
+    `cat > "$tmp"`,
+    `chown ${shellQuote(`${step.owner}:${step.group}`)} "$tmp"`,
+    `chmod ${shellQuote(step.mode)} "$tmp"`,
+    `if [ -e "$p" ]; then b=${BACKUP_DIR}"$p".$(date -u +%Y%m%dT%H%M%SZ); mkdir -p "$(dirname "$b")"; cp -p "$p" "$b"; fi`,
+    `mv -f "$tmp" "$p"`,
+    "trap - EXIT",
+  ].join("\n");
+  return { command, stdin: step.content };
+}
