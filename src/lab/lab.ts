@@ -171,7 +171,6 @@ export async function labUp(
     await createLabNetwork(lab);
     const knownHosts: string[] = [];
     for (const node of lab.nodes) {
-      await createNodeNetwork(lab, node);
       knownHosts.push(`${node.address} ${await makeHostKey(lab, node)}`);
       await prepareNode(lab, node);
     }
@@ -196,29 +195,6 @@ async function createLabNetwork(lab: LabState): Promise<void> {
   await ip(["-n", lab.netns, "link", "add", "br0", "type", "bridge"]);
   await ip(["-n", lab.netns, "addr", "add", `${lab.controllerAddress}/24`, "dev", "br0"]);
   await ip(["-n", lab.netns, "link", "set", "br0", "up"]);
-}
-
-async function createNodeNetwork(lab: LabState, node: LabNode): Promise<void> {
-  await ip(["netns", "add", node.netns]);
-  await ip(["-n", node.netns, "link", "set", "lo", "up"]);
-  const veth = `v-${node.name}`;
-  await ip([
-    "-n",
-    lab.netns,
-    "link",
-    "add",
-    veth,
-    "type",
-    "veth",
-    "peer",
-    "name",
-    "eth0",
-    "netns",
-    node.netns,
-  ]);
-  await ip(["-n", lab.netns, "link", "set", veth, "master", "br0", "up"]);
-  await ip(["-n", node.netns, "addr", "add", `${node.address}/24`, "dev", "eth0"]);
-  await ip(["-n", node.netns, "link", "set", "eth0", "up"]);
 }
 
 /** Makes the node's SSH host key once; it survives `lab reset` so known_hosts stays valid. */
@@ -276,6 +252,9 @@ function startNode(lab: LabState, node: LabNode): void {
       NODE: node.name,
       ROOT: join(dir, "root"),
       NETNS: node.netns,
+      LAB_NETNS: lab.netns,
+      VETH: `v-${node.name}`,
+      ADDRESS: `${node.address}/24`,
       MACHINE: `pt-${lab.name}-${node.name}`,
       REPO: lab.imageRepo,
       CGROUP: cgroupPath(lab, node.name),

@@ -2,9 +2,22 @@
 # The power supply and firmware of one lab node. Boots the node with systemd-nspawn; when the node
 # reboots (nspawn exits 133) it reads /media/boot/boot.ini again, as an Odroid's u-boot does, and
 # boots it again. Any other exit is a power-off: the node stays off. SIGTERM powers the node off.
-# Environment (set by src/lab/lab.ts): LAB NODE ROOT NETNS MACHINE REPO CGROUP NODE_DIR
+# Each boot gets a fresh network namespace, as a board's kernel starts with no firewall rules and
+# default sysctls: the node's veth is plugged into the lab's bridge again.
+# Environment (set by src/lab/lab.ts): LAB NODE ROOT NETNS LAB_NETNS VETH ADDRESS MACHINE REPO CGROUP NODE_DIR
 set -u
 log() { printf '%s %s\n' "$(date -u +%FT%TZ)" "$*" >> "$NODE_DIR/supervisor.log"; }
+
+plug_network() {
+  ip netns del "$NETNS" 2>/dev/null
+  ip -n "$LAB_NETNS" link del "$VETH" 2>/dev/null
+  ip netns add "$NETNS" &&
+    ip -n "$NETNS" link set lo up &&
+    ip -n "$LAB_NETNS" link add "$VETH" type veth peer name eth0 netns "$NETNS" &&
+    ip -n "$LAB_NETNS" link set "$VETH" master br0 up &&
+    ip -n "$NETNS" addr add "$ADDRESS" dev eth0 &&
+    ip -n "$NETNS" link set eth0 up
+}
 
 stopping=0
 child=
@@ -16,6 +29,11 @@ while :; do
     log "boot.ini missing or without its ODROIDC2-UBOOT-CONFIG header: the board halts in u-boot"
     echo halted > "$NODE_DIR/power"
     exit 0
+  fi
+  if ! plug_network 2>> "$NODE_DIR/supervisor.log"; then
+    log "could not set up the network namespace $NETNS"
+    echo off > "$NODE_DIR/power"
+    exit 1
   fi
   log "booting: $(grep -m1 '^setenv bootlabel' "$bootini" | cut -d'"' -f2)"
   echo on > "$NODE_DIR/power"

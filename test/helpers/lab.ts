@@ -1,0 +1,49 @@
+// Helpers for tests that boot a lab. A lab test file calls useLab() once; its nodes are shared by
+// the file's tests and removed when the file ends, also when a test fails.
+import { join } from "node:path";
+import type { Test } from "tap";
+import { labDown, labSshArgv, labRunArgv, labUp, readLab, type LabState } from "../../src/lab/lab.js";
+import { packageRoot } from "../../src/paths.js";
+import { run, type RunResult } from "../../src/util/run.js";
+
+/** Why lab tests cannot run here, or undefined when they can. */
+export function labUnavailable(): string | undefined {
+  if (process.platform !== "linux") return "the lab needs Linux";
+  if (process.getuid?.() !== 0) return "the lab needs root";
+  return undefined;
+}
+
+/**
+ * Boots a lab for this test file and tears it down at the end. Where the lab cannot run, the
+ * file is skipped with the reason, except under CI=true, where that is a failure.
+ */
+export async function useLab(t: Test, name: string, nodes: number): Promise<LabState | undefined> {
+  const why = labUnavailable();
+  if (why) {
+    if (process.env.CI) t.fail(`lab tests cannot run: ${why}`);
+    else t.skip(`lab tests skipped: ${why}`);
+    return undefined;
+  }
+  if (readLab(name)) await labDown(name);
+  t.teardown(async () => {
+    if (readLab(name)) await labDown(name);
+  });
+  return labUp(name, nodes);
+}
+
+/** Runs a command on a node over real SSH as `user` with the lab key. */
+export function sshNode(lab: LabState, node: string, command: string, user = "root"): Promise<RunResult> {
+  const [file, ...args] = labSshArgv(lab, node, [command], user);
+  return run(file as string, args);
+}
+
+/** Runs a command inside the lab's network namespace with the lab's environment. */
+export function inLab(lab: LabState, argv: string[], input?: string): Promise<RunResult> {
+  const [file, ...args] = labRunArgv(lab, argv);
+  return run(file as string, args, input === undefined ? {} : { input });
+}
+
+/** Runs the built CLI (dist/) inside the lab, as an operator would. */
+export function picotrader(lab: LabState, args: string[]): Promise<RunResult> {
+  return inLab(lab, ["node", join(packageRoot(), "dist", "src", "cli.js"), ...args]);
+}

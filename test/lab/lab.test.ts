@@ -1,0 +1,177 @@
+import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { join } from "node:path";
+import t from "tap";
+import { FACTORY_PASSWORD, labDown, labReset, labStatus, labDir, readLab } from "../../src/lab/lab.js";
+import { run } from "../../src/util/run.js";
+import { inLab, picotrader, sshNode, useLab } from "../helpers/lab.js";
+
+const NAME = "tlab";
+const lab = await useLab(t, NAME, 3);
+
+if (lab) {
+  t.test("every node answers SSH as root with the lab key, with its own hostname", async (t) => {
+    const names = new Set<string>();
+    for (const node of lab.nodes) {
+      const r = await sshNode(lab, node.name, "hostname");
+      t.equal(r.exitCode, 0, `${node.name}: ${r.stderr}`);
+      names.add(r.stdout.trim());
+    }
+    t.equal(names.size, 3, `hostnames differ: ${[...names].join(", ")}`);
+  });
+
+  t.test("root logs in with the factory password", async (t) => {
+    const askpass = join(labDir(NAME), "askpass.sh");
+    writeFileSync(askpass, `#!/bin/sh\necho '${FACTORY_PASSWORD}'\n`);
+    chmodSync(askpass, 0o700);
+    const node = lab.nodes[1]!;
+    const r = await run("nsenter", [
+      `--net=/run/netns/${lab.netns}`,
+      "env",
+      `SSH_ASKPASS=${askpass}`,
+      "SSH_ASKPASS_REQUIRE=force",
+      "ssh",
+      "-o",
+      `UserKnownHostsFile=${lab.knownHostsPath}`,
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      "PubkeyAuthentication=no",
+      "-o",
+      "PreferredAuthentications=password",
+      "-o",
+      "NumberOfPasswordPrompts=1",
+      `root@${node.address}`,
+      "id -un",
+    ]);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.equal(r.stdout.trim(), "root");
+  });
+
+  t.test("systemd runs: running, or degraded with the failed units named", async (t) => {
+    for (const node of lab.nodes) {
+      const r = await sshNode(
+        lab,
+        node.name,
+        "systemctl is-system-running --wait; systemctl --failed --no-legend --plain",
+      );
+      const [state, ...failed] = r.stdout.trim().split("\n");
+      t.ok(state === "running" || state === "degraded", `${node.name}: ${state}`);
+      if (state === "degraded")
+        t.ok(failed.length > 0, `${node.name} degraded because of: ${failed.join("; ")}`);
+    }
+  });
+
+  t.test("lab status --json lists nodes, addresses, ports, state, key and known_hosts", async (t) => {
+    const r = await run("node", [
+      join(process.cwd(), "dist", "src", "cli.js"),
+      "lab",
+      "status",
+      "--name",
+      NAME,
+      "--json",
+    ]);
+    t.equal(r.exitCode, 0, r.stderr);
+    const status = JSON.parse(r.stdout) as {
+      nodes: {
+        name: string;
+        address: string;
+        sshPort: number;
+        state: string;
+        ssh: boolean;
+        keyPath: string;
+        knownHostsPath: string;
+      }[];
+    };
+    t.same(
+      status.nodes.map((n) => [n.name, n.address, n.sshPort, n.state, n.ssh]),
+      lab.nodes.map((n) => [n.name, n.address, 22, "running", true]),
+    );
+    t.ok(existsSync(status.nodes[0]!.keyPath) && existsSync(status.nodes[0]!.knownHostsPath));
+  });
+
+  t.test("ufw enable in one node stays in that node", async (t) => {
+    const legacyTables = () =>
+      ["/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"]
+        .map((f) => (existsSync(f) ? readFileSync(f, "utf8") : ""))
+        .join("|");
+    const hostBefore = legacyTables();
+    const node2Before = await sshNode(lab, "node2", "iptables -S");
+    const r = await sshNode(lab, "node1", "ufw allow 22/tcp >/dev/null && ufw --force enable && ufw status");
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(r.stdout, /Status: active/);
+    t.match(
+      (await sshNode(lab, "node1", "iptables -S")).stdout,
+      /ufw-before-input/,
+      "node1 has ufw's chains",
+    );
+    const node2After = await sshNode(lab, "node2", "iptables -S");
+    t.equal(node2After.stdout, node2Before.stdout, "node2's rules are unchanged");
+    t.notMatch(node2After.stdout, /ufw/);
+    t.equal(legacyTables(), hostBefore, "the host's table list is unchanged");
+  });
+
+  t.test("ip_forward is per node", async (t) => {
+    await sshNode(lab, "node1", "sysctl -q -w net.ipv4.ip_forward=1");
+    await sshNode(lab, "node2", "sysctl -q -w net.ipv4.ip_forward=0");
+    t.equal((await sshNode(lab, "node1", "sysctl -n net.ipv4.ip_forward")).stdout.trim(), "1");
+    t.equal((await sshNode(lab, "node2", "sysctl -n net.ipv4.ip_forward")).stdout.trim(), "0");
+  });
+
+  t.test("apt-get installs haproxy from the local repository", async (t) => {
+    const r = await sshNode(
+      lab,
+      "node3",
+      "apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null && haproxy -v | head -n 1",
+    );
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(r.stdout, /HAProxy version/);
+  });
+
+  t.test("a reboot inside a node comes back, through boot.ini", async (t) => {
+    await sshNode(lab, "node2", "touch /run/before-reboot");
+    await sshNode(lab, "node2", "systemctl reboot");
+    const log = join(labDir(NAME), "nodes", "node2", "supervisor.log");
+    for (let i = 0; i < 100 && !readFileSync(log, "utf8").includes("reboot requested"); i++)
+      await new Promise((r) => setTimeout(r, 200));
+    t.match(readFileSync(log, "utf8"), /status 133[\s\S]*reboot requested[\s\S]*booting: Ubuntu/);
+    let r = await sshNode(lab, "node2", "test -e /run/before-reboot && echo same-boot || echo new-boot");
+    for (let i = 0; i < 60 && r.exitCode !== 0; i++) {
+      await new Promise((res) => setTimeout(res, 500));
+      r = await sshNode(lab, "node2", "test -e /run/before-reboot && echo same-boot || echo new-boot");
+    }
+    t.equal(r.stdout.trim(), "new-boot");
+  });
+
+  t.test("lab reset returns a node to the factory image", async (t) => {
+    await sshNode(lab, "node1", "touch /root/hand-made && hostname changed");
+    await labReset(NAME, "node1");
+    const r = await sshNode(lab, "node1", "ls /root; hostname; ufw status");
+    t.notMatch(r.stdout, /hand-made/);
+    t.match(r.stdout, /odroid64-1/);
+    t.match(r.stdout, /Status: inactive/);
+  });
+
+  t.test("the lab has no route out", async (t) => {
+    const table = await inLab(lab, ["ip", "route", "show", "table", "all"]);
+    t.notMatch(table.stdout, /^default/m, "no default route in the lab namespace");
+    const get = await inLab(lab, ["ip", "route", "get", "192.0.2.1"]);
+    t.not(get.exitCode, 0, "no route to an outside address");
+    const fromNode = await sshNode(lab, "node3", "ip route get 192.0.2.1");
+    t.not(fromNode.exitCode, 0, "nodes have no route out either");
+    const env = await picotrader(lab, ["--help"]);
+    t.equal(env.exitCode, 0, "the CLI runs inside the lab");
+  });
+
+  t.test("lab down removes every namespace, mount, process and cgroup", async (t) => {
+    const pids = lab.nodes.map((n) => readLab(NAME)?.nodes.find((x) => x.name === n.name)?.supervisorPid);
+    const status = await labStatus(NAME);
+    t.ok(status.nodes.every((n) => n.state === "running"));
+    await labDown(NAME);
+    t.notMatch((await run("ip", ["netns", "list"])).stdout, new RegExp(`pt-${NAME}\\b`));
+    t.notMatch(readFileSync("/proc/mounts", "utf8"), new RegExp(labDir(NAME)));
+    for (const pid of pids)
+      t.notOk(pid !== undefined && existsSync(`/proc/${pid}`), `supervisor ${pid} ended`);
+    t.notOk(existsSync(`/sys/fs/cgroup/unified/picotrader/${NAME}`));
+    t.notOk(existsSync(labDir(NAME)));
+  });
+}
