@@ -42,12 +42,12 @@ printf 'transient=%s\\n' "$(hostname)"`,
       });
     }
     if (o.transient !== d.hostname) steps.push({ kind: "run", command: `hostname ${d.hostname}` });
-    const was =
-      o.transient === (o.static ?? o.transient) ? o.transient : `${o.static ?? "(none)"}/${o.transient}`;
+    const was = o.static === o.transient ? o.transient : `${o.static ?? "(none)"}/${o.transient}`;
     return [
       {
         summary: `hostname ${was} -> ${d.hostname}`,
-        before: { static: o.static, transient: o.transient },
+        before:
+          o.static === undefined ? { transient: o.transient } : { static: o.static, transient: o.transient },
         after: { static: d.hostname, transient: d.hostname },
         steps,
       },

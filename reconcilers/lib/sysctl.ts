@@ -89,6 +89,11 @@ export function parseSysctlProbe(output: string, keys: string[]): SysctlObserved
   return { runtime, persisted };
 }
 
+/** An object of the entries whose value is defined: plans are JSON, where undefined does not exist. */
+function definedEntries<V>(entries: [string, V | undefined][]): Record<string, V> {
+  return Object.fromEntries(entries.filter((e): e is [string, V] => e[1] !== undefined));
+}
+
 /** Plans runtime and persisted settings: `sysctl -w`, our file, and comments on later overrides. Pure. */
 export function planSysctl(d: SysctlDesired, o: SysctlObserved): ChangeDraft[] {
   const changes: ChangeDraft[] = [];
@@ -97,7 +102,7 @@ export function planSysctl(d: SysctlDesired, o: SysctlObserved): ChangeDraft[] {
   if (wrongRuntime.length > 0) {
     changes.push({
       summary: wrongRuntime.map((k) => `${k} ${o.runtime[k] ?? "(unset)"} -> ${d.settings[k]}`).join(", "),
-      before: Object.fromEntries(wrongRuntime.map((k) => [k, o.runtime[k]])),
+      before: definedEntries(wrongRuntime.map((k) => [k, o.runtime[k]])),
       after: Object.fromEntries(wrongRuntime.map((k) => [k, d.settings[k]])),
       steps: wrongRuntime.map((k): Step => ({
         kind: "run",
@@ -133,7 +138,7 @@ export function planSysctl(d: SysctlDesired, o: SysctlObserved): ChangeDraft[] {
     }
     changes.push({
       summary: `persist ${wrongPersisted.map((k) => `${k} = ${d.settings[k]}`).join(", ")} in ${d.file}`,
-      before: Object.fromEntries(wrongPersisted.map((k) => [k, o.persisted[k]])),
+      before: definedEntries(wrongPersisted.map((k) => [k, o.persisted[k]])),
       after: Object.fromEntries(wrongPersisted.map((k) => [k, { value: d.settings[k], file: d.file }])),
       steps,
     });

@@ -30,15 +30,15 @@ export async function unlockNode(session: Session): Promise<void> {
 }
 
 /**
- * Runs the changes' steps in order on one node. Stops at the first failing step and throws a
- * StepError naming node, concern, command, exit code and the tail of stderr. Returns how many
- * changes were applied completely.
+ * Runs the changes' steps in order on one node. Stops at the first failing step. Returns how many
+ * changes were applied completely and, on failure, a StepError naming node, concern, command,
+ * exit code and the tail of stderr.
  */
 export async function applyChanges(
   session: Session,
   changes: Change[],
   onChange?: (c: Change) => void,
-): Promise<number> {
+): Promise<{ applied: number; error?: StepError }> {
   let applied = 0;
   for (const change of changes) {
     onChange?.(change);
@@ -47,10 +47,13 @@ export async function applyChanges(
       const result = await session.exec(command, stdin === undefined ? {} : { stdin });
       if (result.exitCode !== 0) {
         const shown = step.kind === "write" ? `write ${step.path}` : step.command;
-        throw new StepError(change.node, change.concern, shown, result.exitCode, result.stderr);
+        return {
+          applied,
+          error: new StepError(change.node, change.concern, shown, result.exitCode, result.stderr),
+        };
       }
     }
     applied++;
   }
-  return applied;
+  return { applied };
 }

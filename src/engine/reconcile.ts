@@ -139,18 +139,26 @@ async function applyNode(
   } catch (err) {
     return { ...result, outcome: "failed", errors: [...result.errors, (err as Error).message] };
   }
-  let applied = 0;
+  let applied: number;
   try {
-    applied = await applyChanges(session, nodePlan.changes, (c) =>
+    const outcome = await applyChanges(session, nodePlan.changes, (c) =>
       o.onProgress?.(node.name, `${c.concern}: ${c.summary}`),
     );
+    applied = outcome.applied;
+    if (outcome.error)
+      return { ...result, applied, outcome: "failed", errors: [...result.errors, outcome.error.message] };
   } catch (err) {
-    await unlockNode(session);
-    return { ...result, applied, outcome: "failed", errors: [...result.errors, (err as Error).message] };
+    // The connection broke mid-apply: nothing more can be done on this node now.
+    return {
+      ...result,
+      outcome: "failed",
+      errors: [...result.errors, `${node.name}: apply interrupted: ${(err as Error).message}`],
+    };
+  } finally {
+    await unlockNode(session).catch(() => undefined);
   }
   o.onProgress?.(node.name, "verifying");
   const facts = await observeNode(session, node, o.manifest, ordered);
-  await unlockNode(session);
   const after = planNode(node, o.manifest, ordered, facts);
   const errors = [...result.errors, ...after.errors];
   if (after.changes.length > 0) {

@@ -45,11 +45,12 @@ function describe(e: ErrorObject): { path: ManifestPath; key?: string; message: 
       const key = String((e.params as { additionalProperty: string }).additionalProperty);
       return { path: [...path, key], key, message: `unknown key "${key}"` };
     }
-    case "required":
-      return {
-        path,
-        message: `missing required key "${String((e.params as { missingProperty: string }).missingProperty)}"`,
-      };
+    case "required": {
+      // Point at the key that owns the incomplete mapping ("admin:"), not at its first entry.
+      const owner = path[path.length - 1];
+      const message = `missing required key "${String((e.params as { missingProperty: string }).missingProperty)}"`;
+      return typeof owner === "string" ? { path, key: owner, message } : { path, message };
+    }
     case "enum":
       return {
         path,

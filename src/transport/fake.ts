@@ -1,0 +1,82 @@
+import { ConnectError } from "../errors.js";
+import type { ExecResult, Session, SessionStats, Transport } from "./session.js";
+
+/** What a concern's probe "prints" on a fake node. */
+export interface FakeProbeAnswer {
+  stdout: string;
+  exitCode?: number;
+  stderr?: string;
+}
+
+/** A scripted node: probe answers per round (the last round repeats) and the commands it accepts. */
+export interface FakeNode {
+  /** Round n answers the n-th batched probe; each maps concern -> answer. */
+  probeRounds: Record<string, FakeProbeAnswer>[];
+  /** Accepted commands (matched against the whole command); anything else fails the test. */
+  commands?: { match: RegExp; exitCode?: number; stdout?: string; stderr?: string }[];
+  /** When set, connecting fails with this message. */
+  unreachable?: string;
+}
+
+/**
+ * A scripted fake transport for unit tests. It answers the batched probe from canned facts and
+ * accepts only the commands it was told about: a probe or step that runs anything else throws.
+ * Every exec is recorded, with its standard input, in `log`.
+ */
+export class FakeTransport implements Transport {
+  readonly log: { node: string; command: string; stdin?: string }[] = [];
+  readonly stats = new Map<string, SessionStats>();
+
+  constructor(private readonly nodes: Record<string, FakeNode>) {}
+
+  connect(node: { name: string }): Promise<Session> {
+    const fake = this.nodes[node.name];
+    const stats = this.stats.get(node.name) ?? { connections: 0, execs: 0 };
+    this.stats.set(node.name, stats);
+    stats.connections++;
+    if (!fake) return Promise.reject(new Error(`FakeTransport: no fake node ${node.name}`));
+    if (fake.unreachable) return Promise.reject(new ConnectError(node.name, fake.unreachable));
+    let round = 0;
+    const log = this.log;
+    const session: Session = {
+      node: node.name,
+      identity: "fake (key)",
+      stats,
+      exec(command, options = {}): Promise<ExecResult> {
+        stats.execs++;
+        log.push({
+          node: node.name,
+          command,
+          ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+        });
+        const base = { command, durationMs: 0 };
+        if (command === "sh -s") {
+          const answers = fake.probeRounds[Math.min(round++, fake.probeRounds.length - 1)] ?? {};
+          const nonce = /@@([0-9a-f]+) begin/.exec(options.stdin ?? "")?.[1];
+          const names = [...(options.stdin ?? "").matchAll(/begin %s %s\\n' '([^']+)'/g)].map(
+            (m) => m[1] as string,
+          );
+          if (!nonce) throw new Error("FakeTransport: sh -s without a batched probe");
+          const stdout = names
+            .map((name) => {
+              const a = answers[name];
+              if (!a) throw new Error(`FakeTransport: ${node.name} has no probe answer for ${name}`);
+              return `@@${nonce} begin ${name} ${a.exitCode ?? 0}\n${a.stdout}\n@@${nonce} stderr\n${a.stderr ?? ""}\n@@${nonce} end\n`;
+            })
+            .join("");
+          return Promise.resolve({ ...base, exitCode: 0, stdout, stderr: "" });
+        }
+        const accepted = fake.commands?.find((c) => c.match.test(command));
+        if (!accepted) throw new Error(`FakeTransport: ${node.name} was not told about command: ${command}`);
+        return Promise.resolve({
+          ...base,
+          exitCode: accepted.exitCode ?? 0,
+          stdout: accepted.stdout ?? "",
+          stderr: accepted.stderr ?? "",
+        });
+      },
+      close: () => Promise.resolve(),
+    };
+    return Promise.resolve(session);
+  }
+}

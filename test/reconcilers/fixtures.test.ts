@@ -1,0 +1,41 @@
+// One generic runner for every concern's fixture table (test/fixtures/reconcilers/<concern>.json):
+// parse cases (raw probe output -> observed), plan cases (desired + observed -> changes) and
+// desired cases (a node of the example cluster.yaml -> desired). Every concern has a no-op case.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import t from "tap";
+import { reconcilers } from "../../reconcilers/index.js";
+import { loadManifest } from "../../src/manifest/validate.js";
+
+interface Fixture {
+  parse?: { name: string; output: string; observed: unknown }[];
+  plan?: { name: string; desired: unknown; observed: unknown; changes: unknown[] }[];
+  desired?: { name: string; node: string; network?: object; desired: unknown }[];
+}
+
+const dir = join(import.meta.dirname, "..", "fixtures", "reconcilers");
+const manifest = loadManifest(join(import.meta.dirname, "..", "..", "cluster.yaml"));
+
+t.same(
+  readdirSync(dir).sort(),
+  reconcilers.map((r) => `${r.name}.json`).sort(),
+  "every concern has a fixture table, and no table is orphaned",
+);
+
+for (const r of reconcilers) {
+  const fixture = JSON.parse(readFileSync(join(dir, `${r.name}.json`), "utf8")) as Fixture;
+  t.test(r.name, async (t) => {
+    t.ok(
+      fixture.plan?.some((c) => c.changes.length === 0),
+      "has a no-op plan case",
+    );
+    for (const c of fixture.parse ?? []) t.same(r.parse(c.output), c.observed, `parse: ${c.name}`);
+    for (const c of fixture.plan ?? []) t.same(r.plan(c.desired, c.observed), c.changes, `plan: ${c.name}`);
+    for (const c of fixture.desired ?? []) {
+      const node = manifest.nodes.find((n) => n.name === c.node);
+      if (!node) throw new Error(`fixture ${r.name}: no node ${c.node} in cluster.yaml`);
+      const m = c.network ? { ...manifest, network: { ...manifest.network, ...c.network } } : manifest;
+      t.same(r.desired(node, m), c.desired, `desired: ${c.name}`);
+    }
+  });
+}
