@@ -1,5 +1,5 @@
-// Owns: /etc/hosts as a whole: localhost, the node's own 127.0.1.1 line, every node of the
-// cluster, the workstation and network.extraHosts. Runs: one atomic write of the file.
+// Owns: /etc/hosts as a whole: localhost, every node of the cluster (its own name included, at its
+// cluster address), the workstation and network.extraHosts. Runs: one atomic write of the file.
 // Leaves alone: resolver configuration (nsswitch.conf, resolv.conf) and DNS.
 import type { Reconciler } from "../src/engine/types.js";
 import { nodeHostname } from "./lib/node.js";
@@ -37,10 +37,8 @@ export const hosts: Reconciler<HostsDesired, HostsObserved> = {
   name: "hosts",
   applies: () => true,
   desired(node, m) {
-    const lines: [string, string[]][] = [
-      ["127.0.0.1", ["localhost"]],
-      ["127.0.1.1", [nodeHostname(node)]],
-    ];
+    // No 127.0.1.1 line: the node's own name resolves to its cluster address, as kubelet expects.
+    const lines: [string, string[]][] = [["127.0.0.1", ["localhost"]]];
     for (const n of m.nodes) {
       lines.push([n.address, [...new Set([n.name, nodeHostname(n)])]]);
     }

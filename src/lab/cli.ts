@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { LabError } from "../errors.js";
+import { ensureImage } from "./image.js";
 import * as lab from "./lab.js";
 
 /** `picotrader lab ...`: returns the exit code; output goes to stdout/stderr. */
@@ -29,6 +30,12 @@ export async function labCommand(argv: string[]): Promise<number> {
       say(
         `next: picotrader lab manifest --name ${name} > lab.yaml && picotrader lab run --name ${name} -- picotrader reconcile -f lab.yaml`,
       );
+      return 0;
+    }
+    case "image": {
+      lab.assertLabHost();
+      const image = await ensureImage(say);
+      say(`lab image ${image.recipe}: ${image.dir}`);
       return 0;
     }
     case "down":
@@ -111,7 +118,7 @@ export async function labCommand(argv: string[]): Promise<number> {
       return 0;
     default:
       throw new LabError(
-        `unknown lab command "${verb ?? ""}": use up, down, status, reset, start, stop, ssh, run, manifest, list`,
+        `unknown lab command "${verb ?? ""}": use image, up, down, status, reset, start, stop, ssh, run, manifest, list`,
       );
   }
 }

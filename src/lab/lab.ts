@@ -254,6 +254,7 @@ function startNode(lab: LabState, node: LabNode): void {
       NETNS: node.netns,
       LAB_NETNS: lab.netns,
       VETH: `v-${node.name}`,
+      MAC: `02:00:0a:58:00:${Number(node.address.split(".")[3]).toString(16).padStart(2, "0")}`,
       ADDRESS: `${node.address}/24`,
       MACHINE: `pt-${lab.name}-${node.name}`,
       REPO: lab.imageRepo,

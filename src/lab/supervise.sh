@@ -4,7 +4,8 @@
 # boots it again. Any other exit is a power-off: the node stays off. SIGTERM powers the node off.
 # Each boot gets a fresh network namespace, as a board's kernel starts with no firewall rules and
 # default sysctls: the node's veth is plugged into the lab's bridge again.
-# Environment (set by src/lab/lab.ts): LAB NODE ROOT NETNS LAB_NETNS VETH ADDRESS MACHINE REPO CGROUP NODE_DIR
+# The board keeps its MAC address across boots, so its neighbours' ARP caches stay right.
+# Environment (set by src/lab/lab.ts): LAB NODE ROOT NETNS LAB_NETNS VETH MAC ADDRESS MACHINE REPO CGROUP NODE_DIR
 set -u
 log() { printf '%s %s\n' "$(date -u +%FT%TZ)" "$*" >> "$NODE_DIR/supervisor.log"; }
 
@@ -13,7 +14,7 @@ plug_network() {
   ip -n "$LAB_NETNS" link del "$VETH" 2>/dev/null
   ip netns add "$NETNS" &&
     ip -n "$NETNS" link set lo up &&
-    ip -n "$LAB_NETNS" link add "$VETH" type veth peer name eth0 netns "$NETNS" &&
+    ip -n "$LAB_NETNS" link add "$VETH" type veth peer name eth0 address "$MAC" netns "$NETNS" &&
     ip -n "$LAB_NETNS" link set "$VETH" master br0 up &&
     ip -n "$NETNS" addr add "$ADDRESS" dev eth0 &&
     ip -n "$NETNS" link set eth0 up

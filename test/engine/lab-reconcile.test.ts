@@ -1,0 +1,129 @@
+// The engine end to end on real lab nodes: converge from the factory image, plan nothing the
+// second time, find and repair drift made by hand, and go on past a node that is down.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { labManifest, labStart, labStop } from "../../src/lab/lab.js";
+import type { ReconcileReport } from "../../src/report/json.js";
+import { picotrader, sshNode, useLab } from "../helpers/lab.js";
+
+const NAME = "tengine";
+const lab = await useLab(t, NAME, 3);
+
+if (lab) {
+  const file = join(mkdtempSync(join(tmpdir(), "picotrader-")), "lab.yaml");
+  writeFileSync(file, labManifest(lab));
+  const dryRun = async () => {
+    const r = await picotrader(lab, ["reconcile", "-f", file, "--dry-run", "--detailed-exitcode", "--json"]);
+    return { exitCode: r.exitCode, report: JSON.parse(r.stdout) as ReconcileReport, stderr: r.stderr };
+  };
+  const etcSum = (node: string) =>
+    sshNode(lab, node, "find /etc /var/lib/picotrader -type f 2>/dev/null | sort | xargs md5sum | md5sum");
+
+  t.test("a dry-run of a fresh lab plans every concern and changes nothing on the nodes", async (t) => {
+    const before = await etcSum("node1");
+    const { exitCode, report } = await dryRun();
+    t.equal(exitCode, 2, "changes pending");
+    for (const n of report.plan.nodes) {
+      t.same([...new Set(n.changes.map((c) => c.concern))], ["hosts", "hostname", "ip-forward"], n.node);
+    }
+    t.equal((await etcSum("node1")).stdout, before.stdout, "the probe wrote nothing");
+  });
+
+  t.test("reconcile converges the fresh lab, showing plan then apply", async (t) => {
+    const r = await picotrader(lab, ["reconcile", "-f", file]);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.match(
+      r.stdout,
+      /node1 \(10\.88\.0\.11\) as root \(key\): 4 changes[\s\S]*Plan: 12 changes on 3 nodes[\s\S]*Apply complete: 3 nodes converged\./,
+    );
+    for (const node of lab.nodes) {
+      const facts = await sshNode(
+        lab,
+        node.name,
+        "hostname; cat /etc/hostname; sysctl -n net.ipv4.ip_forward; getent hosts node3 workstation $(hostname)",
+      );
+      t.same(
+        facts.stdout
+          .trim()
+          .split("\n")
+          .map((l) => l.split(/\s+/).join(" ")),
+        [
+          node.name,
+          node.name,
+          "1",
+          "10.88.0.13 node3",
+          "10.88.0.1 workstation",
+          `${node.address} ${node.name}`,
+        ],
+        node.name,
+      );
+    }
+  });
+
+  t.test("the second run plans nothing: one connection attempt ladder and one exec per node", async (t) => {
+    const { exitCode, report } = await dryRun();
+    t.equal(exitCode, 0);
+    t.same(
+      report.plan.nodes.map((n) => n.changes.length),
+      [0, 0, 0],
+    );
+    t.same(
+      report.results.map((r) => r.stats.execs),
+      [1, 1, 1],
+      "one exec per node",
+    );
+  });
+
+  t.test("a reboot keeps the persisted setting", async (t) => {
+    await sshNode(lab, "node2", "systemctl reboot");
+    let r = await sshNode(lab, "node2", "sysctl -n net.ipv4.ip_forward");
+    for (let i = 0; i < 60 && r.exitCode !== 0; i++) {
+      await new Promise((res) => setTimeout(res, 500));
+      r = await sshNode(
+        lab,
+        "node2",
+        "systemctl is-system-running --wait >/dev/null; sysctl -n net.ipv4.ip_forward",
+      );
+    }
+    t.equal(r.stdout.trim(), "1");
+    t.equal((await dryRun()).exitCode, 0);
+  });
+
+  t.test("drift made by hand is found exactly, then repaired", async (t) => {
+    await sshNode(lab, "node1", "hostname intruder");
+    await sshNode(lab, "node2", "sed -i 's/^10.88.0.13\\t.*/10.88.0.99\\tnode3/' /etc/hosts");
+    await sshNode(lab, "node3", "sysctl -q -w net.ipv4.ip_forward=0");
+    const { exitCode, report } = await dryRun();
+    t.equal(exitCode, 2);
+    const changes = report.plan.nodes.map((n) => n.changes.map((c) => `${c.concern}: ${c.summary}`));
+    t.same(changes, [
+      ["hostname: hostname node1/intruder -> node1"],
+      ["hosts: /etc/hosts: 2 addresses to change"],
+      ["ip-forward: net.ipv4.ip_forward 0 -> 1"],
+    ]);
+    t.same(report.plan.nodes[1]?.changes[0]?.diff, [
+      { kind: "D", path: ["10.88.0.99"], lhs: "node3" },
+      { kind: "N", path: ["10.88.0.13"], rhs: "node3" },
+    ]);
+    const fix = await picotrader(lab, ["reconcile", "-f", file]);
+    t.equal(fix.exitCode, 0, fix.stdout + fix.stderr);
+    t.equal((await dryRun()).exitCode, 0, "converged again");
+  });
+
+  t.test("a node that is down makes the run exit 1 naming it; the others converge", async (t) => {
+    await labStop(NAME, "node3");
+    t.teardown(() => labStart(NAME, "node3"));
+    await sshNode(lab, "node1", "hostname drifted");
+    const r = await picotrader(lab, ["reconcile", "-f", file]);
+    t.equal(r.exitCode, 1);
+    t.match(
+      r.stdout,
+      /node3 \(10\.88\.0\.13\): unreachable\n {2}! node3: cannot connect to 10\.88\.0\.13:22/,
+    );
+    t.match(r.stdout, /node1: converged \(1 change applied\)/);
+    t.match(r.stdout, /Apply failed on: node3\./);
+    t.equal((await sshNode(lab, "node1", "hostname")).stdout.trim(), "node1");
+  });
+}
