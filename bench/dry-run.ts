@@ -34,7 +34,8 @@ async function bench(nodes: number): Promise<void> {
     const file = join(mkdtempSync(join(tmpdir(), "picotrader-bench-")), "lab.yaml");
     writeFileSync(file, labManifest(lab));
     const converge = await cli(lab, ["reconcile", "-f", file, "--json"]);
-    if (converge.exitCode !== 0) throw new Error(`reconcile failed: ${converge.stderr}${converge.stdout.slice(0, 2000)}`);
+    if (converge.exitCode !== 0)
+      throw new Error(`reconcile failed: ${converge.stderr}${converge.stdout.slice(0, 2000)}`);
     const times: number[] = [];
     let report: ReconcileReport | undefined;
     for (let i = 0; i < RUNS; i++) {
