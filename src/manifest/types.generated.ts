@@ -16,6 +16,8 @@ export interface Manifest {
   cluster: Cluster;
   admin: Admin;
   workstation?: Workstation;
+  ssh?: SshPolicy;
+  firewall?: Firewall;
   network?: Network;
   /**
    * The managed nodes (Odroid C2 boards), in order; the order sets keepalived priorities.
@@ -53,6 +55,18 @@ export interface Admin {
    * Public SSH keys (authorized_keys lines) that may log in as the admin user.
    */
   sshKeys: string[];
+  /**
+   * Login shell of the admin user. Default: /bin/bash.
+   */
+  shell?: string;
+  /**
+   * Supplementary groups of the admin user, besides its own. Default: none (sudo comes from a sudoers drop-in).
+   */
+  groups?: string[];
+  /**
+   * Passwordless sudo for the admin user, through /etc/sudoers.d/90-picotrader-admin. PicoTrader needs it. Default: true.
+   */
+  sudo?: boolean;
 }
 /**
  * The control workstation that runs PicoTrader; listed in every node's /etc/hosts, never reconciled.
@@ -63,6 +77,54 @@ export interface Workstation {
    * IPv4 address of the workstation.
    */
   address: string;
+}
+/**
+ * How sshd on the nodes lets people in (an sshd_config.d drop-in, compared on `sshd -T`).
+ */
+export interface SshPolicy {
+  /**
+   * Allow root to log in over SSH. Default: false (turned off only after the admin user's key login is proven).
+   */
+  permitRootLogin?: boolean;
+  /**
+   * Allow password logins. Default: false.
+   */
+  passwordAuthentication?: boolean;
+}
+/**
+ * ufw on every node: default deny inbound, allow outbound, and only the listed ports.
+ */
+export interface Firewall {
+  /**
+   * Whether ufw is active. Default: true.
+   */
+  enabled?: boolean;
+  /**
+   * Inbound ports to allow. Default: SSH on every node; 6443, 2379-2380, 10250, 10257, 10259 on control-plane nodes; 10250 and 30000-32767 on workers. Must include the SSH port.
+   *
+   * @minItems 1
+   */
+  allow?: [FirewallRule, ...FirewallRule[]];
+}
+export interface FirewallRule {
+  /**
+   * A port (22) or a range ("30000:32767").
+   */
+  port: number | string;
+  /**
+   * Default: tcp.
+   */
+  proto?: "tcp" | "udp";
+  /**
+   * Only on nodes with one of these roles. Default: every node.
+   *
+   * @minItems 1
+   */
+  roles?: ["control-plane" | "worker" | "tftp", ...("control-plane" | "worker" | "tftp")[]];
+  /**
+   * Why the port is open.
+   */
+  comment?: string;
 }
 /**
  * Network settings of every node.
