@@ -1,12 +1,14 @@
 import { hostname as localHostname } from "node:os";
-import { PicoError } from "../errors.js";
+import { randomBytes } from "node:crypto";
+import { PicoError, StepError } from "../errors.js";
+import { buildArmCommand, buildDisarmCommand, buildRollbackCommand, buildSnapshotCommand } from "./guard.js";
 import type { Session, SessionStats, Transport } from "../transport/session.js";
 import { mapLimit } from "../util/run.js";
 import { applyChanges, lockNode, unlockNode } from "./apply.js";
 import { observeNode } from "./observe.js";
 import { orderReconcilers } from "./order.js";
 import { planNode } from "./plan.js";
-import type { Change, Manifest, NodePlan, NodeSpec, Plan, Reconciler } from "./types.js";
+import type { Change, Guard, Manifest, NodePlan, NodeSpec, Plan, Reconciler } from "./types.js";
 
 /** How one node ended. */
 export type NodeOutcome =
@@ -18,6 +20,8 @@ export type NodeOutcome =
   | "not-converged"
   /** a step failed, or some facts are unknown. */
   | "failed"
+  /** apply: the access changes could not be proven and were undone; the node is reachable as before. */
+  | "rolled-back"
   | "unreachable";
 
 export interface NodeResult {
@@ -41,6 +45,10 @@ export interface ReconcileOptions {
   /** Print the plan before applying (called once, with the whole plan). */
   onPlan?: (plan: Plan) => void;
   onProgress?: (node: string, message: string) => void;
+  /** Seconds before the dead-man timer restores access if the proof never comes. Default 120. */
+  deadmanSeconds?: number;
+  /** How long the proof login may take. Default 20 s. */
+  proofTimeoutMs?: number;
 }
 
 /** Picks the nodes to work on; an unknown name in `only` is an error naming it. Pure. */
@@ -139,35 +147,127 @@ async function applyNode(
   } catch (err) {
     return { ...result, outcome: "failed", errors: [...result.errors, (err as Error).message] };
   }
-  let applied: number;
+  const errors = [...result.errors];
+  let applied = 0;
+  let rolledBack = false;
   try {
+    const access = nodePlan.changes.filter((c) => c.risk === "access");
+    const txn = access.length > 0 ? await beginAccessTransaction(o, session, access) : undefined;
     const outcome = await applyChanges(session, nodePlan.changes, (c) =>
       o.onProgress?.(node.name, `${c.concern}: ${c.summary}`),
     );
     applied = outcome.applied;
-    if (outcome.error)
-      return { ...result, applied, outcome: "failed", errors: [...result.errors, outcome.error.message] };
+    if (outcome.error) errors.push(outcome.error.message);
+    if (txn !== undefined) {
+      const refusal = outcome.error ? "a step failed" : await proveAccess(o, node);
+      if (refusal === undefined) {
+        await session.exec(buildDisarmCommand(txn));
+      } else {
+        o.onProgress?.(node.name, `rolling back the access changes: ${refusal}`);
+        const r = await session.exec(buildRollbackCommand(txn));
+        rolledBack = r.exitCode === 0;
+        errors.push(
+          rolledBack
+            ? `${node.name}: access changes rolled back: ${refusal}`
+            : `${node.name}: ROLLBACK FAILED (exit ${r.exitCode}): ${r.stderr.trim()}; the dead-man timer will try again`,
+        );
+      }
+    }
   } catch (err) {
-    // The connection broke mid-apply: nothing more can be done on this node now.
-    return {
-      ...result,
-      outcome: "failed",
-      errors: [...result.errors, `${node.name}: apply interrupted: ${(err as Error).message}`],
-    };
+    // The connection broke mid-apply; a dead-man timer, if armed, restores access on its own.
+    errors.push(`${node.name}: apply interrupted: ${(err as Error).message}`);
+    return { ...result, applied, outcome: "failed", errors };
   } finally {
-    await unlockNode(session).catch(() => undefined);
+    const unlocked = await unlockNode(session).then(
+      () => true,
+      () => false,
+    );
+    if (!unlocked) errors.push(`${node.name}: could not release /run/picotrader/lock`);
   }
   o.onProgress?.(node.name, "verifying");
   const facts = await observeNode(session, node, o.manifest, ordered);
   const after = planNode(node, o.manifest, ordered, facts);
-  const errors = [...result.errors, ...after.errors];
-  if (after.changes.length > 0) {
+  errors.push(...after.errors);
+  if (after.changes.length > 0 && !rolledBack) {
     errors.push(
       `not converged after apply: ${after.changes.map((c) => `${c.concern}: ${c.summary}`).join("; ")}`,
     );
   }
-  const outcome = errors.length > 0 ? (after.changes.length > 0 ? "not-converged" : "failed") : "converged";
+  const outcome: NodeOutcome = rolledBack
+    ? "rolled-back"
+    : errors.length > 0
+      ? after.changes.length > 0
+        ? "not-converged"
+        : "failed"
+      : "converged";
   return { ...result, applied, remaining: after.changes, errors, outcome };
+}
+
+/** Saves what the access changes may touch and arms the dead-man timer; returns the transaction id. */
+async function beginAccessTransaction(
+  o: ReconcileOptions,
+  session: Session,
+  access: Change[],
+): Promise<string> {
+  const missing = access.filter((c) => !c.guard).map((c) => c.concern);
+  if (missing.length > 0)
+    throw new PicoError(`access changes without a guard (a bug in ${missing.join(", ")})`);
+  const txn = `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  for (const command of [
+    buildSnapshotCommand(
+      txn,
+      access.map((c) => c.guard as Guard),
+    ),
+    buildArmCommand(txn, o.deadmanSeconds ?? 120),
+  ]) {
+    const r = await session.exec(command);
+    if (r.exitCode !== 0)
+      throw new StepError(
+        session.node,
+        "access guard",
+        command.split("\n")[0] ?? command,
+        r.exitCode,
+        r.stderr,
+      );
+  }
+  return txn;
+}
+
+/**
+ * Proves that the admin user can still log in: a NEW connection with the key, and `sudo -n true`.
+ * Returns undefined when proven, else why not.
+ */
+async function proveAccess(o: ReconcileOptions, node: NodeSpec): Promise<string | undefined> {
+  if (process.env.PICOTRADER_TEST_HOLD_BEFORE_PROOF) {
+    // Test hook: the controller "dies" here, after activation and before the proof.
+    process.stderr.write(`HOLDING ${node.name} before the access proof\n`);
+    await new Promise(() => undefined);
+  }
+  const user = o.manifest.admin.user;
+  const timeoutMs = o.proofTimeoutMs ?? 20_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no login as ${user} within ${timeoutMs / 1000} s`), timeoutMs);
+  });
+  const attempt = (async () => {
+    let proof: Session | undefined;
+    try {
+      proof = await o.transport.connect(node, { user });
+      const r = await proof.exec("true");
+      return r.exitCode === 0
+        ? undefined
+        : `${user} logged in but sudo -n failed (exit ${r.exitCode}): ${r.stderr.trim()}`;
+    } catch (err) {
+      return `a new login as ${user} with the key failed: ${(err as Error).message}`;
+    } finally {
+      await proof?.close();
+    }
+  })();
+  try {
+    return await Promise.race([attempt, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -13,7 +13,16 @@ export type Risk = "access" | "restart" | "reboot" | "destroy";
  */
 export type Step =
   | { kind: "run"; command: string }
-  | { kind: "write"; path: string; content: string; mode: string; owner: string; group: string };
+  | {
+      kind: "write";
+      path: string;
+      content: string;
+      mode: string;
+      owner: string;
+      group: string;
+      /** Run on the temp file (as `$1`) before it replaces the target; non-zero aborts the write. */
+      validate?: string;
+    };
 
 /** What a plugin's plan() returns: a change of one concern on one node, before the engine adds who and where. */
 export interface ChangeDraft {
@@ -25,6 +34,18 @@ export interface ChangeDraft {
   after: unknown;
   steps: Step[];
   risk?: Risk;
+  /** Required with risk "access": what to save before the change and how to undo it. */
+  guard?: Guard;
+}
+
+/**
+ * How the engine undoes an access change: the paths it may touch are saved before it runs and put
+ * back on rollback (a path that did not exist is removed), then `reactivate` makes the old
+ * files take effect again (reload sshd, re-enable ufw...).
+ */
+export interface Guard {
+  paths: string[];
+  reactivate: string[];
 }
 
 /** A change in a plan: the draft with its concern and node, and the diff of before and after. */

@@ -1,3 +1,4 @@
+import { firewallRulesFor, ruleAllowsTcp } from "./defaults.js";
 import { isHostInSubnet, parseSubnet } from "./ipv4.js";
 import type { ManifestPath } from "./load.js";
 import type { Manifest } from "./types.generated.js";
@@ -117,6 +118,48 @@ const controlPlaneForVirtualIp: Rule = (m) =>
       ]
     : [];
 
+// Access rules: a manifest that would cut the operator off by construction is refused before any
+// connection. (PICOTRADER_TEST_SKIP_ACCESS_RULES=1 lets a test force one past, to prove the guard.)
+
+const firewallAllowsSsh: Rule = (m) => {
+  if (m.firewall?.enabled === false || m.firewall?.allow === undefined) return [];
+  return m.nodes.flatMap((n, i) =>
+    firewallRulesFor(n, m).some((r) => ruleAllowsTcp(r, n.sshPort ?? 22))
+      ? []
+      : [
+          {
+            path: ["firewall", "allow"],
+            message: `no rule allows SSH (${n.sshPort ?? 22}/tcp) on nodes[${i}] (${n.name}): it would be cut off`,
+          },
+        ],
+  );
+};
+
+const rootLoginNeedsAdminKey: Rule = (m) =>
+  m.ssh?.permitRootLogin !== true && m.admin.sshKeys.length === 0
+    ? [
+        {
+          path: ["admin", "sshKeys"],
+          message: "root login would be turned off with no key for the admin user: nobody could log in",
+        },
+      ]
+    : [];
+
+const adminNeedsSudo: Rule = (m) =>
+  m.admin.sudo === false
+    ? [
+        {
+          path: ["admin", "sudo"],
+          message: "the admin user needs sudo: PicoTrader logs in as it and works as root through sudo",
+        },
+      ]
+    : [];
+
+const accessRules: Rule[] =
+  process.env.PICOTRADER_TEST_SKIP_ACCESS_RULES === "1"
+    ? []
+    : [firewallAllowsSsh, rootLoginNeedsAdminKey, adminNeedsSudo];
+
 /** Every semantic rule, applied in this order; all problems are reported together. */
 export const rules: Rule[] = [
   uniqueNames,
@@ -127,4 +170,5 @@ export const rules: Rule[] = [
   virtualIpIsFree,
   workstationIsNotANode,
   controlPlaneForVirtualIp,
+  ...accessRules,
 ];

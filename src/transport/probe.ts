@@ -19,8 +19,9 @@ export function newNonce(): string {
 }
 
 /**
- * Joins the sections into one POSIX sh script, run with one exec. Each section runs in a subshell
- * with its output captured, so one failing probe cannot break or hide another. Pure.
+ * Joins the sections into one POSIX sh script, run with one exec. The sections run concurrently,
+ * each in a subshell with its output captured, so one slow or failing probe cannot break or hide
+ * another; answers are printed in the sections' order. Pure.
  */
 export function buildProbeScript(sections: ProbeSection[], nonce: string): string {
   const lines = [
@@ -28,12 +29,15 @@ export function buildProbeScript(sections: ProbeSection[], nonce: string): strin
     `trap 'rm -rf "$t"' EXIT`,
     "export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
   ];
-  for (const s of sections) {
+  sections.forEach((s, i) => {
+    lines.push(`( (\n${s.script}\n) >"$t/o${i}" 2>"$t/e${i}" </dev/null; echo $? >"$t/r${i}" ) &`);
+  });
+  lines.push("wait");
+  sections.forEach((s, i) => {
     lines.push(
-      `(\n${s.script}\n) >"$t/o" 2>"$t/e" </dev/null; rc=$?`,
-      `printf '@@${nonce} begin %s %s\\n' '${s.name}' "$rc"; cat "$t/o"; printf '\\n@@${nonce} stderr\\n'; cat "$t/e"; printf '\\n@@${nonce} end\\n'`,
+      `printf '@@${nonce} begin %s %s\\n' '${s.name}' "$(cat "$t/r${i}")"; cat "$t/o${i}"; printf '\\n@@${nonce} stderr\\n'; cat "$t/e${i}"; printf '\\n@@${nonce} end\\n'`,
     );
-  }
+  });
   return lines.join("\n") + "\n";
 }
 

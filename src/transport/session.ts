@@ -29,5 +29,9 @@ export interface Session {
 
 /** Opens sessions; the SSH transport in production, a scripted fake in unit tests. */
 export interface Transport {
-  connect(node: { name: string; address: string; sshPort?: number }): Promise<Session>;
+  /**
+   * Connects through the identity ladder, or only as `as.user` with the key when given (the
+   * engine's proof that the admin user can still log in after an access change).
+   */
+  connect(node: { name: string; address: string; sshPort?: number }, as?: { user: string }): Promise<Session>;
 }

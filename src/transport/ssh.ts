@@ -16,12 +16,22 @@ export interface SshOptions {
   knownHostsFile: string;
   /** Record the key of a host that known_hosts does not list yet (never replaces a pinned one). */
   acceptNewHostKeys: boolean;
+  /** Root's password on a factory-fresh node: the last rung of the ladder. Never from the manifest. */
+  bootstrapPassword?: () => Promise<string | undefined>;
   readyTimeoutMs?: number;
 }
 
-/** Reads SshOptions' defaults from the environment (PICOTRADER_IDENTITY, PICOTRADER_KNOWN_HOSTS). */
-export function sshOptionsFromEnv(adminUser: string, acceptNewHostKeys = false): SshOptions {
+/**
+ * Reads SshOptions' defaults from the environment: PICOTRADER_IDENTITY, PICOTRADER_KNOWN_HOSTS,
+ * PICOTRADER_BOOTSTRAP_PASSWORD (else `prompt`, asked at most once per run, when given).
+ */
+export function sshOptionsFromEnv(
+  adminUser: string,
+  acceptNewHostKeys = false,
+  prompt?: () => Promise<string>,
+): SshOptions {
   const defaultKey = join(homedir(), ".ssh", "id_ed25519");
+  let asked: Promise<string | undefined> | undefined;
   return {
     adminUser,
     identityFile:
@@ -29,19 +39,71 @@ export function sshOptionsFromEnv(adminUser: string, acceptNewHostKeys = false):
       (process.env.SSH_AUTH_SOCK ? undefined : existsSync(defaultKey) ? defaultKey : undefined),
     knownHostsFile: process.env.PICOTRADER_KNOWN_HOSTS ?? join(homedir(), ".ssh", "known_hosts"),
     acceptNewHostKeys,
+    bootstrapPassword: () => {
+      const env = process.env.PICOTRADER_BOOTSTRAP_PASSWORD;
+      if (env !== undefined && env !== "") return Promise.resolve(env);
+      asked ??= prompt ? prompt() : Promise.resolve(undefined);
+      return asked;
+    },
   };
 }
 
+type Credential = { user: string; how: "key" } | { user: string; how: "password"; password: string };
+
 /**
  * The SSH transport (node-ssh). One connection per node per run; host keys pinned in the
- * known_hosts file; identity ladder: the admin user with the key, then root with the key.
+ * known_hosts file; identity ladder: the admin user with the key, then root with the key, then
+ * root with the bootstrap password (a factory-fresh node).
  */
 export class SshTransport implements Transport {
   constructor(private readonly options: SshOptions) {}
 
-  async connect(node: { name: string; address: string; sshPort?: number }): Promise<Session> {
-    const port = node.sshPort ?? 22;
+  async connect(
+    node: { name: string; address: string; sshPort?: number },
+    as?: { user: string },
+  ): Promise<Session> {
     const stats: SessionStats = { connections: 0, execs: 0 };
+    const failures: string[] = [];
+    const ladder: (Credential | "password")[] = as
+      ? [{ user: as.user, how: "key" }]
+      : [...new Set([this.options.adminUser, "root"])].map((user): Credential => ({ user, how: "key" }));
+    if (!as) ladder.push("password");
+    for (const rung of ladder) {
+      let credential: Credential;
+      if (rung === "password") {
+        const password = await this.options.bootstrapPassword?.();
+        if (password === undefined) {
+          failures.push("root: no bootstrap password (set PICOTRADER_BOOTSTRAP_PASSWORD)");
+          continue;
+        }
+        credential = { user: "root", how: "password", password };
+      } else {
+        credential = rung;
+      }
+      const outcome = await this.tryConnect(node, credential, stats);
+      if (outcome instanceof NodeSSH) {
+        return new SshSession(
+          node.name,
+          `${credential.user} (${credential.how})`,
+          credential.user,
+          outcome,
+          stats,
+        );
+      }
+      failures.push(
+        `${credential.user} with ${credential.how === "key" ? "the key" : "the bootstrap password"}: ${outcome}`,
+      );
+    }
+    throw new ConnectError(node.name, `no identity was accepted (${failures.join("; ")})`);
+  }
+
+  /** One connection attempt: the connected client, or why authentication was refused. Other failures throw. */
+  private async tryConnect(
+    node: { name: string; address: string; sshPort?: number },
+    credential: Credential,
+    stats: SessionStats,
+  ): Promise<NodeSSH | string> {
+    const port = node.sshPort ?? 22;
     const pinned = existsSync(this.options.knownHostsFile)
       ? keysFor(parseKnownHosts(readFileSync(this.options.knownHostsFile, "utf8")), node.address, port)
       : [];
@@ -51,64 +113,59 @@ export class SshTransport implements Transport {
         `no host key for ${knownHostName(node.address, port)} in ${this.options.knownHostsFile}; check the node's key and add it, or run once with --accept-new-host-keys`,
       );
     }
-    const failures: string[] = [];
-    for (const user of [...new Set([this.options.adminUser, "root"])]) {
-      let rejectedKey: string | undefined;
-      let learnedKey: string | undefined;
-      const ssh = new NodeSSH();
-      stats.connections++;
-      try {
-        await ssh.connect({
-          host: node.address,
-          port,
-          username: user,
-          readyTimeout: this.options.readyTimeoutMs ?? 10_000,
-          ...(this.options.identityFile
+    let rejectedKey: string | undefined;
+    let learnedKey: string | undefined;
+    const ssh = new NodeSSH();
+    stats.connections++;
+    try {
+      await ssh.connect({
+        host: node.address,
+        port,
+        username: credential.user,
+        readyTimeout: this.options.readyTimeoutMs ?? 10_000,
+        ...(credential.how === "password"
+          ? { password: credential.password, tryKeyboard: false }
+          : this.options.identityFile
             ? { privateKeyPath: this.options.identityFile }
             : { agent: process.env.SSH_AUTH_SOCK }),
-          ...(pinned.length > 0
-            ? { algorithms: { serverHostKey: [...new Set(pinned.map((k) => k.keyType))] as never } }
-            : {}),
-          hostVerifier: (key: Buffer) => {
-            const presented = key.toString("base64");
-            if (pinned.length === 0) {
-              learnedKey = presented;
-              return true;
-            }
-            if (pinned.some((k) => k.key === presented)) return true;
-            rejectedKey = presented;
-            return false;
-          },
-        });
-      } catch (err) {
-        ssh.dispose();
-        if (rejectedKey !== undefined) {
-          throw new HostKeyError(
-            node.name,
-            `host key of ${node.address} has CHANGED (not the one pinned in ${this.options.knownHostsFile}); if the node was re-imaged, remove its old line there`,
-            { cause: err },
-          );
-        }
-        const message = (err as Error).message;
-        if (!/authentication/i.test(message)) {
-          throw new ConnectError(node.name, `cannot connect to ${node.address}:${port}: ${message}`, {
-            cause: err,
-          });
-        }
-        failures.push(`${user}: ${message}`);
-        continue;
-      }
-      if (learnedKey !== undefined) {
-        const blob = Buffer.from(learnedKey, "base64");
-        const type = blob.subarray(4, 4 + blob.readUInt32BE(0)).toString();
-        appendFileSync(
-          this.options.knownHostsFile,
-          `${knownHostName(node.address, port)} ${type} ${learnedKey}\n`,
+        ...(pinned.length > 0
+          ? { algorithms: { serverHostKey: [...new Set(pinned.map((k) => k.keyType))] as never } }
+          : {}),
+        hostVerifier: (key: Buffer) => {
+          const presented = key.toString("base64");
+          if (pinned.length === 0) {
+            learnedKey = presented;
+            return true;
+          }
+          if (pinned.some((k) => k.key === presented)) return true;
+          rejectedKey = presented;
+          return false;
+        },
+      });
+    } catch (err) {
+      ssh.dispose();
+      if (rejectedKey !== undefined) {
+        throw new HostKeyError(
+          node.name,
+          `host key of ${node.address} has CHANGED (not the one pinned in ${this.options.knownHostsFile}); if the node was re-imaged, remove its old line there`,
+          { cause: err },
         );
       }
-      return new SshSession(node.name, `${user} (key)`, user, ssh, stats);
+      const message = (err as Error).message;
+      if (/authentication/i.test(message)) return "refused";
+      throw new ConnectError(node.name, `cannot connect to ${node.address}:${port}: ${message}`, {
+        cause: err,
+      });
     }
-    throw new ConnectError(node.name, `no identity was accepted (${failures.join("; ")})`);
+    if (learnedKey !== undefined) {
+      const blob = Buffer.from(learnedKey, "base64");
+      const type = blob.subarray(4, 4 + blob.readUInt32BE(0)).toString();
+      appendFileSync(
+        this.options.knownHostsFile,
+        `${knownHostName(node.address, port)} ${type} ${learnedKey}\n`,
+      );
+    }
+    return ssh;
   }
 }
 

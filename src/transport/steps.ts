@@ -20,6 +20,12 @@ export function buildStepCommand(step: Step): { command: string; stdin?: string 
     `cat > "$tmp"`,
     `chown ${shellQuote(`${step.owner}:${step.group}`)} "$tmp"`,
     `chmod ${shellQuote(step.mode)} "$tmp"`,
+    ...(step.validate
+      ? [
+          `set -- "$tmp"`,
+          `if ! ( ${step.validate} ) >&2; then echo "validation of the new ${step.path} failed" >&2; exit 65; fi`,
+        ]
+      : []),
     `if [ -e "$p" ]; then b=${BACKUP_DIR}"$p".$(date -u +%Y%m%dT%H%M%SZ); mkdir -p "$(dirname "$b")"; cp -p "$p" "$b"; fi`,
     `mv -f "$tmp" "$p"`,
     "trap - EXIT",

@@ -1,0 +1,156 @@
+// Owns: ufw: its default policies (deny incoming, allow outgoing), exactly the declared allow rules
+// for this node's roles, and whether it is enabled. Compared on what ufw reports (`ufw show added`,
+// `ufw status`). Runs: ufw commands; SSH is allowed before anything is denied, ufw is enabled last.
+// Leaves alone: routed/forward policy, logging, application profiles, other netfilter tables.
+import { firewallRulesFor, ufwRuleName } from "../src/manifest/defaults.js";
+import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
+import { shellQuote } from "../src/transport/quote.js";
+
+export interface FirewallDesired {
+  enabled: boolean;
+  /** ufw rule names, SSH first: "22/tcp", "6443/tcp". */
+  allow: string[];
+  /** The SSH port's rule, which must never be removed while ufw denies. */
+  sshRule: string;
+}
+
+export interface FirewallObserved {
+  installed: boolean;
+  active: boolean;
+  incoming?: string;
+  outgoing?: string;
+  /** The rules ufw has, as their ufw command arguments without comments: "allow 22/tcp". */
+  rules: string[];
+}
+
+const GUARD = {
+  paths: ["/etc/ufw", "/etc/default/ufw"],
+  reactivate: [
+    "if grep -qi '^ENABLED=yes' /etc/ufw/ufw.conf; then ufw --force disable >/dev/null; ufw --force enable; else ufw --force disable; fi",
+  ],
+};
+
+/**
+ * Parses ufw's rule tuples (`### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in`) into the
+ * arguments `ufw show added` prints without comments: "allow 22/tcp"; IPv4 and IPv6 twins fold. Pure.
+ */
+export function parseUfwTuples(text: string): string[] {
+  const rules = new Set<string>();
+  for (const line of text.split("\n")) {
+    const m =
+      /^### tuple ### (allow|deny|reject|limit)(?:_log(?:-all)?)? (\S+) (\S+) (\S+) (\S+) (\S+) (in|out)/.exec(
+        line.trim(),
+      );
+    if (!m) continue;
+    const [, action, proto, dport, dst, sport, src, dir] = m;
+    const anywhere = (a?: string) => a === "0.0.0.0/0" || a === "::/0";
+    if (dir !== "in" || !anywhere(dst) || !anywhere(src) || sport !== "any") {
+      // The full ufw rule syntax, which `ufw delete` accepts as it is.
+      const p = proto === "any" ? "" : `proto ${proto} `;
+      const from = `from ${anywhere(src) ? "any" : src}${sport === "any" ? "" : ` port ${sport}`}`;
+      const to = `to ${anywhere(dst) ? "any" : dst}${dport === "any" ? "" : ` port ${dport}`}`;
+      rules.add(`${action} ${dir === "out" ? "out " : ""}${p}${from} ${to}`);
+      continue;
+    }
+    rules.add(`${action} ${dport}${proto === "any" ? "" : `/${proto}`}`);
+  }
+  return [...rules];
+}
+
+export const firewall: Reconciler<FirewallDesired, FirewallObserved> = {
+  name: "firewall",
+  // After sshd, so that a node keeps one way in while the firewall changes.
+  after: ["sshd"],
+  applies: () => true,
+  desired(node, m) {
+    const sshRule = `${node.sshPort ?? 22}/tcp`;
+    const allow = [...new Set(firewallRulesFor(node, m).map(ufwRuleName))];
+    allow.sort((a, b) => (a === sshRule ? -1 : b === sshRule ? 1 : 0));
+    return { enabled: m.firewall?.enabled ?? true, allow, sshRule };
+  },
+  // What `ufw status` and `ufw show added` report, read the way ufw reads it (its rule tuples in
+  // user.rules, its chain in the kernel) without starting ufw's Python twice per node.
+  probe: () => `command -v ufw >/dev/null || { echo installed=no; exit 0; }
+echo installed=yes
+if iptables -n -L ufw-user-input >/dev/null 2>&1; then echo 'Status: active'; else echo 'Status: inactive'; fi
+. /etc/default/ufw 2>/dev/null && printf 'incoming=%s\\noutgoing=%s\\n' "$DEFAULT_INPUT_POLICY" "$DEFAULT_OUTPUT_POLICY"
+grep -h '^### tuple ###' /etc/ufw/user.rules /etc/ufw/user6.rules 2>/dev/null | sort -u`,
+  parse(output) {
+    const get = (k: string) => new RegExp(`^${k}=(.*)$`, "m").exec(output)?.[1]?.replace(/"/g, "");
+    if (get("installed") !== "yes") return { installed: false, active: false, rules: [] };
+    const policy = (p: string | undefined) =>
+      p === undefined
+        ? undefined
+        : p === "DROP"
+          ? "deny"
+          : p === "ACCEPT"
+            ? "allow"
+            : p === "REJECT"
+              ? "reject"
+              : p.toLowerCase();
+    const incoming = policy(get("incoming"));
+    const outgoing = policy(get("outgoing"));
+    return {
+      installed: true,
+      active: /^Status: active$/m.test(output),
+      ...(incoming ? { incoming } : {}),
+      ...(outgoing ? { outgoing } : {}),
+      rules: parseUfwTuples(output),
+    };
+  },
+  plan(d, o) {
+    const changes: ChangeDraft[] = [];
+    if (!o.installed) {
+      changes.push({
+        summary: "install ufw",
+        before: { installed: false },
+        after: { installed: true },
+        steps: [{ kind: "run", command: "DEBIAN_FRONTEND=noninteractive apt-get install -y -q ufw" }],
+      });
+    }
+    const want = d.allow.map((r) => `allow ${r}`);
+    const missing = want.filter((r) => !o.rules.includes(r));
+    const extra = o.rules.filter((r) => !want.includes(r));
+    const policySteps: Step[] = [];
+    if (o.incoming !== "deny") policySteps.push({ kind: "run", command: "ufw default deny incoming" });
+    if (o.outgoing !== "allow") policySteps.push({ kind: "run", command: "ufw default allow outgoing" });
+    if (missing.length > 0 || extra.length > 0 || policySteps.length > 0) {
+      changes.push({
+        summary: [
+          missing.length > 0 ? `allow ${missing.map((r) => r.slice(6)).join(", ")}` : "",
+          extra.length > 0 ? `remove ${extra.join(", ")}` : "",
+          policySteps.length > 0 ? "default deny incoming, allow outgoing" : "",
+        ]
+          .filter(Boolean)
+          .join("; "),
+        before: { rules: o.rules, incoming: o.incoming ?? "(unset)", outgoing: o.outgoing ?? "(unset)" },
+        after: { rules: want, incoming: "deny", outgoing: "allow" },
+        steps: [
+          // Allow first (SSH leads the list), then policies, then removals: access is never cut in between.
+          ...missing.map((r): Step => ({
+            kind: "run",
+            command: `ufw ${r.split(" ").map(shellQuote).join(" ")}`,
+          })),
+          ...policySteps,
+          ...extra.map((r): Step => ({
+            kind: "run",
+            command: `ufw delete ${r.split(" ").map(shellQuote).join(" ")}`,
+          })),
+        ],
+        risk: "access",
+        guard: GUARD,
+      });
+    }
+    if (d.enabled !== o.active) {
+      changes.push({
+        summary: d.enabled ? "enable ufw" : "disable ufw",
+        before: { active: o.active },
+        after: { active: d.enabled },
+        steps: [{ kind: "run", command: d.enabled ? "ufw --force enable" : "ufw --force disable" }],
+        risk: "access",
+        guard: GUARD,
+      });
+    }
+    return changes;
+  },
+};

@@ -1,0 +1,31 @@
+import type { FirewallRule, Manifest, NodeSpec } from "./types.generated.js";
+
+/** The Kubernetes ports opened when a manifest lists none, besides SSH on every node. */
+export const DEFAULT_FIREWALL_ALLOW: FirewallRule[] = [
+  { port: 22, comment: "SSH" },
+  { port: 6443, roles: ["control-plane"], comment: "Kubernetes API" },
+  { port: "2379:2380", roles: ["control-plane"], comment: "etcd" },
+  { port: 10250, comment: "kubelet" },
+  { port: 10257, roles: ["control-plane"], comment: "kube-controller-manager" },
+  { port: 10259, roles: ["control-plane"], comment: "kube-scheduler" },
+  { port: "30000:32767", roles: ["worker"], comment: "NodePort services" },
+];
+
+/** A firewall rule as ufw names it: `22/tcp`, `30000:32767/tcp`. */
+export function ufwRuleName(rule: FirewallRule): string {
+  return `${rule.port}/${rule.proto ?? "tcp"}`;
+}
+
+/** The rules that apply to a node: the manifest's (or the defaults), filtered by role. Pure. */
+export function firewallRulesFor(node: NodeSpec, m: Manifest): FirewallRule[] {
+  const rules = m.firewall?.allow ?? DEFAULT_FIREWALL_ALLOW;
+  return rules.filter((r) => r.roles === undefined || r.roles.some((role) => node.roles.includes(role)));
+}
+
+/** True when `rule` lets TCP traffic to `port` in. */
+export function ruleAllowsTcp(rule: FirewallRule, port: number): boolean {
+  if ((rule.proto ?? "tcp") !== "tcp") return false;
+  if (typeof rule.port === "number") return rule.port === port;
+  const [from, to] = rule.port.split(":").map(Number);
+  return from !== undefined && to !== undefined && port >= from && port <= to;
+}
