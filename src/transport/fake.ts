@@ -16,6 +16,8 @@ export interface FakeNode {
   commands?: { match: RegExp; exitCode?: number; stdout?: string; stderr?: string }[];
   /** When set, connecting fails with this message. */
   unreachable?: string;
+  /** When set, the access proof (a new login as the admin user) is refused with this message. */
+  proofRefused?: string;
 }
 
 /**
@@ -29,13 +31,18 @@ export class FakeTransport implements Transport {
 
   constructor(private readonly nodes: Record<string, FakeNode>) {}
 
-  connect(node: { name: string }): Promise<Session> {
+  connect(node: { name: string }, as?: { user: string }): Promise<Session> {
     const fake = this.nodes[node.name];
     const stats = this.stats.get(node.name) ?? { connections: 0, execs: 0 };
     this.stats.set(node.name, stats);
     stats.connections++;
     if (!fake) return Promise.reject(new Error(`FakeTransport: no fake node ${node.name}`));
     if (fake.unreachable) return Promise.reject(new ConnectError(node.name, fake.unreachable));
+    if (as) {
+      this.log.push({ node: node.name, command: `(proof: new login as ${as.user})` });
+      if (fake.proofRefused) return Promise.reject(new ConnectError(node.name, fake.proofRefused));
+      return Promise.resolve({ node: node.name, identity: `${as.user} (key)`, stats, exec: (command) => Promise.resolve({ command, exitCode: 0, stdout: "", stderr: "", durationMs: 0 }), close: () => Promise.resolve() });
+    }
     let round = 0;
     const log = this.log;
     const session: Session = {
