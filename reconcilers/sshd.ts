@@ -7,8 +7,10 @@ export const DROP_IN = "/etc/ssh/sshd_config.d/00-picotrader.conf";
 const INCLUDE = "Include /etc/ssh/sshd_config.d/*.conf";
 
 export interface SshdDesired {
-  /** Effective values as `sshd -T` prints them (lowercase keys). */
+  /** Effective values as `sshd -T` prints them (lowercase keys and values). */
   settings: Record<string, string>;
+  /** sshd_config spelling of declared extra settings, by lowercase key. */
+  names?: Record<string, string>;
 }
 
 export interface SshdObserved {
@@ -29,9 +31,13 @@ export const sshd: Reconciler<SshdDesired, SshdObserved> = {
   applies: () => true,
   desired: (_node, m) => ({
     settings: {
+      ...Object.fromEntries(
+        Object.entries(m.ssh?.settings ?? {}).map(([k, v]) => [k.toLowerCase(), String(v).toLowerCase()]),
+      ),
       permitrootlogin: m.ssh?.permitRootLogin === true ? "yes" : "no",
       passwordauthentication: m.ssh?.passwordAuthentication === true ? "yes" : "no",
     },
+    names: Object.fromEntries(Object.keys(m.ssh?.settings ?? {}).map((k) => [k.toLowerCase(), k])),
   }),
   probe:
     () => `sshd -T 2>&1 | grep -E '^(permitrootlogin|passwordauthentication) ' || { sshd -T >&2; exit 1; }
@@ -42,8 +48,8 @@ fi`,
     const [settings = "", main] = output.split("@@main\n");
     const effective: Record<string, string> = {};
     for (const line of settings.split("\n")) {
-      const [key, value] = line.trim().split(/\s+/);
-      if (key && value) effective[key] = value;
+      const [key, ...value] = line.trim().split(/\s+/);
+      if (key && value.length > 0) effective[key] = value.join(" ").toLowerCase();
     }
     return main === undefined ? { effective } : { effective, mainWithoutInclude: main };
   },
@@ -68,7 +74,7 @@ fi`,
         content: `# Managed by picotrader from cluster.yaml. The first value sshd reads wins: this file sorts first.\n${Object.entries(
           d.settings,
         )
-          .map(([k, v]) => `${NAMES[k] ?? k} ${v}`)
+          .map(([k, v]) => `${NAMES[k] ?? d.names?.[k] ?? k} ${v}`)
           .join("\n")}\n`,
         mode: "0644",
         owner: "root",

@@ -1,3 +1,4 @@
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { reconcilers } from "../reconcilers/index.js";
 import { observeNode } from "./engine/observe.js";
@@ -12,6 +13,25 @@ import { SshTransport, sshOptionsFromEnv } from "./transport/ssh.js";
 const common = {
   file: { type: "string", short: "f", default: "cluster.yaml" },
 } as const;
+
+/** Asks for the bootstrap password on a terminal, without echo; undefined elsewhere (CI, pipes). */
+function promptPassword(): Promise<string> {
+  if (!process.stdin.isTTY) return Promise.resolve("");
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    const write = (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput.bind(rl);
+    let asked = false;
+    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s) => {
+      if (!asked) write(s);
+      asked = true;
+    };
+    rl.question("root password of factory-fresh nodes (PICOTRADER_BOOTSTRAP_PASSWORD): ", (answer) => {
+      rl.close();
+      process.stderr.write("\n");
+      resolve(answer);
+    });
+  });
+}
 
 function interactive(): boolean {
   return Boolean(process.stdout.isTTY) && !process.env.CI && !process.env.NO_COLOR;
@@ -74,8 +94,14 @@ async function reconcileCommand(argv: string[]): Promise<number> {
       only: { type: "string" },
       concurrency: { type: "string", default: "8" },
       "accept-new-host-keys": { type: "boolean", default: false },
+      "deadman-seconds": { type: "string", default: "120" },
     },
   });
+  const deadmanSeconds = Number(values["deadman-seconds"]);
+  if (!Number.isInteger(deadmanSeconds) || deadmanSeconds < 5)
+    throw new PicoError(
+      `--deadman-seconds must be an integer of at least 5, not "${values["deadman-seconds"]}"`,
+    );
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new PicoError(`--concurrency must be a positive integer, not "${values.concurrency}"`);
@@ -84,9 +110,12 @@ async function reconcileCommand(argv: string[]): Promise<number> {
   const human = !values.json && !values.markdown;
   const apply = !values["dry-run"];
   const { plan, results } = await reconcile({
-    transport: new SshTransport(sshOptionsFromEnv(m.admin.user, values["accept-new-host-keys"])),
+    transport: new SshTransport(
+      sshOptionsFromEnv(m.admin.user, values["accept-new-host-keys"], promptPassword),
+    ),
     manifest: m,
     reconcilers,
+    deadmanSeconds,
     only: values.only
       ?.split(",")
       .map((s) => s.trim())

@@ -20,6 +20,8 @@ export function buildSnapshotCommand(txn: string, guards: Guard[]): string {
     `while IFS= read -r p; do [ -n "$p" ] && rm -rf -- "$p"; done < "$d/paths"`,
     `[ -s "$d/saved.tar" ] && tar -xpf "$d/saved.tar" -C /`,
     ...reactivate.map((c) => `( ${c} ) || true`),
+    "# A controller that died mid-change left its lock behind: release it with the change.",
+    "rm -rf /run/picotrader/lock",
     `echo "restored by $0 at $(date -u +%FT%TZ)" >> "$d/restored"`,
   ].join("\n");
   return [

@@ -249,23 +249,32 @@ async function proveAccess(o: ReconcileOptions, node: NodeSpec): Promise<string 
   const timeout = new Promise<string>((resolve) => {
     timer = setTimeout(() => resolve(`no login as ${user} within ${timeoutMs / 1000} s`), timeoutMs);
   });
+  let done = false;
   const attempt = (async () => {
-    let proof: Session | undefined;
-    try {
-      proof = await o.transport.connect(node, { user });
-      const r = await proof.exec("true");
-      return r.exitCode === 0
-        ? undefined
-        : `${user} logged in but sudo -n failed (exit ${r.exitCode}): ${r.stderr.trim()}`;
-    } catch (err) {
-      return `a new login as ${user} with the key failed: ${(err as Error).message}`;
-    } finally {
-      await proof?.close();
+    // sshd may be re-executing after a reload: a refused connection is retried until the timeout;
+    // a refused login is an answer.
+    for (;;) {
+      let proof: Session | undefined;
+      try {
+        proof = await o.transport.connect(node, { user });
+        const r = await proof.exec("true");
+        return r.exitCode === 0
+          ? undefined
+          : `${user} logged in but sudo -n failed (exit ${r.exitCode}): ${r.stderr.trim()}`;
+      } catch (err) {
+        const message = (err as Error).message;
+        if (done || !/cannot connect/.test(message))
+          return `a new login as ${user} with the key failed: ${message}`;
+      } finally {
+        await proof?.close();
+      }
+      await new Promise((r) => setTimeout(r, 300));
     }
   })();
   try {
     return await Promise.race([attempt, timeout]);
   } finally {
+    done = true;
     clearTimeout(timer);
   }
 }

@@ -493,6 +493,8 @@ export function labSshArgv(lab: LabState, nodeName: string, command: string[], u
     "BatchMode=yes",
     "-o",
     "LogLevel=ERROR",
+    "-o",
+    "ConnectTimeout=5",
     "-p",
     String(node.sshPort),
     `${user}@${node.address}`,

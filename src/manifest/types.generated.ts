@@ -90,6 +90,12 @@ export interface SshPolicy {
    * Allow password logins. Default: false.
    */
   passwordAuthentication?: boolean;
+  /**
+   * More sshd settings for the drop-in, as sshd_config names them; compared on `sshd -T`. A value sshd rejects is refused by `sshd -t` before anything changes.
+   */
+  settings?: {
+    [k: string]: string | number;
+  };
 }
 /**
  * ufw on every node: default deny inbound, allow outbound, and only the listed ports.

@@ -41,7 +41,13 @@ export class FakeTransport implements Transport {
     if (as) {
       this.log.push({ node: node.name, command: `(proof: new login as ${as.user})` });
       if (fake.proofRefused) return Promise.reject(new ConnectError(node.name, fake.proofRefused));
-      return Promise.resolve({ node: node.name, identity: `${as.user} (key)`, stats, exec: (command) => Promise.resolve({ command, exitCode: 0, stdout: "", stderr: "", durationMs: 0 }), close: () => Promise.resolve() });
+      return Promise.resolve({
+        node: node.name,
+        identity: `${as.user} (key)`,
+        stats,
+        exec: (command) => Promise.resolve({ command, exitCode: 0, stdout: "", stderr: "", durationMs: 0 }),
+        close: () => Promise.resolve(),
+      });
     }
     let round = 0;
     const log = this.log;

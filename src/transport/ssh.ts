@@ -72,7 +72,7 @@ export class SshTransport implements Transport {
       let credential: Credential;
       if (rung === "password") {
         const password = await this.options.bootstrapPassword?.();
-        if (password === undefined) {
+        if (password === undefined || password === "") {
           failures.push("root: no bootstrap password (set PICOTRADER_BOOTSTRAP_PASSWORD)");
           continue;
         }

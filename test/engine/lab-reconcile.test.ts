@@ -6,7 +6,7 @@ import { join } from "node:path";
 import t from "tap";
 import { labManifest, labStart, labStop } from "../../src/lab/lab.js";
 import type { ReconcileReport } from "../../src/report/json.js";
-import { picotrader, sshNode, useLab } from "../helpers/lab.js";
+import { picotrader, sshAdmin, sshNode, useLab } from "../helpers/lab.js";
 
 const NAME = "tengine";
 const lab = await useLab(t, NAME, 3);
@@ -26,7 +26,11 @@ if (lab) {
     const { exitCode, report } = await dryRun();
     t.equal(exitCode, 2, "changes pending");
     for (const n of report.plan.nodes) {
-      t.same([...new Set(n.changes.map((c) => c.concern))], ["hosts", "hostname", "ip-forward"], n.node);
+      t.same(
+        [...new Set(n.changes.map((c) => c.concern))],
+        ["hosts", "hostname", "admin-user", "ssh-keys", "sshd", "firewall", "ip-forward"],
+        n.node,
+      );
     }
     t.equal((await etcSum("node1")).stdout, before.stdout, "the probe wrote nothing");
   });
@@ -36,10 +40,10 @@ if (lab) {
     t.equal(r.exitCode, 0, r.stderr);
     t.match(
       r.stdout,
-      /node1 \(10\.88\.0\.11\) as root \(key\): 4 changes[\s\S]*Plan: 12 changes on 3 nodes[\s\S]*Apply complete: 3 nodes converged\./,
+      /node1 \(10\.88\.0\.11\) as root \(key\): 10 changes[\s\S]*Plan: 30 changes on 3 nodes[\s\S]*Apply complete: 3 nodes converged\./,
     );
     for (const node of lab.nodes) {
-      const facts = await sshNode(
+      const facts = await sshAdmin(
         lab,
         node.name,
         "hostname; cat /etc/hostname; sysctl -n net.ipv4.ip_forward; getent hosts node3 workstation $(hostname)",
@@ -77,11 +81,11 @@ if (lab) {
   });
 
   t.test("a reboot keeps the persisted setting", async (t) => {
-    await sshNode(lab, "node2", "systemctl reboot");
-    let r = await sshNode(lab, "node2", "sysctl -n net.ipv4.ip_forward");
+    await sshAdmin(lab, "node2", "systemctl reboot");
+    let r = await sshAdmin(lab, "node2", "sysctl -n net.ipv4.ip_forward");
     for (let i = 0; i < 60 && r.exitCode !== 0; i++) {
       await new Promise((res) => setTimeout(res, 500));
-      r = await sshNode(
+      r = await sshAdmin(
         lab,
         "node2",
         "systemctl is-system-running --wait >/dev/null; sysctl -n net.ipv4.ip_forward",
@@ -92,9 +96,9 @@ if (lab) {
   });
 
   t.test("drift made by hand is found exactly, then repaired", async (t) => {
-    await sshNode(lab, "node1", "hostname intruder");
-    await sshNode(lab, "node2", "sed -i 's/^10.88.0.13\\t.*/10.88.0.99\\tnode3/' /etc/hosts");
-    await sshNode(lab, "node3", "sysctl -q -w net.ipv4.ip_forward=0");
+    await sshAdmin(lab, "node1", "hostname intruder");
+    await sshAdmin(lab, "node2", "sed -i 's/^10.88.0.13\\t.*/10.88.0.99\\tnode3/' /etc/hosts");
+    await sshAdmin(lab, "node3", "sysctl -q -w net.ipv4.ip_forward=0");
     const { exitCode, report } = await dryRun();
     t.equal(exitCode, 2);
     const changes = report.plan.nodes.map((n) => n.changes.map((c) => `${c.concern}: ${c.summary}`));
@@ -115,7 +119,7 @@ if (lab) {
   t.test("a node that is down makes the run exit 1 naming it; the others converge", async (t) => {
     await labStop(NAME, "node3");
     t.teardown(() => labStart(NAME, "node3"));
-    await sshNode(lab, "node1", "hostname drifted");
+    await sshAdmin(lab, "node1", "hostname drifted");
     const r = await picotrader(lab, ["reconcile", "-f", file]);
     t.equal(r.exitCode, 1);
     t.match(
@@ -124,6 +128,6 @@ if (lab) {
     );
     t.match(r.stdout, /node1: converged \(1 change applied\)/);
     t.match(r.stdout, /Apply failed on: node3\./);
-    t.equal((await sshNode(lab, "node1", "hostname")).stdout.trim(), "node1");
+    t.equal((await sshAdmin(lab, "node1", "hostname")).stdout.trim(), "node1");
   });
 }

@@ -19,7 +19,11 @@ nodes:
   "t.yaml",
 ).data as Manifest;
 
-const hostsOf = (node: "a" | "b") => hosts.desired(manifest.nodes.find((n) => n.name === node)!, manifest).content;
+const hostsOf = (node: "a" | "b") =>
+  hosts.desired(
+    manifest.nodes.find((n) => n.name === node)!,
+    manifest,
+  ).content;
 const converged = (node: "a" | "b") => convergedProbe(node, hostsOf(node), ["22"]);
 
 /** Every command an apply on a factory node may run; anything else fails the test. */
@@ -30,7 +34,10 @@ const stepCommands = [
   { match: /^if \[ -d \/run\/systemd\/system \]/ },
   { match: /^systemctl stop picotrader-deadman-/ },
   { match: /^sh \/var\/lib\/picotrader\/rollback\/\w+\/restore\.sh && / },
-  { match: /^set -e\np=\/(etc\/(hosts|hostname|sudoers\.d\/90-picotrader-admin|ssh\/sshd_config\.d\/00-picotrader\.conf|sysctl\.d\/90-picotrader-ip-forward\.conf)|home\/sysman\/\.ssh\/authorized_keys)\n/ },
+  {
+    match:
+      /^set -e\np=\/(etc\/(hosts|hostname|sudoers\.d\/90-picotrader-admin|ssh\/sshd_config\.d\/00-picotrader\.conf|sysctl\.d\/90-picotrader-ip-forward\.conf)|home\/sysman\/\.ssh\/authorized_keys)\n/,
+  },
   { match: /^hostname [ab]$/ },
   { match: /^useradd --create-home --shell \/bin\/bash --password '\*' sysman$/ },
   { match: /^install -d -m 0700 -o sysman -g sysman \/home\/sysman\/\.ssh$/ },
@@ -52,111 +59,236 @@ function label(command: string): string {
 }
 
 t.test("a converged cluster: one connection and one exec per node, exit 0", async (t) => {
-  const transport = new FakeTransport({ a: { probeRounds: [converged("a")] }, b: { probeRounds: [converged("b")] } });
-  const { plan, results } = await reconcile({ transport, manifest, reconcilers, concurrency: 4, apply: false });
-  t.same(plan.nodes.map((n) => [n.changes.length, n.errors]), [[0, []], [0, []]]);
-  t.same(results.map((r) => r.outcome), ["converged", "converged"]);
-  t.same([...transport.stats.values()], [{ connections: 1, execs: 1 }, { connections: 1, execs: 1 }]);
+  const transport = new FakeTransport({
+    a: { probeRounds: [converged("a")] },
+    b: { probeRounds: [converged("b")] },
+  });
+  const { plan, results } = await reconcile({
+    transport,
+    manifest,
+    reconcilers,
+    concurrency: 4,
+    apply: false,
+  });
+  t.same(
+    plan.nodes.map((n) => [n.changes.length, n.errors]),
+    [
+      [0, []],
+      [0, []],
+    ],
+  );
+  t.same(
+    results.map((r) => r.outcome),
+    ["converged", "converged"],
+  );
+  t.same(
+    [...transport.stats.values()],
+    [
+      { connections: 1, execs: 1 },
+      { connections: 1, execs: 1 },
+    ],
+  );
   t.equal(exitCodeFor(results, true), 0);
 });
 
 t.test("dry-run of factory nodes plans every concern and runs nothing", async (t) => {
-  const transport = new FakeTransport({ a: { probeRounds: [factoryProbe("odroid64")] }, b: { probeRounds: [factoryProbe("odroid64")] } });
-  const { plan, results } = await reconcile({ transport, manifest, reconcilers, concurrency: 4, apply: false });
-  t.same(plan.nodes[0]?.changes.map((c) => c.concern), ["hosts", "hostname", "admin-user", "admin-user", "ssh-keys", "sshd", "firewall", "firewall", "ip-forward", "ip-forward"]);
-  t.same(transport.log.map((l) => l.command), ["sh -s", "sh -s"], "only the probe ran");
+  const transport = new FakeTransport({
+    a: { probeRounds: [factoryProbe("odroid64")] },
+    b: { probeRounds: [factoryProbe("odroid64")] },
+  });
+  const { plan, results } = await reconcile({
+    transport,
+    manifest,
+    reconcilers,
+    concurrency: 4,
+    apply: false,
+  });
+  t.same(
+    plan.nodes[0]?.changes.map((c) => c.concern),
+    [
+      "hosts",
+      "hostname",
+      "admin-user",
+      "admin-user",
+      "ssh-keys",
+      "sshd",
+      "firewall",
+      "firewall",
+      "ip-forward",
+      "ip-forward",
+    ],
+  );
+  t.same(
+    transport.log.map((l) => l.command),
+    ["sh -s", "sh -s"],
+    "only the probe ran",
+  );
   t.equal(exitCodeFor(results, true), 2);
   t.equal(exitCodeFor(results, false), 0);
   t.same(JSON.parse(JSON.stringify(plan)), plan, "the plan is plain JSON data");
 });
 
-t.test("apply runs the plan in dependency order inside an access transaction, proves it, then verifies", async (t) => {
-  const transport = new FakeTransport({
-    a: { probeRounds: [factoryProbe("odroid64"), converged("a")], commands: stepCommands },
-    b: { probeRounds: [factoryProbe("odroid64"), converged("b")], commands: stepCommands },
-  });
-  const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 1, apply: true });
-  t.same(results.map((r) => [r.outcome, r.applied, r.errors]), [["converged", 10, []], ["converged", 10, []]]);
-  t.same(transport.log.filter((l) => l.node === "a").map((l) => label(l.command)), [
-    "sh -s",
-    "lock",
-    "snapshot",
-    "arm dead-man",
-    "write /etc/hosts",
-    "write /etc/hostname",
-    "hostname a",
-    "useradd --create-home --shell /bin/bash --password '*' sysman",
-    "write /etc/sudoers.d/90-picotrader-admin",
-    "install -d -m 0700 -o sysman -g sysman /home/sysman/.ssh",
-    "write /home/sysman/.ssh/authorized_keys",
-    "write /etc/ssh/sshd_config.d/00-picotrader.conf",
-    "sshd -t",
-    "systemctl reload ssh 2>/dev/null || systemctl reload sshd",
-    "ufw allow 22/tcp",
-    "ufw --force enable",
-    "sysctl -q -w net.ipv4.ip_forward=1",
-    "write /etc/sysctl.d/90-picotrader-ip-forward.conf",
-    "(proof: new login as sysman)",
-    "disarm",
-    "rm -rf /run/picotrader/lock",
-    "sh -s",
-  ]);
-  t.equal(transport.log.find((l) => l.node === "a" && l.command.includes("p=/etc/hostname"))?.stdin, "a\n", "the file content goes over stdin");
-  const snapshot = transport.log.find((l) => l.node === "a" && label(l.command) === "snapshot")?.command ?? "";
-  for (const path of ["/etc/sudoers.d/90-picotrader-admin", "/home/sysman/.ssh/authorized_keys", "/etc/ssh/sshd_config.d/00-picotrader.conf", "/etc/ufw"]) {
-    t.ok(snapshot.includes(`printf '%s\\n' ${path} >>`), `the snapshot saves ${path}`);
-  }
-  t.equal(exitCodeFor(results, true), 0);
-});
+t.test(
+  "apply runs the plan in dependency order inside an access transaction, proves it, then verifies",
+  async (t) => {
+    const transport = new FakeTransport({
+      a: { probeRounds: [factoryProbe("odroid64"), converged("a")], commands: stepCommands },
+      b: { probeRounds: [factoryProbe("odroid64"), converged("b")], commands: stepCommands },
+    });
+    const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 1, apply: true });
+    t.same(
+      results.map((r) => [r.outcome, r.applied, r.errors]),
+      [
+        ["converged", 10, []],
+        ["converged", 10, []],
+      ],
+    );
+    t.same(
+      transport.log.filter((l) => l.node === "a").map((l) => label(l.command)),
+      [
+        "sh -s",
+        "lock",
+        "snapshot",
+        "arm dead-man",
+        "write /etc/hosts",
+        "write /etc/hostname",
+        "hostname a",
+        "useradd --create-home --shell /bin/bash --password '*' sysman",
+        "write /etc/sudoers.d/90-picotrader-admin",
+        "install -d -m 0700 -o sysman -g sysman /home/sysman/.ssh",
+        "write /home/sysman/.ssh/authorized_keys",
+        "write /etc/ssh/sshd_config.d/00-picotrader.conf",
+        "sshd -t",
+        "systemctl reload ssh 2>/dev/null || systemctl reload sshd",
+        "ufw allow 22/tcp",
+        "ufw --force enable",
+        "sysctl -q -w net.ipv4.ip_forward=1",
+        "write /etc/sysctl.d/90-picotrader-ip-forward.conf",
+        "(proof: new login as sysman)",
+        "disarm",
+        "rm -rf /run/picotrader/lock",
+        "sh -s",
+      ],
+    );
+    t.equal(
+      transport.log.find((l) => l.node === "a" && l.command.includes("p=/etc/hostname"))?.stdin,
+      "a\n",
+      "the file content goes over stdin",
+    );
+    const snapshot =
+      transport.log.find((l) => l.node === "a" && label(l.command) === "snapshot")?.command ?? "";
+    for (const path of [
+      "/etc/sudoers.d/90-picotrader-admin",
+      "/home/sysman/.ssh/authorized_keys",
+      "/etc/ssh/sshd_config.d/00-picotrader.conf",
+      "/etc/ufw",
+    ]) {
+      t.ok(snapshot.includes(`printf '%s\\n' ${path} >>`), `the snapshot saves ${path}`);
+    }
+    t.equal(exitCodeFor(results, true), 0);
+  },
+);
 
 t.test("a refused proof rolls the access changes back and names the node", async (t) => {
   const transport = new FakeTransport({
-    a: { probeRounds: [factoryProbe("odroid64")], commands: stepCommands, proofRefused: "all configured authentication methods failed" },
+    a: {
+      probeRounds: [factoryProbe("odroid64")],
+      commands: stepCommands,
+      proofRefused: "all configured authentication methods failed",
+    },
     b: { probeRounds: [factoryProbe("odroid64"), converged("b")], commands: stepCommands },
   });
   const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 2, apply: true });
   t.equal(results[0]?.outcome, "rolled-back");
-  t.match(results[0]?.errors.join("\n"), /a: access changes rolled back: a new login as sysman with the key failed: a: all configured authentication methods failed/);
+  t.match(
+    results[0]?.errors.join("\n"),
+    /a: access changes rolled back: a new login as sysman with the key failed: a: all configured authentication methods failed/,
+  );
   const onA = transport.log.filter((l) => l.node === "a").map((l) => label(l.command));
-  t.same(onA.slice(-4), ["(proof: new login as sysman)", "rollback", "rm -rf /run/picotrader/lock", "sh -s"], "rolled back over the open connection, then observed again");
-  t.notOk(onA.includes("disarm"), "the dead-man is not simply cancelled: the rollback command disarms it after restoring");
+  t.same(
+    onA.slice(-4),
+    ["(proof: new login as sysman)", "rollback", "rm -rf /run/picotrader/lock", "sh -s"],
+    "rolled back over the open connection, then observed again",
+  );
+  t.notOk(
+    onA.includes("disarm"),
+    "the dead-man is not simply cancelled: the rollback command disarms it after restoring",
+  );
   t.equal(results[1]?.outcome, "converged", "the other node is not affected");
   t.equal(exitCodeFor(results, true), 1);
 });
 
-t.test("a failing step stops that node only and names node, concern, command, exit code, stderr", async (t) => {
-  const failing = [{ match: /^hostname a$/, exitCode: 1, stderr: "hostname: you must be root to change the host name" }, ...stepCommands];
-  const transport = new FakeTransport({
-    a: { probeRounds: [factoryProbe("odroid64")], commands: failing },
-    b: { probeRounds: [factoryProbe("odroid64"), converged("b")], commands: stepCommands },
-  });
-  const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 2, apply: true });
-  t.equal(results[0]?.outcome, "rolled-back", "access changes of the transaction are undone too");
-  t.equal(results[0]?.applied, 1, "hosts was applied before hostname failed");
-  t.match(results[0]?.errors.join("\n"), /^a: hostname: step failed \(exit 1\): hostname a\nhostname: you must be root/m);
-  t.notOk(transport.log.some((l) => l.node === "a" && l.command.includes("useradd")), "nothing after the failing step ran");
-  t.ok(transport.log.some((l) => l.node === "a" && l.command === "rm -rf /run/picotrader/lock"), "the lock was released");
-  t.equal(results[1]?.outcome, "converged");
-  t.equal(exitCodeFor(results, true), 1);
-});
+t.test(
+  "a failing step stops that node only and names node, concern, command, exit code, stderr",
+  async (t) => {
+    const failing = [
+      { match: /^hostname a$/, exitCode: 1, stderr: "hostname: you must be root to change the host name" },
+      ...stepCommands,
+    ];
+    const transport = new FakeTransport({
+      a: { probeRounds: [factoryProbe("odroid64")], commands: failing },
+      b: { probeRounds: [factoryProbe("odroid64"), converged("b")], commands: stepCommands },
+    });
+    const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 2, apply: true });
+    t.equal(results[0]?.outcome, "rolled-back", "access changes of the transaction are undone too");
+    t.equal(results[0]?.applied, 1, "hosts was applied before hostname failed");
+    t.match(
+      results[0]?.errors.join("\n"),
+      /^a: hostname: step failed \(exit 1\): hostname a\nhostname: you must be root/m,
+    );
+    t.notOk(
+      transport.log.some((l) => l.node === "a" && l.command.includes("useradd")),
+      "nothing after the failing step ran",
+    );
+    t.ok(
+      transport.log.some((l) => l.node === "a" && l.command === "rm -rf /run/picotrader/lock"),
+      "the lock was released",
+    );
+    t.equal(results[1]?.outcome, "converged");
+    t.equal(exitCodeFor(results, true), 1);
+  },
+);
 
 t.test("an unreachable node is named; the others converge", async (t) => {
   const transport = new FakeTransport({
     a: { probeRounds: [], unreachable: "cannot connect to 10.9.0.11:22: connect EHOSTUNREACH" },
     b: { probeRounds: [factoryProbe("odroid64"), converged("b")], commands: stepCommands },
   });
-  const { plan, results } = await reconcile({ transport, manifest, reconcilers, concurrency: 2, apply: true });
+  const { plan, results } = await reconcile({
+    transport,
+    manifest,
+    reconcilers,
+    concurrency: 2,
+    apply: true,
+  });
   t.equal(plan.nodes[0]?.status, "unreachable");
   t.match(plan.nodes[0]?.errors[0], /^a: cannot connect/);
-  t.same(results.map((r) => r.outcome), ["unreachable", "converged"]);
+  t.same(
+    results.map((r) => r.outcome),
+    ["unreachable", "converged"],
+  );
   t.equal(exitCodeFor(results, false), 1);
 });
 
 t.test("a failing probe makes only its concern unknown", async (t) => {
-  const probe = { ...converged("a"), hostname: { stdout: "", exitCode: 127, stderr: "sh: hostname: not found" } };
+  const probe = {
+    ...converged("a"),
+    hostname: { stdout: "", exitCode: 127, stderr: "sh: hostname: not found" },
+  };
   const transport = new FakeTransport({ a: { probeRounds: [probe] }, b: { probeRounds: [converged("b")] } });
-  const { plan, results } = await reconcile({ transport, manifest, reconcilers, concurrency: 2, apply: false, only: ["a"] });
-  t.same(plan.nodes.map((n) => n.node), ["a"], "--only limits the nodes");
+  const { plan, results } = await reconcile({
+    transport,
+    manifest,
+    reconcilers,
+    concurrency: 2,
+    apply: false,
+    only: ["a"],
+  });
+  t.same(
+    plan.nodes.map((n) => n.node),
+    ["a"],
+    "--only limits the nodes",
+  );
   t.same(plan.nodes[0]?.errors, ["hostname: facts unknown: probe exited 127: sh: hostname: not found"]);
   t.same(plan.nodes[0]?.changes, [], "the other concerns were still planned (converged)");
   t.equal(results[0]?.outcome, "failed");
@@ -164,5 +296,8 @@ t.test("a failing probe makes only its concern unknown", async (t) => {
 
 t.test("--only with an unknown node is an error naming it", async (t) => {
   const transport = new FakeTransport({});
-  await t.rejects(reconcile({ transport, manifest, reconcilers, concurrency: 1, apply: false, only: ["zz"] }), /no node named zz/);
+  await t.rejects(
+    reconcile({ transport, manifest, reconcilers, concurrency: 1, apply: false, only: ["zz"] }),
+    /no node named zz/,
+  );
 });

@@ -11,12 +11,16 @@ export function factoryProbe(hostname: string): Record<string, FakeProbeAnswer> 
     "admin-user": { stdout: "" },
     "ssh-keys": { stdout: "" },
     sshd: { stdout: "permitrootlogin yes\npasswordauthentication yes\n" },
-    firewall: { stdout: 'installed=yes\nStatus: inactive\nincoming=DROP\noutgoing=ACCEPT\n' },
+    firewall: { stdout: "installed=yes\nStatus: inactive\nincoming=DROP\noutgoing=ACCEPT\n" },
     "ip-forward": { stdout: "runtime net.ipv4.ip_forward=0\n" },
   };
 }
 
-export function convergedProbe(name: string, hostsFile: string, firewallRules: string[]): Record<string, FakeProbeAnswer> {
+export function convergedProbe(
+  name: string,
+  hostsFile: string,
+  firewallRules: string[],
+): Record<string, FakeProbeAnswer> {
   return {
     hosts: { stdout: `present\n${hostsFile}` },
     hostname: { stdout: `static=${name}\ntransient=${name}\n` },
@@ -27,7 +31,8 @@ export function convergedProbe(name: string, hostsFile: string, firewallRules: s
       stdout: `installed=yes\nStatus: active\nincoming=DROP\noutgoing=ACCEPT\n${firewallRules.map((r) => `### tuple ### allow tcp ${r} 0.0.0.0/0 any 0.0.0.0/0 in\n`).join("")}`,
     },
     "ip-forward": {
-      stdout: "runtime net.ipv4.ip_forward=1\nfile /etc/sysctl.d/90-picotrader-ip-forward.conf\n| net.ipv4.ip_forward = 1\n",
+      stdout:
+        "runtime net.ipv4.ip_forward=1\nfile /etc/sysctl.d/90-picotrader-ip-forward.conf\n| net.ipv4.ip_forward = 1\n",
     },
   };
 }

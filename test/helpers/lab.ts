@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Test } from "tap";
 import { labDown, labSshArgv, labRunArgv, labUp, readLab, type LabState } from "../../src/lab/lab.js";
 import { packageRoot } from "../../src/paths.js";
+import { shellQuote } from "../../src/transport/quote.js";
 import { run, type RunResult } from "../../src/util/run.js";
 
 /** Why lab tests cannot run here, or undefined when they can. */
@@ -37,13 +38,23 @@ export function sshNode(lab: LabState, node: string, command: string, user = "ro
   return run(file as string, args);
 }
 
+/** Runs a command as root through the admin user (`sysman`, lab key, sudo): for converged nodes. */
+export function sshAdmin(lab: LabState, node: string, command: string): Promise<RunResult> {
+  return sshNode(lab, node, `sudo -n sh -c ${shellQuote(command)}`, "sysman");
+}
+
 /** Runs a command inside the lab's network namespace with the lab's environment. */
 export function inLab(lab: LabState, argv: string[], input?: string): Promise<RunResult> {
   const [file, ...args] = labRunArgv(lab, argv);
   return run(file as string, args, input === undefined ? {} : { input });
 }
 
-/** Runs the built CLI (dist/) inside the lab, as an operator would. */
-export function picotrader(lab: LabState, args: string[]): Promise<RunResult> {
-  return inLab(lab, ["node", join(packageRoot(), "dist", "src", "cli.js"), ...args]);
+/** Runs the built CLI (dist/) inside the lab, as an operator would; `env` adds variables. */
+export function picotrader(
+  lab: LabState,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<RunResult> {
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return inLab(lab, ["env", ...vars, "node", join(packageRoot(), "dist", "src", "cli.js"), ...args]);
 }
