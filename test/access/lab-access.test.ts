@@ -101,7 +101,7 @@ if (lab) {
     const other = join(dir, "other");
     await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "not-the-operator", "-f", other]);
     const wrongKey = base.replace(
-      /(  sshKeys:\n    - ).*/,
+      /( {2}sshKeys:\n {4}- ).*/,
       `$1${readFileSync(`${other}.pub`, "utf8").trim()}`,
     );
     const r = await picotrader(lab, [
