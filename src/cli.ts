@@ -8,6 +8,7 @@ const USAGE = `usage: picotrader <command> [options]
   reconcile [-f FILE] [--dry-run] [--detailed-exitcode] [--json] [--markdown]
             [--only NODE,...] [--concurrency N] [--accept-new-host-keys]
   facts     [-f FILE] [NODE]                        observed facts as JSON
+  status    [-f FILE] [--json] [--only NODE,...]     per node: reachable, commit applied, pending changes
   lab image|up|down|status|reset|start|stop|ssh|run|manifest|list   the simulated cluster
 
 exit codes: 0 success, nothing pending; 1 error; 2 changes pending (with --detailed-exitcode)`;

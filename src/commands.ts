@@ -5,7 +5,9 @@ import { observeNode } from "./engine/observe.js";
 import { exitCodeFor, reconcile, selectNodes } from "./engine/reconcile.js";
 import { PicoError } from "./errors.js";
 import { loadManifest } from "./manifest/validate.js";
+import { readManifestCommit } from "./controller/git.js";
 import { renderJson } from "./report/json.js";
+import { buildStatus, renderStatusText } from "./report/status.js";
 import { renderPlanMarkdown } from "./report/markdown.js";
 import { colour, plain, renderPlanText, renderResultsText } from "./report/text.js";
 import { SshTransport, sshOptionsFromEnv } from "./transport/ssh.js";
@@ -62,7 +64,7 @@ export async function engineCommand(command: string, argv: string[]): Promise<nu
           try {
             out[node.name] = {
               identity: session.identity,
-              facts: await observeNode(session, node, m, reconcilers),
+              ...(await observeNode(session, node, m, reconcilers)),
             };
           } finally {
             await session.close();
@@ -77,6 +79,8 @@ export async function engineCommand(command: string, argv: string[]): Promise<nu
     }
     case "reconcile":
       return reconcileCommand(argv);
+    case "status":
+      return statusCommand(argv);
     default:
       throw new PicoError(`unknown command "${command}" (see picotrader --help)`);
   }
@@ -116,6 +120,7 @@ async function reconcileCommand(argv: string[]): Promise<number> {
     manifest: m,
     reconcilers,
     deadmanSeconds,
+    commit: await readManifestCommit(values.file),
     only: values.only
       ?.split(",")
       .map((s) => s.trim())
@@ -137,4 +142,35 @@ async function reconcileCommand(argv: string[]): Promise<number> {
   else if (values.markdown) process.stdout.write(renderPlanMarkdown(plan, results));
   else if (apply) process.stdout.write(renderResultsText(results, style));
   return exitCode;
+}
+
+async function statusCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...common,
+      json: { type: "boolean", default: false },
+      only: { type: "string" },
+      concurrency: { type: "string", default: "8" },
+    },
+  });
+  const m = loadManifest(values.file);
+  const { plan, results } = await reconcile({
+    transport: new SshTransport(sshOptionsFromEnv(m.admin.user)),
+    manifest: m,
+    reconcilers,
+    only: values.only
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+    concurrency: Math.max(1, Number(values.concurrency) || 8),
+    apply: false,
+  });
+  const status = buildStatus(plan, results);
+  process.stdout.write(
+    values.json
+      ? JSON.stringify({ cluster: plan.cluster, nodes: status }, null, 2) + "\n"
+      : renderStatusText(status),
+  );
+  return exitCodeFor(results, false);
 }

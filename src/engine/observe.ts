@@ -2,22 +2,34 @@ import { tail } from "../errors.js";
 import { buildProbeScript, newNonce, parseProbeOutput } from "../transport/probe.js";
 import type { Session } from "../transport/session.js";
 import { concernsFor } from "./plan.js";
+import { parseRecord, RECORD_PROBE, RECORD_SECTION, type NodeRecord } from "./record.js";
 import type { Facts, Manifest, NodeSpec, Reconciler } from "./types.js";
 
+/** What one observation of a node returns: each concern's facts, and the node's record. */
+export interface Observation {
+  facts: Facts;
+  /** undefined: never applied (or the record could not be read: see `recordError`). */
+  record?: NodeRecord;
+  recordError?: string;
+}
+
 /**
- * Gathers a node's facts for every concern that applies to it: one script, one exec. A probe that
- * fails or a parser that throws makes only that concern's facts unknown, with the reason.
+ * Gathers a node's facts for every concern that applies to it, and its record: one script, one
+ * exec. A probe that fails or a parser that throws makes only that concern's facts unknown.
  */
 export async function observeNode(
   session: Session,
   node: NodeSpec,
   m: Manifest,
   reconcilers: Reconciler[],
-): Promise<Facts> {
+): Promise<Observation> {
   const concerns = concernsFor(node, m, reconcilers);
   const nonce = newNonce();
   const script = buildProbeScript(
-    concerns.map((r) => ({ name: r.name, script: r.probe(r.desired(node, m)) })),
+    [
+      ...concerns.map((r) => ({ name: r.name, script: r.probe(r.desired(node, m)) })),
+      { name: RECORD_SECTION, script: RECORD_PROBE },
+    ],
     nonce,
   );
   const result = await session.exec("sh -s", { stdin: script });
@@ -43,5 +55,11 @@ export async function observeNode(
       }
     }
   }
-  return facts;
+  const answer = answers.get(RECORD_SECTION);
+  try {
+    const record = parseRecord(answer?.stdout ?? "");
+    return record ? { facts, record } : { facts };
+  } catch (err) {
+    return { facts, recordError: (err as Error).message };
+  }
 }

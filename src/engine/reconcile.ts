@@ -6,6 +6,8 @@ import type { Session, SessionStats, Transport } from "../transport/session.js";
 import { mapLimit } from "../util/run.js";
 import { applyChanges, lockNode, unlockNode } from "./apply.js";
 import { observeNode } from "./observe.js";
+import { buildRecordStep, RECORD_PATH, type NodeRecord } from "./record.js";
+import { buildStepCommand } from "../transport/steps.js";
 import { orderReconcilers } from "./order.js";
 import { planNode } from "./plan.js";
 import type { Change, Guard, Manifest, NodePlan, NodeSpec, Plan, Reconciler } from "./types.js";
@@ -49,6 +51,8 @@ export interface ReconcileOptions {
   deadmanSeconds?: number;
   /** How long the proof login may take. Default 20 s. */
   proofTimeoutMs?: number;
+  /** The manifest's Git commit, recorded on each node after apply; undefined outside Git. */
+  commit?: string;
 }
 
 /** Picks the nodes to work on; an unknown name in `only` is an error naming it. Pure. */
@@ -77,12 +81,20 @@ async function planAll(o: ReconcileOptions, ordered: Reconciler[], nodes: NodeSp
       o.onProgress?.(node.name, "connecting");
       session = await o.transport.connect(node);
       o.onProgress?.(node.name, `observing as ${session.identity}`);
-      const facts = await observeNode(session, node, o.manifest, ordered);
+      const { facts, record, recordError } = await observeNode(session, node, o.manifest, ordered);
       const { changes, errors } = planNode(node, o.manifest, ordered, facts);
       return {
         node,
         session,
-        nodePlan: { ...base, status: "planned", identity: session.identity, errors, changes },
+        nodePlan: {
+          ...base,
+          status: "planned",
+          identity: session.identity,
+          errors,
+          changes,
+          ...(record ? { recorded: record } : {}),
+          ...(recordError ? { recordError } : {}),
+        },
       };
     } catch (err) {
       await session?.close();
@@ -121,6 +133,8 @@ export async function reconcile(
       if (!o.apply || p.nodePlan.changes.length === 0) {
         const outcome =
           p.nodePlan.errors.length > 0 ? "failed" : p.nodePlan.changes.length > 0 ? "pending" : "converged";
+        if (o.apply && outcome === "converged")
+          await recordOnNode(o, p.session, p.node, p.nodePlan.recorded, { ...result, outcome });
         return { ...result, outcome };
       }
       return await applyNode(o, ordered, p.session, p.node, p.nodePlan, result);
@@ -147,45 +161,66 @@ async function applyNode(
   } catch (err) {
     return { ...result, outcome: "failed", errors: [...result.errors, (err as Error).message] };
   }
-  const errors = [...result.errors];
-  let applied = 0;
-  let rolledBack = false;
+  let done: NodeResult | undefined;
   try {
-    const access = nodePlan.changes.filter((c) => c.risk === "access");
-    const txn = access.length > 0 ? await beginAccessTransaction(o, session, access) : undefined;
-    const outcome = await applyChanges(session, nodePlan.changes, (c) =>
-      o.onProgress?.(node.name, `${c.concern}: ${c.summary}`),
-    );
-    applied = outcome.applied;
-    if (outcome.error) errors.push(outcome.error.message);
-    if (txn !== undefined) {
-      const refusal = outcome.error ? "a step failed" : await proveAccess(o, node);
-      if (refusal === undefined) {
-        await session.exec(buildDisarmCommand(txn));
-      } else {
-        o.onProgress?.(node.name, `rolling back the access changes: ${refusal}`);
-        const r = await session.exec(buildRollbackCommand(txn));
-        rolledBack = r.exitCode === 0;
-        errors.push(
-          rolledBack
-            ? `${node.name}: access changes rolled back: ${refusal}`
-            : `${node.name}: ROLLBACK FAILED (exit ${r.exitCode}): ${r.stderr.trim()}; the dead-man timer will try again`,
-        );
-      }
-    }
+    done = await applyAndVerify(o, ordered, session, node, nodePlan, result);
+    await recordOnNode(o, session, node, nodePlan.recorded, done);
+    return done;
   } catch (err) {
     // The connection broke mid-apply; a dead-man timer, if armed, restores access on its own.
-    errors.push(`${node.name}: apply interrupted: ${(err as Error).message}`);
-    return { ...result, applied, outcome: "failed", errors };
+    return {
+      ...result,
+      ...done,
+      outcome: "failed",
+      errors: [
+        ...(done?.errors ?? result.errors),
+        `${node.name}: apply interrupted: ${(err as Error).message}`,
+      ],
+    };
   } finally {
     const unlocked = await unlockNode(session).then(
       () => true,
       () => false,
     );
-    if (!unlocked) errors.push(`${node.name}: could not release /run/picotrader/lock`);
+    if (!unlocked)
+      (done?.errors ?? result.errors).push(`${node.name}: could not release /run/picotrader/lock`);
+  }
+}
+
+/** Runs the node's plan (access changes as one guarded transaction), then observes and verifies. */
+async function applyAndVerify(
+  o: ReconcileOptions,
+  ordered: Reconciler[],
+  session: Session,
+  node: NodeSpec,
+  nodePlan: NodePlan,
+  result: Omit<NodeResult, "outcome">,
+): Promise<NodeResult> {
+  const errors = [...result.errors];
+  const access = nodePlan.changes.filter((c) => c.risk === "access");
+  const txn = access.length > 0 ? await beginAccessTransaction(o, session, access) : undefined;
+  const outcome = await applyChanges(session, nodePlan.changes, (c) =>
+    o.onProgress?.(node.name, `${c.concern}: ${c.summary}`),
+  );
+  if (outcome.error) errors.push(outcome.error.message);
+  let rolledBack = false;
+  if (txn !== undefined) {
+    const refusal = outcome.error ? "a step failed" : await proveAccess(o, node);
+    if (refusal === undefined) {
+      await session.exec(buildDisarmCommand(txn));
+    } else {
+      o.onProgress?.(node.name, `rolling back the access changes: ${refusal}`);
+      const r = await session.exec(buildRollbackCommand(txn));
+      rolledBack = r.exitCode === 0;
+      errors.push(
+        rolledBack
+          ? `${node.name}: access changes rolled back: ${refusal}`
+          : `${node.name}: ROLLBACK FAILED (exit ${r.exitCode}): ${r.stderr.trim()}; the dead-man timer will try again`,
+      );
+    }
   }
   o.onProgress?.(node.name, "verifying");
-  const facts = await observeNode(session, node, o.manifest, ordered);
+  const { facts } = await observeNode(session, node, o.manifest, ordered);
   const after = planNode(node, o.manifest, ordered, facts);
   errors.push(...after.errors);
   if (after.changes.length > 0 && !rolledBack) {
@@ -193,14 +228,51 @@ async function applyNode(
       `not converged after apply: ${after.changes.map((c) => `${c.concern}: ${c.summary}`).join("; ")}`,
     );
   }
-  const outcome: NodeOutcome = rolledBack
+  const verdict: NodeOutcome = rolledBack
     ? "rolled-back"
     : errors.length > 0
       ? after.changes.length > 0
         ? "not-converged"
         : "failed"
       : "converged";
-  return { ...result, applied, remaining: after.changes, errors, outcome };
+  return { ...result, applied: outcome.applied, remaining: after.changes, errors, outcome: verdict };
+}
+
+/**
+ * Writes what this run did on the node (commit, generation, time, result), unless the node's record
+ * already says the same and nothing was applied. A failure to record is reported, not fatal.
+ */
+async function recordOnNode(
+  o: ReconcileOptions,
+  session: Session,
+  node: NodeSpec,
+  previous: NodeRecord | undefined,
+  result: NodeResult,
+): Promise<void> {
+  const generation = node.generation ?? 1;
+  const unchanged =
+    previous?.commit === o.commit &&
+    previous?.generation === generation &&
+    previous?.result === result.outcome;
+  if (unchanged && result.applied === 0) return;
+  const record: NodeRecord = {
+    ...(o.commit !== undefined ? { commit: o.commit } : {}),
+    generation,
+    appliedAt: new Date().toISOString(),
+    result: result.outcome,
+    applied: result.applied,
+    errors: result.errors,
+  };
+  const { command, stdin } = buildStepCommand(buildRecordStep(record));
+  try {
+    const r = await session.exec(command, stdin === undefined ? {} : { stdin });
+    if (r.exitCode !== 0)
+      result.errors.push(
+        `${node.name}: could not write ${RECORD_PATH} (exit ${r.exitCode}): ${r.stderr.trim()}`,
+      );
+  } catch (err) {
+    result.errors.push(`${node.name}: could not write ${RECORD_PATH}: ${(err as Error).message}`);
+  }
 }
 
 /** Saves what the access changes may touch and arms the dead-man timer; returns the transaction id. */

@@ -1,5 +1,6 @@
 import type { Manifest, NodeSpec } from "../manifest/types.generated.js";
 import type { DiffEntry } from "./diff.js";
+import type { NodeRecord } from "./record.js";
 
 export type { Manifest, NodeSpec };
 
@@ -86,6 +87,10 @@ export interface NodePlan {
   /** Why the node is unreachable, or why some concerns' facts are unknown. */
   errors: string[];
   changes: Change[];
+  /** What the node records of the last apply (display only). */
+  recorded?: NodeRecord;
+  /** Why the node's record could not be read. */
+  recordError?: string;
 }
 
 /** A plan: plain, JSON-serialisable data. Dry-run renders it; apply runs exactly it. */

@@ -72,7 +72,7 @@ export class FakeTransport implements Transport {
           if (!nonce) throw new Error("FakeTransport: sh -s without a batched probe");
           const stdout = names
             .map((name) => {
-              const a = answers[name];
+              const a = answers[name] ?? (name === "@record" ? { stdout: "" } : undefined);
               if (!a) throw new Error(`FakeTransport: ${node.name} has no probe answer for ${name}`);
               return `@@${nonce} begin ${name} ${a.exitCode ?? 0}\n${a.stdout}\n@@${nonce} stderr\n${a.stderr ?? ""}\n@@${nonce} end\n`;
             })

@@ -15,6 +15,7 @@ export function buildStepCommand(step: Step): { command: string; stdin?: string 
   const command = [
     "set -e",
     `p=${p}`,
+    `mkdir -p "$(dirname "$p")"`,
     `tmp=$(mktemp "$(dirname "$p")/.picotrader.XXXXXX")`,
     `trap 'rm -f "$tmp"' EXIT`,
     `cat > "$tmp"`,

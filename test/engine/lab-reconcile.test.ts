@@ -66,18 +66,47 @@ if (lab) {
     }
   });
 
-  t.test("the second run plans nothing: one connection attempt ladder and one exec per node", async (t) => {
-    const { exitCode, report } = await dryRun();
-    t.equal(exitCode, 0);
-    t.same(
-      report.plan.nodes.map((n) => n.changes.length),
-      [0, 0, 0],
-    );
-    t.same(
-      report.results.map((r) => r.stats.execs),
-      [1, 1, 1],
-      "one exec per node",
-    );
+  t.test(
+    "the second run plans nothing, as the admin user, with one connection and one exec per node",
+    async (t) => {
+      const { exitCode, report } = await dryRun();
+      t.equal(exitCode, 0);
+      t.same(
+        report.plan.nodes.map((n) => [n.changes.length, n.identity]),
+        [0, 0, 0].map(() => [0, "sysman (key)"]),
+      );
+      t.same(
+        report.results.map((r) => r.stats),
+        [0, 0, 0].map(() => ({ connections: 1, execs: 1 })),
+        "one connection and one exec per node",
+      );
+    },
+  );
+
+  t.test("status --json matches what the nodes record", async (t) => {
+    const r = await picotrader(lab, ["status", "-f", file, "--json"]);
+    t.equal(r.exitCode, 0, r.stderr);
+    const status = JSON.parse(r.stdout) as {
+      nodes: {
+        node: string;
+        generation: number;
+        pending: number;
+        conditions: { type: string; status: string }[];
+      }[];
+    };
+    for (const n of status.nodes) {
+      const recorded = JSON.parse(
+        (await sshAdmin(lab, n.node, "cat /var/lib/picotrader/state.json")).stdout,
+      ) as { generation: number; result: string };
+      t.equal(recorded.result, "converged", `${n.node} recorded its result`);
+      t.equal(n.generation, recorded.generation);
+      t.equal(n.pending, 0);
+      t.same(
+        n.conditions.map((c) => `${c.type}=${c.status}`),
+        ["Reachable=True", "Converged=True", "Applied=True"],
+        n.node,
+      );
+    }
   });
 
   t.test("a reboot keeps the persisted setting", async (t) => {

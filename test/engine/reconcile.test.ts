@@ -36,7 +36,7 @@ const stepCommands = [
   { match: /^sh \/var\/lib\/picotrader\/rollback\/\w+\/restore\.sh && / },
   {
     match:
-      /^set -e\np=\/(etc\/(hosts|hostname|sudoers\.d\/90-picotrader-admin|ssh\/sshd_config\.d\/00-picotrader\.conf|sysctl\.d\/90-picotrader-ip-forward\.conf)|home\/sysman\/\.ssh\/authorized_keys)\n/,
+      /^set -e\np=\/(etc\/(hosts|hostname|sudoers\.d\/90-picotrader-admin|ssh\/sshd_config\.d\/00-picotrader\.conf|sysctl\.d\/90-picotrader-ip-forward\.conf)|home\/sysman\/\.ssh\/authorized_keys|var\/lib\/picotrader\/state\.json)\n/,
   },
   { match: /^hostname [ab]$/ },
   { match: /^useradd --create-home --shell \/bin\/bash --password '\*' sysman$/ },
@@ -166,8 +166,9 @@ t.test(
         "write /etc/sysctl.d/90-picotrader-ip-forward.conf",
         "(proof: new login as sysman)",
         "disarm",
-        "rm -rf /run/picotrader/lock",
         "sh -s",
+        "write /var/lib/picotrader/state.json",
+        "rm -rf /run/picotrader/lock",
       ],
     );
     t.equal(
@@ -206,9 +207,15 @@ t.test("a refused proof rolls the access changes back and names the node", async
   );
   const onA = transport.log.filter((l) => l.node === "a").map((l) => label(l.command));
   t.same(
-    onA.slice(-4),
-    ["(proof: new login as sysman)", "rollback", "rm -rf /run/picotrader/lock", "sh -s"],
-    "rolled back over the open connection, then observed again",
+    onA.slice(-5),
+    [
+      "(proof: new login as sysman)",
+      "rollback",
+      "sh -s",
+      "write /var/lib/picotrader/state.json",
+      "rm -rf /run/picotrader/lock",
+    ],
+    "rolled back over the open connection, observed again, recorded, unlocked",
   );
   t.notOk(
     onA.includes("disarm"),
