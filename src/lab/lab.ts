@@ -370,6 +370,8 @@ export async function labDown(name: string): Promise<void> {
         runOk("find", [dir, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]).then(() => undefined),
       );
   }
+  // The shared parent goes with the last lab; while another lab runs, rmdir refuses, as it should.
+  for (const h of ["systemd", "unified", "memory"]) await run("rmdir", [`/sys/fs/cgroup/${h}/picotrader`]);
   if (problems.length === 0) rmSync(labDir(name), { recursive: true, force: true });
   else
     throw new LabError(
