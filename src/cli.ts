@@ -9,6 +9,8 @@ const USAGE = `usage: picotrader <command> [options]
             [--only NODE,...] [--concurrency N] [--accept-new-host-keys]
   facts     [-f FILE] [NODE]                        observed facts as JSON
   status    [-f FILE] [--json] [--only NODE,...]     per node: reachable, commit applied, pending changes
+  watch     [-f FILE] [--interval 5m] [--no-fetch]  the GitOps controller: reconcile on change, commit and interval
+  install-service [-f FILE] [--user USER]           install the controller as a systemd service
   lab image|up|down|status|reset|start|stop|ssh|run|manifest|list   the simulated cluster
 
 exit codes: 0 success, nothing pending; 1 error; 2 changes pending (with --detailed-exitcode)`;

@@ -1,3 +1,5 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { reconcilers } from "../reconcilers/index.js";
@@ -6,6 +8,8 @@ import { exitCodeFor, reconcile, selectNodes } from "./engine/reconcile.js";
 import { PicoError } from "./errors.js";
 import { loadManifest } from "./manifest/validate.js";
 import { readManifestCommit } from "./controller/git.js";
+import { parseInterval, WatchController } from "./controller/watch.js";
+import { packageRoot } from "./paths.js";
 import { renderJson } from "./report/json.js";
 import { buildStatus, renderStatusText } from "./report/status.js";
 import { renderPlanMarkdown } from "./report/markdown.js";
@@ -81,6 +85,10 @@ export async function engineCommand(command: string, argv: string[]): Promise<nu
       return reconcileCommand(argv);
     case "status":
       return statusCommand(argv);
+    case "watch":
+      return watchCommand(argv);
+    case "install-service":
+      return installServiceCommand(argv);
     default:
       throw new PicoError(`unknown command "${command}" (see picotrader --help)`);
   }
@@ -173,4 +181,62 @@ async function statusCommand(argv: string[]): Promise<number> {
       : renderStatusText(status),
   );
   return exitCodeFor(results, false);
+}
+
+async function watchCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...common,
+      interval: { type: "string", default: "5m" },
+      "no-fetch": { type: "boolean", default: false },
+      concurrency: { type: "string", default: "8" },
+      "deadman-seconds": { type: "string", default: "120" },
+    },
+  });
+  const file = resolve(values.file);
+  loadManifest(file); // refuse to start on an invalid manifest: nothing good to keep yet
+  const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const controller = new WatchController({
+    file,
+    intervalMs: parseInterval(values.interval),
+    fetch: !values["no-fetch"],
+    transport: (m) => new SshTransport(sshOptionsFromEnv(m.admin.user)),
+    reconcilers,
+    concurrency: Math.max(1, Number(values.concurrency) || 8),
+    deadmanSeconds: Math.max(5, Number(values["deadman-seconds"]) || 120),
+    log,
+  });
+  await controller.start();
+  log(`watching ${file} (interval ${values.interval}${values["no-fetch"] ? ", no fetch" : ""})`);
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      log(`${signal}: finishing the run in flight, then exiting`);
+      void controller.stop().then(done);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  log("stopped");
+  return 0;
+}
+
+async function installServiceCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...common, user: { type: "string", default: "root" } },
+  });
+  const manifest = resolve(values.file);
+  loadManifest(manifest);
+  const unit = readFileSync(join(packageRoot(), "packaging", "picotrader.service"), "utf8")
+    .replaceAll("@USER@", values.user)
+    .replaceAll("@WORKDIR@", dirname(manifest))
+    .replaceAll("@NODE@", process.execPath)
+    .replaceAll("@CLI@", join(packageRoot(), "dist", "src", "cli.js"))
+    .replaceAll("@MANIFEST@", manifest);
+  writeFileSync("/etc/systemd/system/picotrader.service", unit);
+  process.stdout.write(
+    "wrote /etc/systemd/system/picotrader.service; start it with: systemctl daemon-reload && systemctl enable --now picotrader\n",
+  );
+  return 0;
 }

@@ -10,7 +10,7 @@ import { buildRecordStep, RECORD_PATH, type NodeRecord } from "./record.js";
 import { buildStepCommand } from "../transport/steps.js";
 import { orderReconcilers } from "./order.js";
 import { planNode } from "./plan.js";
-import type { Change, Guard, Manifest, NodePlan, NodeSpec, Plan, Reconciler } from "./types.js";
+import type { Change, Guard, Manifest, NodePlan, NodeSpec, Plan, Reconciler, Risk } from "./types.js";
 
 /** How one node ended. */
 export type NodeOutcome =
@@ -35,6 +35,8 @@ export interface NodeResult {
   remaining: Change[];
   errors: string[];
   stats: SessionStats;
+  /** The manifest suspends this node (or the cluster): observed and reported, never applied. */
+  suspended?: boolean;
 }
 
 export interface ReconcileOptions {
@@ -53,6 +55,8 @@ export interface ReconcileOptions {
   proofTimeoutMs?: number;
   /** The manifest's Git commit, recorded on each node after apply; undefined outside Git. */
   commit?: string;
+  /** Changes with these risks are not applied (they stay pending), e.g. reboots from watch mode. */
+  withhold?: Risk[];
 }
 
 /** Picks the nodes to work on; an unknown name in `only` is an error naming it. Pure. */
@@ -130,12 +134,14 @@ export async function reconcile(
     };
     if (!p.session) return { ...result, outcome: "unreachable" };
     try {
-      if (!o.apply || p.nodePlan.changes.length === 0) {
+      const suspended = o.manifest.suspend === true || p.node.suspend === true;
+      if (suspended && o.apply) o.onProgress?.(p.node.name, "suspended: observed and reported, not applied");
+      if (!o.apply || suspended || p.nodePlan.changes.length === 0) {
         const outcome =
           p.nodePlan.errors.length > 0 ? "failed" : p.nodePlan.changes.length > 0 ? "pending" : "converged";
-        if (o.apply && outcome === "converged")
+        if (o.apply && !suspended && outcome === "converged")
           await recordOnNode(o, p.session, p.node, p.nodePlan.recorded, { ...result, outcome });
-        return { ...result, outcome };
+        return { ...result, outcome, ...(suspended ? { suspended } : {}) };
       }
       return await applyNode(o, ordered, p.session, p.node, p.nodePlan, result);
     } finally {
@@ -199,7 +205,8 @@ async function applyAndVerify(
   const errors = [...result.errors];
   const access = nodePlan.changes.filter((c) => c.risk === "access");
   const txn = access.length > 0 ? await beginAccessTransaction(o, session, access) : undefined;
-  const outcome = await applyChanges(session, nodePlan.changes, (c) =>
+  const allowed = nodePlan.changes.filter((c) => c.risk === undefined || !o.withhold?.includes(c.risk));
+  const outcome = await applyChanges(session, allowed, (c) =>
     o.onProgress?.(node.name, `${c.concern}: ${c.summary}`),
   );
   if (outcome.error) errors.push(outcome.error.message);
@@ -223,18 +230,22 @@ async function applyAndVerify(
   const { facts } = await observeNode(session, node, o.manifest, ordered);
   const after = planNode(node, o.manifest, ordered, facts);
   errors.push(...after.errors);
-  if (after.changes.length > 0 && !rolledBack) {
+  const withheld = (c: Change) => c.risk !== undefined && o.withhold?.includes(c.risk) === true;
+  const unexpected = after.changes.filter((c) => !withheld(c));
+  if (unexpected.length > 0 && !rolledBack) {
     errors.push(
-      `not converged after apply: ${after.changes.map((c) => `${c.concern}: ${c.summary}`).join("; ")}`,
+      `not converged after apply: ${unexpected.map((c) => `${c.concern}: ${c.summary}`).join("; ")}`,
     );
   }
   const verdict: NodeOutcome = rolledBack
     ? "rolled-back"
     : errors.length > 0
-      ? after.changes.length > 0
+      ? unexpected.length > 0
         ? "not-converged"
         : "failed"
-      : "converged";
+      : after.changes.length > 0
+        ? "pending"
+        : "converged";
   return { ...result, applied: outcome.applied, remaining: after.changes, errors, outcome: verdict };
 }
 

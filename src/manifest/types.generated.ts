@@ -13,6 +13,10 @@ export interface Manifest {
    * Version of this file's format.
    */
   apiVersion: "picotrader/v1";
+  /**
+   * Stop applying to every node; plans, status and drift reports go on. Default: false.
+   */
+  suspend?: boolean;
   cluster: Cluster;
   admin: Admin;
   workstation?: Workstation;
@@ -183,4 +187,8 @@ export interface NodeSpec {
    * Where the node boots from. Default: emmc.
    */
   boot?: "emmc" | "tftp";
+  /**
+   * Stop applying to this node; it is still observed and reported. Default: false.
+   */
+  suspend?: boolean;
 }

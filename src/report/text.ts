@@ -88,20 +88,24 @@ export function renderResultsText(results: NodeResult[], s: Style = plain): stri
         : r.outcome === "pending"
           ? s.change("pending")
           : s.remove(r.outcome);
-    const applied = r.applied > 0 ? ` (${r.applied} change${r.applied === 1 ? "" : "s"} applied)` : "";
+    const applied =
+      r.applied > 0
+        ? ` (${r.applied} change${r.applied === 1 ? "" : "s"} applied)`
+        : r.suspended
+          ? " (suspended: not applied)"
+          : "";
     return [
       `${s.bold(r.node)}: ${what}${applied}`,
       ...r.errors.map((e) => s.remove(`  ! ${e.split("\n").join("\n    ")}`)),
     ].join("\n");
   });
   const bad = results.filter((r) => r.outcome !== "converged" && r.outcome !== "pending").map((r) => r.node);
-  out.push(
-    "",
-    s.bold(
-      bad.length === 0
-        ? `Apply complete: ${results.length} nodes converged.`
-        : `Apply failed on: ${bad.join(", ")}.`,
-    ),
-  );
+  out.push("", s.bold(bad.length === 0 ? applyComplete(results) : `Apply failed on: ${bad.join(", ")}.`));
   return out.join("\n") + "\n";
+}
+
+function applyComplete(results: NodeResult[]): string {
+  const pending = results.filter((r) => r.outcome === "pending").length;
+  const converged = `${results.length - pending} node${results.length - pending === 1 ? "" : "s"} converged`;
+  return `Apply complete: ${converged}${pending > 0 ? `, ${pending} pending (suspended or withheld)` : ""}.`;
 }

@@ -1,0 +1,184 @@
+// The GitOps controller on real lab nodes: a bare repository on this machine is the remote; the
+// controller watches its clone, applies new commits within an interval, refuses an invalid
+// manifest, repairs drift, honours suspend, and finishes its run on SIGTERM.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { labManifest, labRunArgv } from "../../src/lab/lab.js";
+import { packageRoot } from "../../src/paths.js";
+import { run } from "../../src/util/run.js";
+import { sshAdmin, sshNode, useLab } from "../helpers/lab.js";
+
+const NAME = "twatch";
+const lab = await useLab(t, NAME, 2);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function eventually<T>(what: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await what();
+  while (!ok(value) && Date.now() < deadline) {
+    await sleep(500);
+    value = await what();
+  }
+  return value;
+}
+
+if (lab) {
+  const dir = mkdtempSync(join(tmpdir(), "picotrader-watch-"));
+  const git = async (cwd: string, ...args: string[]) => {
+    const r = await run(
+      "git",
+      [
+        "-c",
+        "user.name=Test",
+        "-c",
+        "user.email=test@example.invalid",
+        "-c",
+        "init.defaultBranch=main",
+        ...args,
+      ],
+      { cwd },
+    );
+    if (r.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  const remote = join(dir, "remote.git");
+  const work = join(dir, "work");
+  const ctl = join(dir, "ctl");
+  await git(dir, "init", "--bare", "-q", remote);
+  await git(dir, "clone", "-q", remote, work);
+  const base = labManifest(lab);
+  const commit = async (text: string, message: string) => {
+    writeFileSync(join(work, "cluster.yaml"), text);
+    await git(work, "add", "cluster.yaml");
+    await git(work, "commit", "-q", "-m", message);
+    await git(work, "push", "-q", "origin", "HEAD:main");
+    return git(work, "rev-parse", "HEAD");
+  };
+  const first = await commit(base, "the lab");
+  await git(dir, "clone", "-q", remote, ctl);
+
+  let log = "";
+  const [cmd, ...args] = labRunArgv(lab, [
+    "node",
+    join(packageRoot(), "dist", "src", "cli.js"),
+    "watch",
+    "-f",
+    join(ctl, "cluster.yaml"),
+    "--interval",
+    "3s",
+  ]);
+  const controller: ChildProcess = spawn(cmd as string, args, { stdio: ["ignore", "pipe", "pipe"] });
+  controller.stdout?.on("data", (d: Buffer) => (log += String(d)));
+  controller.stderr?.on("data", (d: Buffer) => (log += String(d)));
+  const exited = new Promise<number | null>((resolve) => controller.on("exit", (code) => resolve(code)));
+  t.teardown(() => {
+    if (controller.exitCode === null) controller.kill("SIGKILL");
+  });
+  const recorded = async (node: string) => {
+    const r = await sshAdmin(lab, node, "cat /var/lib/picotrader/state.json");
+    return r.exitCode === 0 ? (JSON.parse(r.stdout) as { commit?: string; result: string }) : undefined;
+  };
+
+  t.test("the controller converges the lab and records the commit on each node", async (t) => {
+    const rec = await eventually(
+      () => recorded("node2"),
+      (r) => r?.commit === first && r.result === "converged",
+      90_000,
+    );
+    t.equal(rec?.commit, first, log);
+    t.equal((await recorded("node1"))?.commit, first);
+  });
+
+  t.test("a commit that renames node1 is applied within an interval and recorded", async (t) => {
+    const renamed = await commit(
+      base.replace("    address: 10.88.0.11\n", "    address: 10.88.0.11\n    hostname: renamed1\n"),
+      "rename node1",
+    );
+    const pushedAt = Date.now();
+    const rec = await eventually(
+      () => recorded("node1"),
+      (r) => r?.commit === renamed,
+      60_000,
+    );
+    t.equal(rec?.commit, renamed, log);
+    t.comment(`applied ${((Date.now() - pushedAt) / 1000).toFixed(1)} s after the push (interval 3 s)`);
+    t.equal((await sshAdmin(lab, "node1", "hostname")).stdout.trim(), "renamed1");
+  });
+
+  t.test("an invalid manifest is refused; the previous commit stays applied", async (t) => {
+    const before = (await recorded("node1"))?.commit;
+    await commit(base.replace("apiVersion: picotrader/v1", "apiVersion: picotrader/v2"), "broken");
+    await eventually(
+      async () => log,
+      (l) => /invalid manifest, not applied \(keeping [0-9a-f]{40}\)/.test(l),
+      30_000,
+    );
+    t.match(
+      log,
+      /invalid manifest, not applied \(keeping [0-9a-f]{40}\):\n.*cluster\.yaml:\d+:\d+: apiVersion: must be "picotrader\/v1"/,
+    );
+    await sleep(4000);
+    t.equal((await recorded("node1"))?.commit, before, "the nodes still record the last good commit");
+  });
+
+  t.test("drift made by hand is repaired within an interval", async (t) => {
+    await commit(
+      base.replace("    address: 10.88.0.11\n", "    address: 10.88.0.11\n    hostname: renamed1\n"),
+      "fixed",
+    );
+    await sshAdmin(lab, "node2", "sysctl -q -w net.ipv4.ip_forward=0");
+    const value = await eventually(
+      async () => (await sshAdmin(lab, "node2", "sysctl -n net.ipv4.ip_forward")).stdout.trim(),
+      (v) => v === "1",
+      30_000,
+    );
+    t.equal(value, "1");
+  });
+
+  t.test("suspend stops applying but keeps reporting", async (t) => {
+    await commit(
+      base
+        .replace("apiVersion: picotrader/v1\n", "apiVersion: picotrader/v1\nsuspend: true\n")
+        .replace("    address: 10.88.0.11\n", "    address: 10.88.0.11\n    hostname: renamed1\n"),
+      "suspend",
+    );
+    await eventually(
+      async () => log,
+      (l) =>
+        /suspended: observed and reported, not applied|node\d: converged/.test(l.split("suspend")[1] ?? ""),
+      20_000,
+    );
+    await sleep(4000);
+    await sshAdmin(lab, "node2", "hostname by-hand");
+    const seen = log.length;
+    await eventually(
+      async () => log.slice(seen),
+      (l) => /node2: pending/.test(l),
+      30_000,
+    );
+    t.match(log.slice(seen), /node2: pending/, "the drift is reported");
+    t.equal((await sshAdmin(lab, "node2", "hostname")).stdout.trim(), "by-hand", "and not repaired");
+  });
+
+  t.test("SIGTERM finishes the run in flight and exits cleanly", async (t) => {
+    writeFileSync(join(ctl, "cluster.yaml"), readFileSync(join(ctl, "cluster.yaml"), "utf8") + "\n");
+    await sleep(300);
+    controller.kill("SIGTERM");
+    const code = await Promise.race([exited, sleep(120_000).then(() => "timeout")]);
+    t.equal(code, 0, log.slice(-2000));
+    t.match(log, /SIGTERM: finishing the run in flight, then exiting[\s\S]*stopped/);
+    for (const n of lab.nodes) {
+      t.equal(
+        (
+          await sshAdmin(lab, n.name, "test -e /run/picotrader/lock && echo locked || echo free")
+        ).stdout.trim(),
+        "free",
+        `${n.name}: no lock left`,
+      );
+    }
+    void sshNode;
+  });
+}
