@@ -221,7 +221,7 @@ async function watchCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function installServiceCommand(argv: string[]): Promise<number> {
+function installServiceCommand(argv: string[]): number {
   const { values } = parseArgs({
     args: argv,
     options: { ...common, user: { type: "string", default: "root" } },
