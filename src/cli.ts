@@ -11,6 +11,7 @@ const USAGE = `usage: picotrader <command> [options]
   status    [-f FILE] [--json] [--only NODE,...]     per node: reachable, commit applied, pending changes
   watch     [-f FILE] [--interval 5m] [--no-fetch]  the GitOps controller: reconcile on change, commit and interval
   install-service [-f FILE] [--user USER]           install the controller as a systemd service
+  drift-report --plan plan.json [--markdown|--issue] CI: the summary, or the drift issue payload
   lab image|up|down|status|reset|start|stop|ssh|run|manifest|list   the simulated cluster
 
 exit codes: 0 success, nothing pending; 1 error; 2 changes pending (with --detailed-exitcode)`;

@@ -10,7 +10,8 @@ import { loadManifest } from "./manifest/validate.js";
 import { readManifestCommit } from "./controller/git.js";
 import { parseInterval, WatchController } from "./controller/watch.js";
 import { packageRoot } from "./paths.js";
-import { renderJson } from "./report/json.js";
+import { buildDriftIssue } from "./report/drift.js";
+import { renderJson, type ReconcileReport } from "./report/json.js";
 import { buildStatus, renderStatusText } from "./report/status.js";
 import { renderPlanMarkdown } from "./report/markdown.js";
 import { colour, plain, renderPlanText, renderResultsText } from "./report/text.js";
@@ -89,6 +90,8 @@ export async function engineCommand(command: string, argv: string[]): Promise<nu
       return watchCommand(argv);
     case "install-service":
       return installServiceCommand(argv);
+    case "drift-report":
+      return driftReportCommand(argv);
     default:
       throw new PicoError(`unknown command "${command}" (see picotrader --help)`);
   }
@@ -238,5 +241,26 @@ function installServiceCommand(argv: string[]): number {
   process.stdout.write(
     "wrote /etc/systemd/system/picotrader.service; start it with: systemctl daemon-reload && systemctl enable --now picotrader\n",
   );
+  return 0;
+}
+
+/** Renders a saved `reconcile --json` report for CI: the Markdown summary or the drift issue payload. */
+function driftReportCommand(argv: string[]): number {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      plan: { type: "string", default: "plan.json" },
+      markdown: { type: "boolean", default: false },
+      issue: { type: "boolean", default: false },
+    },
+  });
+  let report: ReconcileReport;
+  try {
+    report = JSON.parse(readFileSync(values.plan, "utf8")) as ReconcileReport;
+  } catch (err) {
+    throw new PicoError(`${values.plan}: not a reconcile --json report: ${(err as Error).message}`);
+  }
+  if (values.issue) process.stdout.write(JSON.stringify(buildDriftIssue(report), null, 2) + "\n");
+  else process.stdout.write(renderPlanMarkdown(report.plan, report.results));
   return 0;
 }
