@@ -114,7 +114,7 @@ export class WatchController {
       concurrency: this.o.concurrency,
       deadmanSeconds: this.o.deadmanSeconds,
       apply: true,
-      withhold: WITHHELD_IN_WATCH,
+      withhold: manifest.watch?.applyDisruptive === true ? [] : WITHHELD_IN_WATCH,
       ...(commit !== undefined ? { commit } : {}),
     });
     this.lastResults = results;

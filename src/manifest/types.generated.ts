@@ -17,6 +17,7 @@ export interface Manifest {
    * Stop applying to every node; plans, status and drift reports go on. Default: false.
    */
   suspend?: boolean;
+  watch?: WatchPolicy;
   cluster: Cluster;
   admin: Admin;
   workstation?: Workstation;
@@ -29,6 +30,15 @@ export interface Manifest {
    * @minItems 1
    */
   nodes: [NodeSpec, ...NodeSpec[]];
+}
+/**
+ * How `picotrader watch` applies changes.
+ */
+export interface WatchPolicy {
+  /**
+   * Let watch mode apply changes that reboot or re-image nodes. Default: false (they stay pending and visible).
+   */
+  applyDisruptive?: boolean;
 }
 /**
  * Settings of the whole cluster.
