@@ -21,7 +21,7 @@ const common = {
   file: { type: "string", short: "f", default: "cluster.yaml" },
 } as const;
 
-/** Asks for the bootstrap password on a terminal, without echo; undefined elsewhere (CI, pipes). */
+/** Asks for the bootstrap password on a terminal, without echo; "" (no password) elsewhere: CI, pipes. */
 function promptPassword(): Promise<string> {
   if (!process.stdin.isTTY) return Promise.resolve("");
   return new Promise((resolve) => {
@@ -44,7 +44,7 @@ function interactive(): boolean {
   return Boolean(process.stdout.isTTY) && !process.env.CI && !process.env.NO_COLOR;
 }
 
-/** Engine commands (validate, facts, reconcile): returns the exit code. */
+/** The engine and controller commands (validate, facts, reconcile, status, watch, ...): returns the exit code. */
 export async function engineCommand(command: string, argv: string[]): Promise<number> {
   switch (command) {
     case "validate": {
