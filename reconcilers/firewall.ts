@@ -5,6 +5,7 @@
 import { firewallRulesFor, ufwRuleName } from "../src/manifest/defaults.js";
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
 import { shellQuote } from "../src/transport/quote.js";
+import { parseKeyValues } from "./lib/text.js";
 
 export interface FirewallDesired {
   enabled: boolean;
@@ -76,7 +77,8 @@ if iptables -n -L ufw-user-input >/dev/null 2>&1; then echo 'Status: active'; el
 . /etc/default/ufw 2>/dev/null && printf 'incoming=%s\\noutgoing=%s\\n' "$DEFAULT_INPUT_POLICY" "$DEFAULT_OUTPUT_POLICY"
 grep -h '^### tuple ###' /etc/ufw/user.rules /etc/ufw/user6.rules 2>/dev/null | sort -u`,
   parse(output) {
-    const get = (k: string) => new RegExp(`^${k}=(.*)$`, "m").exec(output)?.[1]?.replace(/"/g, "");
+    const kv = parseKeyValues(output);
+    const get = (k: string) => kv[k]?.replace(/"/g, "");
     if (get("installed") !== "yes") return { installed: false, active: false, rules: [] };
     const policy = (p: string | undefined) =>
       p === undefined

@@ -1,4 +1,5 @@
 import type { DiffEntry } from "../engine/diff.js";
+import { formatPath } from "../manifest/load.js";
 import type { NodeResult } from "../engine/reconcile.js";
 import type { Plan } from "../engine/types.js";
 
@@ -32,7 +33,7 @@ function show(value: unknown): string {
 }
 
 function renderPath(path: (string | number)[]): string {
-  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? p : `.${p}`)).join("") || "(value)";
+  return formatPath(path) || "(value)";
 }
 
 function renderDiff(e: DiffEntry, s: Style): string {
