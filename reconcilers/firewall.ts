@@ -1,10 +1,14 @@
 // Owns: ufw: its default policies (deny incoming, allow outgoing), exactly the declared allow rules
 // for this node's roles, and whether it is enabled. Compared on what ufw reports (`ufw show added`,
 // `ufw status`). Runs: ufw commands; SSH is allowed before anything is denied, ufw is enabled last.
+// Where keepalived runs, it also lets VRRP (IP protocol 112) in from the other control-plane nodes
+// through a marked block of /etc/ufw/before.rules: ufw has no rule syntax for VRRP, and a firewall
+// that drops it makes both nodes hold the virtual IP.
 // Leaves alone: routed/forward policy, logging, application profiles, other netfilter tables.
 import { firewallRulesFor, ufwRuleName } from "../src/manifest/defaults.js";
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
 import { shellQuote } from "../src/transport/quote.js";
+import { isControlPlane } from "./lib/node.js";
 import { parseKeyValues } from "./lib/text.js";
 
 export interface FirewallDesired {
@@ -13,6 +17,8 @@ export interface FirewallDesired {
   allow: string[];
   /** The SSH port's rule, which must never be removed while ufw denies. */
   sshRule: string;
+  /** Addresses VRRP is allowed from: the other control-plane nodes where keepalived runs. */
+  vrrpFrom: string[];
 }
 
 export interface FirewallObserved {
@@ -22,6 +28,35 @@ export interface FirewallObserved {
   outgoing?: string;
   /** The rules ufw has, as their ufw command arguments without comments: "allow 22/tcp". */
   rules: string[];
+  /** VRRP sources in our block of /etc/ufw/before.rules, and in the live ufw-before-input chain. */
+  vrrp: { persisted: string[]; live: string[] };
+}
+
+const BEGIN = "# BEGIN picotrader: VRRP from the other control-plane nodes (keepalived)";
+const END = "# END picotrader";
+
+/** The VRRP sources of our block in before.rules (the probe prints only the block). Pure. */
+export function parseVrrpBlock(block: string): string[] {
+  return [...block.matchAll(/^-A ufw-before-input -p 112 -s (\S+) -j ACCEPT$/gm)].map((m) => m[1] as string);
+}
+
+/**
+ * A command that rewrites our block of before.rules (removing it when `sources` is empty) just
+ * before the filter table's last COMMIT, through a temp file and a rename. Pure.
+ */
+export function buildVrrpBlockCommand(sources: string[]): string {
+  const block =
+    sources.length === 0
+      ? ""
+      : [BEGIN, ...sources.map((s) => `-A ufw-before-input -p 112 -s ${s} -j ACCEPT`), END].join("\\n");
+  const program = `{ l[NR] = $0; if ($0 == "COMMIT") last = NR }
+END { for (i = 1; i <= NR; i++) {
+  if (l[i] == b) { skip = 1; continue }
+  if (skip) { if (l[i] == e) skip = 0; continue }
+  if (i == last && block != "") print block
+  print l[i] } }`;
+  const f = "/etc/ufw/before.rules";
+  return `t=$(mktemp ${f}.XXXXXX) && awk -v b=${shellQuote(BEGIN)} -v e=${shellQuote(END)} -v block=${shellQuote(block)} ${shellQuote(program)} ${f} > "$t" && chmod 0640 "$t" && mv "$t" ${f}`;
 }
 
 const GUARD = {
@@ -67,7 +102,11 @@ export const firewall: Reconciler<FirewallDesired, FirewallObserved> = {
     const sshRule = `${node.sshPort ?? 22}/tcp`;
     const allow = [...new Set(firewallRulesFor(node, m).map(ufwRuleName))];
     allow.sort((a, b) => (a === sshRule ? -1 : b === sshRule ? 1 : 0));
-    return { enabled: m.firewall?.enabled ?? true, allow, sshRule };
+    const vrrpFrom =
+      m.keepalived && isControlPlane(node)
+        ? m.nodes.filter((n) => n !== node && isControlPlane(n)).map((n) => n.address)
+        : [];
+    return { enabled: m.firewall?.enabled ?? true, allow, sshRule, vrrpFrom };
   },
   // What `ufw status` and `ufw show added` report, read the way ufw reads it (its rule tuples in
   // user.rules, its chain in the kernel) without starting ufw's Python twice per node.
@@ -75,11 +114,18 @@ export const firewall: Reconciler<FirewallDesired, FirewallObserved> = {
 echo installed=yes
 if iptables -n -L ufw-user-input >/dev/null 2>&1; then echo 'Status: active'; else echo 'Status: inactive'; fi
 . /etc/default/ufw 2>/dev/null && printf 'incoming=%s\\noutgoing=%s\\n' "$DEFAULT_INPUT_POLICY" "$DEFAULT_OUTPUT_POLICY"
-grep -h '^### tuple ###' /etc/ufw/user.rules /etc/ufw/user6.rules 2>/dev/null | sort -u`,
-  parse(output) {
+grep -h '^### tuple ###' /etc/ufw/user.rules /etc/ufw/user6.rules 2>/dev/null | sort -u
+iptables -S ufw-before-input 2>/dev/null | sed -n 's/^-A ufw-before-input -s \\([^ /]*\\)[^ ]* -p \\(vrrp\\|112\\) -j ACCEPT$/vrrp-live \\1/p'
+echo '--- before.rules'; sed -n '/^# BEGIN picotrader/,/^# END picotrader/p' /etc/ufw/before.rules 2>/dev/null; true`,
+  parse(probeOutput) {
+    const [output = "", beforeRules] = probeOutput.split(/^--- before\.rules\n/m);
+    const vrrp = {
+      persisted: parseVrrpBlock(beforeRules ?? ""),
+      live: [...output.matchAll(/^vrrp-live (\S+)$/gm)].map((m) => m[1] as string),
+    };
     const kv = parseKeyValues(output);
     const get = (k: string) => kv[k]?.replace(/"/g, "");
-    if (get("installed") !== "yes") return { installed: false, active: false, rules: [] };
+    if (get("installed") !== "yes") return { installed: false, active: false, rules: [], vrrp };
     const policy = (p: string | undefined) =>
       p === undefined
         ? undefined
@@ -98,6 +144,7 @@ grep -h '^### tuple ###' /etc/ufw/user.rules /etc/ufw/user6.rules 2>/dev/null | 
       ...(incoming ? { incoming } : {}),
       ...(outgoing ? { outgoing } : {}),
       rules: parseUfwTuples(output),
+      vrrp,
     };
   },
   plan(d, o) {
@@ -143,6 +190,8 @@ grep -h '^### tuple ###' /etc/ufw/user.rules /etc/ufw/user6.rules 2>/dev/null | 
         guard: GUARD,
       });
     }
+    const vrrpChange = planVrrp(d, o);
+    if (vrrpChange) changes.push(vrrpChange);
     if (d.enabled !== o.active) {
       changes.push({
         summary: d.enabled ? "enable ufw" : "disable ufw",
@@ -156,3 +205,26 @@ grep -h '^### tuple ###' /etc/ufw/user.rules /etc/ufw/user6.rules 2>/dev/null | 
     return changes;
   },
 };
+
+/** The VRRP block of before.rules and its reload, when the file or the live chain differ. Pure. */
+function planVrrp(d: FirewallDesired, o: FirewallObserved): ChangeDraft | undefined {
+  const same = (a: string[], b: string[]) => a.length === b.length && a.every((x) => b.includes(x));
+  const fileRight = same(o.vrrp.persisted, d.vrrpFrom);
+  // The live chain exists only while ufw is active; an inactive ufw loads the file when enabled.
+  const liveRight = !o.active || same(o.vrrp.live, d.vrrpFrom);
+  if (fileRight && liveRight) return undefined;
+  return {
+    summary:
+      d.vrrpFrom.length > 0
+        ? `allow VRRP from ${d.vrrpFrom.join(", ")}`
+        : "remove the VRRP rules of picotrader",
+    before: { vrrp: o.vrrp.persisted, ...(o.active ? { live: o.vrrp.live } : {}) },
+    after: { vrrp: d.vrrpFrom },
+    steps: [
+      ...(fileRight ? [] : [{ kind: "run" as const, command: buildVrrpBlockCommand(d.vrrpFrom) }]),
+      { kind: "run", command: "ufw reload" },
+    ],
+    risk: "access",
+    guard: GUARD,
+  };
+}

@@ -2,11 +2,34 @@
 // checks that each concern's `after` list is respected). Adding a concern: one file, one line here.
 import type { Reconciler } from "../src/engine/types.js";
 import { adminUser } from "./admin-user.js";
+import { docker } from "./docker.js";
 import { firewall } from "./firewall.js";
+import { haproxy } from "./haproxy.js";
 import { hostname } from "./hostname.js";
 import { hosts } from "./hosts.js";
 import { ipForward } from "./ip-forward.js";
+import { keepalived } from "./keepalived.js";
+import { kernel } from "./kernel.js";
+import { packages } from "./packages.js";
 import { sshKeys } from "./ssh-keys.js";
 import { sshd } from "./sshd.js";
+import { swap } from "./swap.js";
 
-export const reconcilers = [hosts, hostname, adminUser, sshKeys, sshd, firewall, ipForward] as Reconciler[];
+export const reconcilers = [
+  // Access first: every later change runs as the admin user behind the final firewall.
+  hosts,
+  hostname,
+  adminUser,
+  sshKeys,
+  sshd,
+  firewall,
+  // The runtime.
+  ipForward,
+  kernel,
+  swap,
+  packages,
+  docker,
+  // The highly available API: HAProxy must answer before keepalived claims the virtual IP.
+  haproxy,
+  keepalived,
+] as Reconciler[];

@@ -3,7 +3,7 @@ import { buildProbeScript, newNonce, parseProbeOutput } from "../transport/probe
 import type { Session } from "../transport/session.js";
 import { concernsFor } from "./plan.js";
 import { parseRecord, RECORD_PROBE, RECORD_SECTION, type NodeRecord } from "./record.js";
-import type { Facts, Manifest, NodeSpec, Reconciler } from "./types.js";
+import type { Facts, Manifest, NodeSpec, Reconciler, Secrets } from "./types.js";
 
 /** What one observation of a node returns: each concern's facts, and the node's record. */
 export interface Observation {
@@ -22,12 +22,13 @@ export async function observeNode(
   node: NodeSpec,
   m: Manifest,
   reconcilers: Reconciler[],
+  secrets: Secrets = {},
 ): Promise<Observation> {
   const concerns = concernsFor(node, m, reconcilers);
   const nonce = newNonce();
   const script = buildProbeScript(
     [
-      ...concerns.map((r) => ({ name: r.name, script: r.probe(r.desired(node, m)) })),
+      ...concerns.map((r) => ({ name: r.name, script: r.probe(r.desired(node, m, secrets)) })),
       { name: RECORD_SECTION, script: RECORD_PROBE },
     ],
     nonce,

@@ -1,5 +1,5 @@
 import { diffValues } from "./diff.js";
-import type { Change, Facts, Manifest, NodeSpec, Reconciler } from "./types.js";
+import type { Change, Facts, Manifest, NodeSpec, Reconciler, Secrets } from "./types.js";
 
 /** The reconcilers that apply to a node, in the given (apply) order. Pure. */
 export function concernsFor(node: NodeSpec, m: Manifest, reconcilers: Reconciler[]): Reconciler[] {
@@ -15,6 +15,7 @@ export function planNode(
   m: Manifest,
   reconcilers: Reconciler[],
   facts: Facts,
+  secrets: Secrets = {},
 ): { changes: Change[]; errors: string[] } {
   const changes: Change[] = [];
   const errors: string[] = [];
@@ -28,7 +29,15 @@ export function planNode(
       errors.push(`${r.name}: facts unknown: ${observed.error}`);
       continue;
     }
-    for (const draft of r.plan(r.desired(node, m), observed.value)) {
+    let drafts;
+    try {
+      drafts = r.plan(r.desired(node, m, secrets), observed.value);
+    } catch (err) {
+      // A concern that cannot plan (e.g. a fact it needs is missing) stops only itself.
+      errors.push(`${r.name}: cannot plan: ${(err as Error).message}`);
+      continue;
+    }
+    for (const draft of drafts) {
       changes.push({
         ...draft,
         concern: r.name,

@@ -10,7 +10,18 @@ import { buildRecordStep, RECORD_PATH, type NodeRecord } from "./record.js";
 import { buildStepCommand } from "../transport/steps.js";
 import { orderReconcilers } from "./order.js";
 import { planNode } from "./plan.js";
-import type { Change, Guard, Manifest, NodePlan, NodeSpec, Plan, Reconciler, Risk } from "./types.js";
+import { needsRolling, waitForOneVipHolder } from "./rolling.js";
+import type {
+  Change,
+  Guard,
+  Manifest,
+  NodePlan,
+  NodeSpec,
+  Plan,
+  Reconciler,
+  Risk,
+  Secrets,
+} from "./types.js";
 
 /** How one node ended. */
 export type NodeOutcome =
@@ -42,6 +53,8 @@ export interface NodeResult {
 export interface ReconcileOptions {
   transport: Transport;
   manifest: Manifest;
+  /** The manifest's secrets (readSecrets()); default none. */
+  secrets?: Secrets;
   reconcilers: Reconciler[];
   /** Node names to work on; undefined: all. */
   only?: string[];
@@ -57,6 +70,8 @@ export interface ReconcileOptions {
   commit?: string;
   /** Changes with these risks are not applied (they stay pending), e.g. reboots from watch mode. */
   withhold?: Risk[];
+  /** How long the rolling apply waits for one holder of the virtual IP after a node. Default 30 s. */
+  vipTimeoutMs?: number;
 }
 
 /** Picks the nodes to work on; an unknown name in `only` is an error naming it. Pure. */
@@ -85,8 +100,8 @@ async function planAll(o: ReconcileOptions, ordered: Reconciler[], nodes: NodeSp
       o.onProgress?.(node.name, "connecting");
       session = await o.transport.connect(node);
       o.onProgress?.(node.name, `observing as ${session.identity}`);
-      const { facts, record, recordError } = await observeNode(session, node, o.manifest, ordered);
-      const { changes, errors } = planNode(node, o.manifest, ordered, facts);
+      const { facts, record, recordError } = await observeNode(session, node, o.manifest, ordered, o.secrets);
+      const { changes, errors } = planNode(node, o.manifest, ordered, facts, o.secrets);
       return {
         node,
         session,
@@ -123,32 +138,125 @@ export async function reconcile(
     nodes: planned.map((p) => p.nodePlan),
   };
   o.onPlan?.(plan);
-  const results = await mapLimit(planned, o.concurrency, async (p): Promise<NodeResult> => {
-    const stats = p.session?.stats ?? { connections: 0, execs: 0 };
-    const result = {
-      node: p.node.name,
-      applied: 0,
-      remaining: p.nodePlan.changes,
-      errors: [...p.nodePlan.errors],
-      stats,
-    };
-    if (!p.session) return { ...result, outcome: "unreachable" };
-    try {
-      const suspended = o.manifest.suspend === true || p.node.suspend === true;
-      if (suspended && o.apply) o.onProgress?.(p.node.name, "suspended: observed and reported, not applied");
-      if (!o.apply || suspended || p.nodePlan.changes.length === 0) {
-        const outcome =
-          p.nodePlan.errors.length > 0 ? "failed" : p.nodePlan.changes.length > 0 ? "pending" : "converged";
-        if (o.apply && !suspended && outcome === "converged")
-          await recordOnNode(o, p.session, p.node, p.nodePlan.recorded, { ...result, outcome });
-        return { ...result, outcome, ...(suspended ? { suspended } : {}) };
+  // Sessions to control-plane nodes outside `--only`, opened when the rolling apply asks them.
+  const gateSessions = new Map<string, Session>();
+  try {
+    const runOne = (p: Planned) => runNode(o, ordered, p);
+    if (!o.apply) return { plan, results: await mapLimit(planned, o.concurrency, runOne) };
+    // Nodes whose changes may move the virtual IP (or reboot) go one at a time, after the others.
+    const rolling = (p: Planned) =>
+      p.session !== undefined &&
+      !isSuspended(o.manifest, p.node) &&
+      needsRolling(p.nodePlan, ordered, o.withhold);
+    const byNode = new Map<string, NodeResult>();
+    for (const r of await mapLimit(
+      planned.filter((p) => !rolling(p)),
+      o.concurrency,
+      runOne,
+    ))
+      byNode.set(r.node, r);
+    let stopped: string | undefined;
+    for (const p of planned.filter(rolling)) {
+      if (stopped !== undefined) {
+        byNode.set(p.node.name, notApplied(p, stopped));
+        continue;
       }
-      return await applyNode(o, ordered, p.session, p.node, p.nodePlan, result);
-    } finally {
-      await p.session.close();
+      const result = await runOne(p);
+      byNode.set(p.node.name, result);
+      const gate = await waitForVirtualIp(o, planned, gateSessions, p.node.name);
+      if (gate !== undefined) {
+        result.errors.push(gate);
+        if (result.outcome === "converged" || result.outcome === "pending") result.outcome = "failed";
+        stopped = `not applied: the rolling apply stopped after ${p.node.name}: ${gate}`;
+      }
     }
-  });
-  return { plan, results };
+    return { plan, results: planned.map((p) => byNode.get(p.node.name) as NodeResult) };
+  } finally {
+    await Promise.all([
+      ...planned.map((p) => p.session?.close()),
+      ...[...gateSessions.values()].map((s) => s.close()),
+    ]);
+  }
+}
+
+/** Runs one node's part of the plan (or only reports it, in a dry-run or when suspended). */
+async function runNode(
+  o: ReconcileOptions & { apply: boolean },
+  ordered: Reconciler[],
+  p: Planned,
+): Promise<NodeResult> {
+  const stats = p.session?.stats ?? { connections: 0, execs: 0 };
+  const result = {
+    node: p.node.name,
+    applied: 0,
+    remaining: p.nodePlan.changes,
+    errors: [...p.nodePlan.errors],
+    stats,
+  };
+  if (!p.session) return { ...result, outcome: "unreachable" };
+  const suspended = isSuspended(o.manifest, p.node);
+  if (suspended && o.apply) o.onProgress?.(p.node.name, "suspended: observed and reported, not applied");
+  if (!o.apply || suspended || p.nodePlan.changes.length === 0) {
+    const outcome =
+      p.nodePlan.errors.length > 0 ? "failed" : p.nodePlan.changes.length > 0 ? "pending" : "converged";
+    if (o.apply && !suspended && outcome === "converged")
+      await recordOnNode(o, p.session, p.node, p.nodePlan.recorded, { ...result, outcome });
+    return { ...result, outcome, ...(suspended ? { suspended } : {}) };
+  }
+  return applyNode(o, ordered, p.session, p.node, p.nodePlan, result);
+}
+
+function isSuspended(m: Manifest, node: NodeSpec): boolean {
+  return m.suspend === true || node.suspend === true;
+}
+
+/** A rolling node left alone because an earlier one did not bring the virtual IP back. */
+function notApplied(p: Planned, why: string): NodeResult {
+  return {
+    node: p.node.name,
+    outcome: "failed",
+    applied: 0,
+    remaining: p.nodePlan.changes,
+    errors: [...p.nodePlan.errors, `${p.node.name}: ${why}`],
+    stats: p.session?.stats ?? { connections: 0, execs: 0 },
+  };
+}
+
+/**
+ * After a rolling node: waits until exactly one control-plane node holds the virtual IP, asking
+ * each of them (over the run's sessions, or new ones for nodes outside `--only`). Returns why
+ * not, or undefined (also when the manifest has no virtual IP to keep).
+ */
+async function waitForVirtualIp(
+  o: ReconcileOptions,
+  planned: Planned[],
+  extra: Map<string, Session>,
+  after: string,
+): Promise<string | undefined> {
+  const vip = o.manifest.cluster.virtualIp;
+  if (vip === undefined || o.manifest.keepalived === undefined) return undefined;
+  const sessions: Session[] = [];
+  for (const node of o.manifest.nodes.filter((n) => n.roles.includes("control-plane"))) {
+    const p = planned.find((q) => q.node.name === node.name);
+    if (p) {
+      if (p.session) sessions.push(p.session);
+      continue;
+    }
+    let session = extra.get(node.name);
+    if (!session) {
+      session = await o.transport.connect(node).catch(() => undefined);
+      if (session) extra.set(node.name, session);
+    }
+    if (session) sessions.push(session);
+  }
+  o.onProgress?.(after, `waiting for one holder of the virtual IP ${vip}`);
+  const gate = await waitForOneVipHolder(sessions, vip, o.vipTimeoutMs ?? 30_000);
+  if ("error" in gate) return gate.error;
+  o.onProgress?.(
+    after,
+    `virtual IP ${vip} held by ${gate.holder} (${(gate.waitedMs / 1000).toFixed(1)} s after the changes)`,
+  );
+  return undefined;
 }
 
 async function applyNode(
@@ -227,8 +335,8 @@ async function applyAndVerify(
     }
   }
   o.onProgress?.(node.name, "verifying");
-  const { facts } = await observeNode(session, node, o.manifest, ordered);
-  const after = planNode(node, o.manifest, ordered, facts);
+  const { facts } = await observeNode(session, node, o.manifest, ordered, o.secrets);
+  const after = planNode(node, o.manifest, ordered, facts, o.secrets);
   errors.push(...after.errors);
   const withheld = (c: Change) => c.risk !== undefined && o.withhold?.includes(c.risk) === true;
   const unexpected = after.changes.filter((c) => !withheld(c));

@@ -23,6 +23,8 @@ export type Step =
       group: string;
       /** Run on the temp file (as `$1`) before it replaces the target; non-zero aborts the write. */
       validate?: string;
+      /** The content holds a secret: reports show its length only. */
+      sensitive?: boolean;
     };
 
 /** What a plugin's plan() returns: a change of one concern on one node, before the engine adds who and where. */
@@ -57,6 +59,12 @@ export interface Change extends ChangeDraft {
 }
 
 /**
+ * Secrets the controller read from its environment, by variable name (e.g. the VRRP password).
+ * Never in the manifest; a change whose steps carry one marks them `sensitive`.
+ */
+export type Secrets = Readonly<Record<string, string>>;
+
+/**
  * A reconciler plugin: one concern (hostname, hosts, ...). desired(), parse() and plan() are pure;
  * probe() returns a read-only POSIX sh script whose output parse() reads.
  */
@@ -64,8 +72,14 @@ export interface Reconciler<D = unknown, O = unknown> {
   name: string;
   /** Concerns that must be applied first on the same node. */
   after?: string[];
+  /**
+   * Its "restart" changes may move the virtual IP: the engine applies them one node at a time and
+   * starts the next node only when exactly one node holds the virtual IP again.
+   */
+  rolling?: boolean;
   applies(node: NodeSpec, m: Manifest): boolean;
-  desired(node: NodeSpec, m: Manifest): D;
+  /** `secrets` holds every variable that `requiredSecrets()` names for the manifest. */
+  desired(node: NodeSpec, m: Manifest, secrets: Secrets): D;
   /** A function of the desired value so that a probe reads only what this node needs. */
   probe(desired: D): string;
   parse(output: string): O;

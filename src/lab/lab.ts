@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { LabError } from "../errors.js";
+import { DEFAULT_VRRP_PASSWORD_ENV } from "../manifest/defaults.js";
 import { packageRoot } from "../paths.js";
 import { run, runOk } from "../util/run.js";
 import { ensureImage, processAlive } from "./image.js";
@@ -16,6 +17,8 @@ import { ensureImage, processAlive } from "./image.js";
 export const LAB_ROOT = process.env.PICOTRADER_LAB_ROOT ?? "/var/lib/picotrader-lab";
 /** The factory image's root password, like HardKernel's images. Not a secret: it is the lab's. */
 export const FACTORY_PASSWORD = "odroid";
+/** The lab's VRRP password, given to the controller as PICOTRADER_VRRP_PASSWORD. Not a secret either. */
+export const LAB_VRRP_PASSWORD = "labvrrp";
 const SUBNET_PREFIX = "10.88.0";
 
 export interface LabNode {
@@ -464,6 +467,7 @@ export function labEnv(lab: LabState): Record<string, string> {
     PICOTRADER_IDENTITY: lab.keyPath,
     PICOTRADER_KNOWN_HOSTS: lab.knownHostsPath,
     PICOTRADER_BOOTSTRAP_PASSWORD: FACTORY_PASSWORD,
+    [DEFAULT_VRRP_PASSWORD_ENV]: LAB_VRRP_PASSWORD,
   };
 }
 
@@ -504,8 +508,12 @@ export function labSshArgv(lab: LabState, nodeName: string, command: string[], u
   ];
 }
 
-/** A cluster.yaml for the lab: the real schema, the lab's addresses and virtual IP. */
-export function labManifest(lab: LabState): string {
+/**
+ * A cluster.yaml for the lab: the real schema, the lab's addresses and virtual IP. With
+ * `runtime: false`, only the access and network concerns (swap, kernel, Docker, keepalived and
+ * HAProxy sections left out), for tests that are about something else.
+ */
+export function labManifest(lab: LabState, options: { runtime?: boolean } = {}): string {
   const key = readFileSync(`${lab.keyPath}.pub`, "utf8").trim();
   const controlPlanes = lab.nodes.length >= 3 ? 2 : 1;
   const lines = [
@@ -523,6 +531,17 @@ export function labManifest(lab: LabState): string {
     "workstation:",
     "  name: workstation",
     `  address: ${lab.controllerAddress}`,
+    ...(options.runtime === false
+      ? []
+      : [
+          "# The runtime and the highly available API, with their defaults.",
+          "swap:",
+          "  enabled: false",
+          "kernel: {}",
+          "docker: {}",
+          "keepalived: {}",
+          "haproxy: {}",
+        ]),
     "nodes:",
   ];
   lab.nodes.forEach((node, i) => {

@@ -29,3 +29,6 @@ export function ruleAllowsTcp(rule: FirewallRule, port: number): boolean {
   const [from, to] = rule.port.split(":").map(Number);
   return from !== undefined && to !== undefined && port >= from && port <= to;
 }
+
+/** The controller's environment variable holding the VRRP password when the manifest names none. */
+export const DEFAULT_VRRP_PASSWORD_ENV = "PICOTRADER_VRRP_PASSWORD";

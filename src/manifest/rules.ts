@@ -118,6 +118,23 @@ const controlPlaneForVirtualIp: Rule = (m) =>
       ]
     : [];
 
+const loadBalancerNeedsVirtualIp: Rule = (m) =>
+  m.cluster.virtualIp === undefined
+    ? (["keepalived", "haproxy"] as const)
+        .filter((k) => m[k] !== undefined)
+        .map((k) => ({ path: [k], message: `${k} serves cluster.virtualIp, which is not set` }))
+    : [];
+
+const keepalivedOnControlPlanes: Rule = (m) =>
+  Object.keys(m.keepalived?.priorities ?? {}).flatMap((name) => {
+    const node = m.nodes.find((n) => n.name === name);
+    const path = ["keepalived", "priorities", name];
+    if (!node) return [{ path, message: `no node named "${name}"` }];
+    return node.roles.includes("control-plane")
+      ? []
+      : [{ path, message: `${name} has no control-plane role: keepalived runs only on control-plane nodes` }];
+  });
+
 // Access rules: a manifest that would cut the operator off by construction is refused before any
 // connection. (PICOTRADER_TEST_SKIP_ACCESS_RULES=1 lets a test force one past, to prove the guard.)
 
@@ -170,5 +187,7 @@ export const rules: Rule[] = [
   virtualIpIsFree,
   workstationIsNotANode,
   controlPlaneForVirtualIp,
+  loadBalancerNeedsVirtualIp,
+  keepalivedOnControlPlanes,
   ...accessRules,
 ];

@@ -24,6 +24,12 @@ export interface Manifest {
   ssh?: SshPolicy;
   firewall?: Firewall;
   network?: Network;
+  packages?: Packages;
+  docker?: Docker;
+  swap?: Swap;
+  kernel?: Kernel;
+  keepalived?: Keepalived;
+  haproxy?: Haproxy;
   /**
    * The managed nodes (Odroid C2 boards), in order; the order sets keepalived priorities.
    *
@@ -165,6 +171,98 @@ export interface HostEntry {
    * @minItems 1
    */
   names: [Hostname, ...Hostname[]];
+}
+/**
+ * Debian packages installed on every node from the node's own apt sources, besides those the docker, keepalived and haproxy sections need. Absent: no extra packages.
+ */
+export interface Packages {
+  /**
+   * Package names; installed when missing (never upgraded or removed here). The apt index is refreshed only when one has no candidate.
+   */
+  install: string[];
+}
+/**
+ * Docker on every node: the package installed, /etc/docker/daemon.json as declared, the service enabled and running (restarted only when daemon.json changes). Absent: Docker is not managed.
+ */
+export interface Docker {
+  /**
+   * The package that provides dockerd. Default: docker.io.
+   */
+  package?: string;
+  /**
+   * The whole of /etc/docker/daemon.json, compared as JSON. Default: the systemd cgroup driver (as the kubelet expects) and json-file logs limited to 3 files of 100m.
+   */
+  daemon?: {
+    [k: string]: unknown;
+  };
+}
+/**
+ * Swap on every node. Absent: swap is not managed.
+ */
+export interface Swap {
+  /**
+   * false (what the kubelet needs): no active swap, swap lines of /etc/fstab commented out with a note, swap units and zram swap masked. true: swap left as it is.
+   */
+  enabled: boolean;
+}
+/**
+ * Kernel settings Kubernetes needs besides forwarding, at runtime and persisted (/etc/sysctl.d/90-picotrader-kernel.conf, /etc/modules-load.d/picotrader.conf). Absent: not managed.
+ */
+export interface Kernel {
+  /**
+   * sysctl settings on every node. Default: net.bridge.bridge-nf-call-iptables and -ip6tables = 1; control-plane nodes also get net.ipv4.ip_nonlocal_bind = 1 when HAProxy is declared (it binds the virtual IP on nodes that do not hold it).
+   */
+  sysctl?: {
+    [k: string]: string | number;
+  };
+  /**
+   * Kernel modules loaded at boot. Default: overlay, br_netfilter.
+   */
+  modules?: string[];
+}
+/**
+ * keepalived on the control-plane nodes: one VRRP instance holding cluster.virtualIp, which leaves a node whose HAProxy is down. The firewall lets VRRP in from the other control-plane nodes. Other nodes must not run it. Absent: not managed.
+ */
+export interface Keepalived {
+  /**
+   * The network interface for VRRP and the virtual IP. Default: the interface that carries the node's address, as observed.
+   */
+  interface?: string;
+  /**
+   * virtual_router_id, unique on the network segment. Default: 51.
+   */
+  routerId?: number;
+  /**
+   * VRRP priority per control-plane node name. Default: from the node order, 150 for the first control-plane node, then 149, 148...
+   */
+  priorities?: {
+    [k: string]: number;
+  };
+  /**
+   * The environment variable of the controller that holds the VRRP password (at most 8 characters are used). Never in Git, never printed. Default: PICOTRADER_VRRP_PASSWORD.
+   */
+  passwordEnv?: string;
+}
+/**
+ * HAProxy on the control-plane nodes: a TCP frontend on the virtual IP forwarding to every control-plane node's API server, with health checks; its configuration is checked with haproxy -c before it is reloaded. Other nodes must not run it. Absent: not managed.
+ */
+export interface Haproxy {
+  /**
+   * The frontend port on the virtual IP. Default: 6443.
+   */
+  port?: number;
+  /**
+   * The API server port on each control-plane node's own address (the API server must bind that address, not 0.0.0.0, when both ports are the same). Default: 6443.
+   */
+  backendPort?: number;
+  /**
+   * HAProxy's balance algorithm. Default: roundrobin.
+   */
+  balance?: "roundrobin" | "leastconn" | "source";
+  /**
+   * Time between health checks of a backend, in HAProxy's units. Default: 2s.
+   */
+  checkInterval?: string;
 }
 export interface NodeSpec {
   /**

@@ -10,6 +10,14 @@ export interface ReconcileReport {
   results: NodeResult[];
 }
 
+/** The report as JSON; a sensitive write step shows the length of its content, never the content. */
 export function renderJson(report: ReconcileReport): string {
-  return JSON.stringify(report, null, 2) + "\n";
+  return JSON.stringify(report, redactSensitive, 2) + "\n";
+}
+
+function redactSensitive(this: unknown, key: string, value: unknown): unknown {
+  const step = this as { kind?: unknown; sensitive?: unknown };
+  return key === "content" && step.kind === "write" && step.sensitive === true && typeof value === "string"
+    ? `(sensitive: ${value.length} bytes)`
+    : value;
 }

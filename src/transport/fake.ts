@@ -12,8 +12,9 @@ export interface FakeProbeAnswer {
 export interface FakeNode {
   /** Round n answers the n-th batched probe; each maps concern -> answer. */
   probeRounds: Record<string, FakeProbeAnswer>[];
-  /** Accepted commands (matched against the whole command); anything else fails the test. */
-  commands?: { match: RegExp; exitCode?: number; stdout?: string; stderr?: string }[];
+  /** Accepted commands (matched against the whole command); anything else fails the test. A
+   * function as stdout answers each call anew (a node whose state changes as steps run). */
+  commands?: { match: RegExp; exitCode?: number; stdout?: string | (() => string); stderr?: string }[];
   /** When set, connecting fails with this message. */
   unreachable?: string;
   /** When set, the access proof (a new login as the admin user) is refused with this message. */
@@ -84,7 +85,7 @@ export class FakeTransport implements Transport {
         return Promise.resolve({
           ...base,
           exitCode: accepted.exitCode ?? 0,
-          stdout: accepted.stdout ?? "",
+          stdout: typeof accepted.stdout === "function" ? accepted.stdout() : (accepted.stdout ?? ""),
           stderr: accepted.stderr ?? "",
         });
       },

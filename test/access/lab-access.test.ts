@@ -18,7 +18,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 if (lab) {
   const dir = mkdtempSync(join(tmpdir(), "picotrader-access-"));
-  const base = labManifest(lab);
+  const base = labManifest(lab, { runtime: false });
   const manifest = (name: string, text: string) => {
     const file = join(dir, name);
     writeFileSync(file, text);

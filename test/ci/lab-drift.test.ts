@@ -15,7 +15,7 @@ const lab = await useLab(t, NAME, 2);
 
 if (lab) {
   const dir = mkdtempSync(join(tmpdir(), "picotrader-drift-"));
-  writeFileSync(join(dir, "cluster.yaml"), labManifest(lab));
+  writeFileSync(join(dir, "cluster.yaml"), labManifest(lab, { runtime: false }));
   const cli = join(packageRoot(), "dist", "src", "cli.js");
   /** The job's plan step: its exit code, and plan.json left in `dir`. */
   const planStep = async () =>
@@ -75,7 +75,7 @@ if (lab) {
   t.test("a broken check exits 1, not 2", async (t) => {
     writeFileSync(
       join(dir, "cluster.yaml"),
-      labManifest(lab).replace("apiVersion: picotrader/v1", "apiVersion: nope"),
+      labManifest(lab, { runtime: false }).replace("apiVersion: picotrader/v1", "apiVersion: nope"),
     );
     t.equal(await planStep(), 1);
   });

@@ -49,7 +49,7 @@ if (lab) {
   const ctl = join(dir, "ctl");
   await git(dir, "init", "--bare", "-q", remote);
   await git(dir, "clone", "-q", remote, work);
-  const base = labManifest(lab);
+  const base = labManifest(lab, { runtime: false });
   const commit = async (text: string, message: string) => {
     writeFileSync(join(work, "cluster.yaml"), text);
     await git(work, "add", "cluster.yaml");

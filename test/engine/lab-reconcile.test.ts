@@ -13,7 +13,7 @@ const lab = await useLab(t, NAME, 3);
 
 if (lab) {
   const file = join(mkdtempSync(join(tmpdir(), "picotrader-")), "lab.yaml");
-  writeFileSync(file, labManifest(lab));
+  writeFileSync(file, labManifest(lab, { runtime: false }));
   const dryRun = async () => {
     const r = await picotrader(lab, ["reconcile", "-f", file, "--dry-run", "--detailed-exitcode", "--json"]);
     return { exitCode: r.exitCode, report: JSON.parse(r.stdout) as ReconcileReport, stderr: r.stderr };

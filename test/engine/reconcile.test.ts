@@ -23,6 +23,7 @@ const hostsOf = (node: "a" | "b") =>
   hosts.desired(
     manifest.nodes.find((n) => n.name === node)!,
     manifest,
+    {},
   ).content;
 const converged = (node: "a" | "b") => convergedProbe(node, hostsOf(node), ["22"]);
 

@@ -35,7 +35,11 @@ for (const r of reconcilers) {
       const node = manifest.nodes.find((n) => n.name === c.node);
       if (!node) throw new Error(`fixture ${r.name}: no node ${c.node} in cluster.yaml`);
       const m = c.network ? { ...manifest, network: { ...manifest.network, ...c.network } } : manifest;
-      t.same(r.desired(node, m), c.desired, `desired: ${c.name}`);
+      t.same(
+        r.desired(node, m, { PICOTRADER_VRRP_PASSWORD: "fixture-secret" }),
+        c.desired,
+        `desired: ${c.name}`,
+      );
     }
   });
 }

@@ -1,0 +1,79 @@
+// Owns: that the declared Debian packages are installed: the manifest's `packages.install`, the
+// Docker package, and haproxy and keepalived on control-plane nodes when those are declared.
+// Runs: `apt-get update` only when a missing package has no candidate, then one `apt-get install`.
+// Leaves alone: versions and upgrades (the updates policy), packages it did not ask for, apt sources.
+import type { ChangeDraft, Manifest, NodeSpec, Reconciler, Step } from "../src/engine/types.js";
+import { shellQuote } from "../src/transport/quote.js";
+import { isControlPlane } from "./lib/node.js";
+
+/** The Docker package when the manifest names none. */
+export const DEFAULT_DOCKER_PACKAGE = "docker.io";
+
+export interface PackagesDesired {
+  /** Package names, sorted. */
+  install: string[];
+}
+
+export interface PackagesObserved {
+  /** Per desired package: installed (dpkg status "ii"), and whether apt knows a candidate. */
+  packages: Record<string, { installed: boolean; candidate: boolean }>;
+}
+
+/** Every package a node needs, from the sections of the manifest that apply to it. Pure. */
+export function packagesFor(node: NodeSpec, m: Manifest): string[] {
+  const names = new Set(m.packages?.install ?? []);
+  if (m.docker) names.add(m.docker.package ?? DEFAULT_DOCKER_PACKAGE);
+  if (m.haproxy && isControlPlane(node)) names.add("haproxy");
+  if (m.keepalived && isControlPlane(node)) names.add("keepalived");
+  return [...names].sort();
+}
+
+const APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=120";
+
+export const packages: Reconciler<PackagesDesired, PackagesObserved> = {
+  name: "packages",
+  applies: (node, m) => packagesFor(node, m).length > 0,
+  desired: (node, m) => ({ install: packagesFor(node, m) }),
+  // dpkg's status of each package; for a missing one, apt's candidate (none when the index lacks
+  // it). apt-cache is slow, so an installed package never asks it.
+  probe: (d) => {
+    const names = d.install.map(shellQuote).join(" ");
+    return `for p in ${names}; do
+  st=$(dpkg-query -W -f '\${db:Status-Abbrev}' "$p" 2>/dev/null | tr -d ' ')
+  printf 'status %s %s\\n' "$p" "$st"
+  [ "$st" = ii ] || printf 'candidate %s %s\\n' "$p" "$(apt-cache policy "$p" 2>/dev/null | sed -n 's/^ *Candidate: *//p')"
+done`;
+  },
+  parse(output) {
+    const found: PackagesObserved["packages"] = {};
+    for (const line of output.split("\n")) {
+      const m = /^(status|candidate) (\S+) ?(.*)$/.exec(line);
+      if (!m) continue;
+      const [, kind, name = "", value = ""] = m;
+      const entry = (found[name] ??= { installed: false, candidate: false });
+      if (kind === "status") entry.installed = value === "ii";
+      else entry.candidate = value !== "" && value !== "(none)";
+    }
+    return { packages: found };
+  },
+  plan(d, o) {
+    const missing = d.install.filter((p) => o.packages[p]?.installed !== true);
+    if (missing.length === 0) return [];
+    const unknown = missing.filter((p) => o.packages[p]?.candidate !== true);
+    const steps: Step[] = [
+      // The index is refreshed only when apt cannot name a version of a missing package.
+      ...(unknown.length > 0 ? [{ kind: "run" as const, command: `${APT} update` }] : []),
+      {
+        kind: "run",
+        command: `${APT} install --no-install-recommends ${missing.map(shellQuote).join(" ")}`,
+      },
+    ];
+    const change: ChangeDraft = {
+      summary: `install ${missing.join(", ")}${unknown.length > 0 ? " (after apt-get update)" : ""}`,
+      before: { missing },
+      after: { installed: missing },
+      steps,
+    };
+    return [change];
+  },
+};
