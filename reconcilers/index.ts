@@ -11,6 +11,7 @@ import { ipForward } from "./ip-forward.js";
 import { keepalived } from "./keepalived.js";
 import { kernel } from "./kernel.js";
 import { packages } from "./packages.js";
+import { rootPassword } from "./root-password.js";
 import { sshKeys } from "./ssh-keys.js";
 import { sshd } from "./sshd.js";
 import { swap } from "./swap.js";
@@ -23,6 +24,7 @@ export const reconcilers = [
   sshKeys,
   sshd,
   firewall,
+  rootPassword,
   // The runtime.
   ipForward,
   kernel,

@@ -12,6 +12,10 @@ const USAGE = `usage: picotrader <command> [options]
   watch     [-f FILE] [--interval 5m] [--no-fetch]  the GitOps controller: reconcile on change, commit and interval
   install-service [-f FILE] [--user USER]           install the controller as a systemd service
   drift-report --plan plan.json [--markdown|--issue] CI: the summary, or the drift issue payload
+  hash-password                                     a sha512-crypt hash for rootPassword.hash (asked twice, or stdin)
+  exec      [-f FILE] [--only NODE,...] [--json] -- CMD   run CMD as root on every node; output per node
+  reboot    [-f FILE] [--only NODE,...] [--yes]     reboot the nodes one at a time, each back before the next
+  shutdown  [-f FILE] [--only NODE,...] [--yes]     power the nodes off one at a time
   lab image|up|down|status|reset|start|stop|ssh|run|manifest|list   the simulated cluster
 
 exit codes: 0 success, nothing pending; 1 error; 2 changes pending (with --detailed-exitcode)`;

@@ -17,13 +17,14 @@ import { buildStatus, renderStatusText } from "./report/status.js";
 import { renderPlanMarkdown } from "./report/markdown.js";
 import { colour, plain, renderPlanText, renderResultsText } from "./report/text.js";
 import { SshTransport, sshOptionsFromEnv } from "./transport/ssh.js";
+import { run } from "./util/run.js";
 
 const common = {
   file: { type: "string", short: "f", default: "cluster.yaml" },
 } as const;
 
-/** Asks for the bootstrap password on a terminal, without echo; "" (no password) elsewhere: CI, pipes. */
-function promptPassword(): Promise<string> {
+/** Asks a question on a terminal without echoing the answer; "" (no answer) elsewhere: CI, pipes. */
+export function promptSecret(question: string): Promise<string> {
   if (!process.stdin.isTTY) return Promise.resolve("");
   return new Promise((resolve) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
@@ -33,12 +34,17 @@ function promptPassword(): Promise<string> {
       if (!asked) write(s);
       asked = true;
     };
-    rl.question("root password of factory-fresh nodes (PICOTRADER_BOOTSTRAP_PASSWORD): ", (answer) => {
+    rl.question(question, (answer) => {
       rl.close();
       process.stderr.write("\n");
       resolve(answer);
     });
   });
+}
+
+/** Asks for the bootstrap password of factory-fresh nodes. */
+function promptPassword(): Promise<string> {
+  return promptSecret("root password of factory-fresh nodes (PICOTRADER_BOOTSTRAP_PASSWORD): ");
 }
 
 function interactive(): boolean {
@@ -94,6 +100,14 @@ export async function engineCommand(command: string, argv: string[]): Promise<nu
       return installServiceCommand(argv);
     case "drift-report":
       return driftReportCommand(argv);
+    case "hash-password":
+      return hashPasswordCommand();
+    case "exec":
+    case "reboot":
+    case "shutdown": {
+      const { fleetCommand } = await import("./fleet.js");
+      return fleetCommand(command, argv);
+    }
     default:
       throw new PicoError(`unknown command "${command}" (see picotrader --help)`);
   }
@@ -266,5 +280,26 @@ function driftReportCommand(argv: string[]): number {
   }
   if (values.issue) process.stdout.write(JSON.stringify(buildDriftIssue(report), null, 2) + "\n");
   else process.stdout.write(renderPlanMarkdown(report.plan, report.results));
+  return 0;
+}
+
+/**
+ * Makes a sha512-crypt hash for `rootPassword.hash` with `openssl passwd -6`: the password is asked
+ * twice on a terminal, or read from the first line of standard input.
+ */
+async function hashPasswordCommand(): Promise<number> {
+  let password: string;
+  if (process.stdin.isTTY) {
+    password = await promptSecret("new root password: ");
+    if ((await promptSecret("again: ")) !== password) throw new PicoError("the two passwords differ");
+  } else {
+    password = readFileSync(0, "utf8").split("\n")[0] ?? "";
+  }
+  if (password === "") throw new PicoError("no password given");
+  const r = await run("openssl", ["passwd", "-6", "-stdin"], { input: `${password}\n` });
+  if (r.exitCode !== 0)
+    throw new PicoError(`openssl passwd -6 failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
+  process.stdout.write(`${r.stdout.trim()}\n`);
+  process.stderr.write('put it in cluster.yaml as: rootPassword: { hash: "<the line above>" }\n');
   return 0;
 }

@@ -22,6 +22,7 @@ export interface Manifest {
   admin: Admin;
   workstation?: Workstation;
   ssh?: SshPolicy;
+  rootPassword?: RootPassword;
   firewall?: Firewall;
   network?: Network;
   packages?: Packages;
@@ -116,6 +117,15 @@ export interface SshPolicy {
   settings?: {
     [k: string]: string | number;
   };
+}
+/**
+ * root's password on every node, as a sha512-crypt hash (`picotrader hash-password` makes one). Compared with /etc/shadow, never printed. Absent: not managed.
+ */
+export interface RootPassword {
+  /**
+   * A sha512-crypt hash: $6$salt$... (optionally $6$rounds=N$salt$...).
+   */
+  hash: string;
 }
 /**
  * ufw on every node: default deny inbound, allow outbound, and only the listed ports.

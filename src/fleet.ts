@@ -1,0 +1,264 @@
+// Fleet commands, the "useful commands" of the old playbooks: run a command on every node, and
+// reboot or shut every node down one at a time. They act on the nodes; they reconcile nothing.
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { mapLimit } from "./util/run.js";
+import { PicoError } from "./errors.js";
+import { selectNodes } from "./engine/reconcile.js";
+import { waitForOneVipHolder } from "./engine/rolling.js";
+import { loadManifest } from "./manifest/validate.js";
+import type { Manifest, NodeSpec } from "./manifest/types.generated.js";
+import type { Session, Transport } from "./transport/session.js";
+import { SshTransport, sshOptionsFromEnv } from "./transport/ssh.js";
+
+/** What one node answered to `exec`; `error` when it could not be reached. */
+export interface ExecOutcome {
+  node: string;
+  exitCode?: number;
+  stdout?: string;
+  stderr?: string;
+  error?: string;
+}
+
+/** The outputs grouped per node, each under a header with its exit code. Pure. */
+export function renderExecOutcomes(outcomes: ExecOutcome[]): string {
+  return outcomes
+    .map((o) => {
+      if (o.error !== undefined) return `== ${o.node}: unreachable: ${o.error}\n`;
+      const body = [o.stdout ?? "", o.stderr ? `-- stderr\n${o.stderr}` : ""]
+        .filter(Boolean)
+        .map((t) => (t.endsWith("\n") ? t : `${t}\n`))
+        .join("");
+      return `== ${o.node} (exit ${o.exitCode})\n${body}`;
+    })
+    .join("");
+}
+
+/** Runs `command` as root on every node, in parallel (bounded). */
+export async function execOnNodes(
+  transport: Transport,
+  nodes: NodeSpec[],
+  command: string,
+  concurrency: number,
+): Promise<ExecOutcome[]> {
+  return mapLimit(nodes, concurrency, async (node): Promise<ExecOutcome> => {
+    let session: Session | undefined;
+    try {
+      session = await transport.connect(node);
+      const r = await session.exec(command);
+      return { node: node.name, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+    } catch (err) {
+      return { node: node.name, error: (err as Error).message };
+    } finally {
+      await session?.close();
+    }
+  });
+}
+
+/** Prints what identifies one boot of a node: the kernel's boot id and PID 1's start time. */
+export const BOOT_MARK = "echo \"$(cat /proc/sys/kernel/random/boot_id) $(cut -d' ' -f22 /proc/1/stat)\"";
+
+/** How a rolling reboot or shutdown went on one node. */
+export interface PowerOutcome {
+  node: string;
+  ok: boolean;
+  message: string;
+}
+
+export interface PowerOptions {
+  transport: Transport;
+  manifest: Manifest;
+  nodes: NodeSpec[];
+  action: "reboot" | "shutdown";
+  /** How long a node may take to go down and (for a reboot) to come back. */
+  timeoutMs: number;
+  onProgress?: (node: string, message: string) => void;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until a login works and its boot mark differs from `before`; returns the new mark or undefined. */
+async function waitForNewBoot(o: PowerOptions, node: NodeSpec, before: string): Promise<string | undefined> {
+  const deadline = Date.now() + o.timeoutMs;
+  while (Date.now() < deadline) {
+    await sleep(1000);
+    const session = await o.transport.connect(node).catch(() => undefined);
+    if (!session) continue;
+    try {
+      const mark = (await session.exec(BOOT_MARK)).stdout.trim();
+      if (mark !== "" && mark !== before) return mark;
+    } catch {
+      // The node went down while we asked: it is still rebooting; ask again.
+    } finally {
+      await session.close();
+    }
+  }
+  return undefined;
+}
+
+/** Polls until the node no longer accepts a login. */
+async function waitForDown(o: PowerOptions, node: NodeSpec): Promise<boolean> {
+  const deadline = Date.now() + o.timeoutMs;
+  while (Date.now() < deadline) {
+    const session = await o.transport.connect(node).catch(() => undefined);
+    if (!session) return true;
+    await session.close();
+    await sleep(1000);
+  }
+  return false;
+}
+
+/**
+ * Reboots (or shuts down) the nodes one at a time, in manifest order: the next node starts only when
+ * this one is back (a new boot answers a login) and, where keepalived runs, exactly one node holds
+ * the virtual IP. A node that cannot be reached is named and skipped; the others are done.
+ */
+export async function powerCycle(o: PowerOptions): Promise<PowerOutcome[]> {
+  const outcomes: PowerOutcome[] = [];
+  for (const node of o.nodes) {
+    let session: Session | undefined;
+    try {
+      session = await o.transport.connect(node);
+    } catch (err) {
+      outcomes.push({
+        node: node.name,
+        ok: false,
+        message: `unreachable, left alone: ${(err as Error).message}`,
+      });
+      continue;
+    }
+    const before = (await session.exec(BOOT_MARK)).stdout.trim();
+    // Detached and delayed, so that the command returns before the connection goes down.
+    const verb = o.action === "reboot" ? "reboot" : "poweroff";
+    const r = await session.exec(`nohup sh -c 'sleep 1; systemctl ${verb}' >/dev/null 2>&1 &`);
+    await session.close();
+    if (r.exitCode !== 0) {
+      outcomes.push({
+        node: node.name,
+        ok: false,
+        message: `systemctl ${verb} failed (exit ${r.exitCode}): ${r.stderr.trim()}`,
+      });
+      continue;
+    }
+    o.onProgress?.(node.name, `${verb} requested`);
+    const started = Date.now();
+    if (o.action === "shutdown") {
+      const down = await waitForDown(o, node);
+      outcomes.push({
+        node: node.name,
+        ok: down,
+        message: down
+          ? `off after ${((Date.now() - started) / 1000).toFixed(1)} s`
+          : `still answering after ${o.timeoutMs / 1000} s`,
+      });
+      continue;
+    }
+    const mark = await waitForNewBoot(o, node, before);
+    if (mark === undefined) {
+      outcomes.push({
+        node: node.name,
+        ok: false,
+        message: `did not come back within ${o.timeoutMs / 1000} s; stopping here`,
+      });
+      break;
+    }
+    const back = `back after ${((Date.now() - started) / 1000).toFixed(1)} s`;
+    const gate = await gateVirtualIp(o, node);
+    outcomes.push({
+      node: node.name,
+      ok: gate === undefined,
+      message: gate === undefined ? back : `${back}, but ${gate}`,
+    });
+    if (gate !== undefined) break;
+  }
+  const done = new Set(outcomes.map((x) => x.node));
+  for (const node of o.nodes.filter((n) => !done.has(n.name)))
+    outcomes.push({
+      node: node.name,
+      ok: false,
+      message: "not done: the rolling " + o.action + " stopped earlier",
+    });
+  return outcomes;
+}
+
+/** After a control-plane node's reboot: waits for exactly one holder of the virtual IP. */
+async function gateVirtualIp(o: PowerOptions, node: NodeSpec): Promise<string | undefined> {
+  const vip = o.manifest.cluster.virtualIp;
+  if (vip === undefined || o.manifest.keepalived === undefined || !node.roles.includes("control-plane"))
+    return undefined;
+  const planes = o.manifest.nodes.filter((n) => n.roles.includes("control-plane"));
+  const sessions = (
+    await Promise.all(planes.map((n) => o.transport.connect(n).catch(() => undefined)))
+  ).filter((s): s is Session => s !== undefined);
+  try {
+    const gate = await waitForOneVipHolder(sessions, vip, 30_000);
+    if ("error" in gate) return gate.error;
+    o.onProgress?.(node.name, `virtual IP ${vip} held by ${gate.holder}`);
+    return undefined;
+  } finally {
+    await Promise.all(sessions.map((s) => s.close()));
+  }
+}
+
+function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    rl.question(`${question} [y/N] `, (answer) => {
+      rl.close();
+      resolve(/^y(es)?$/i.test(answer.trim()));
+    });
+  });
+}
+
+/** `exec`, `reboot` and `shutdown`: returns the exit code (1 when any node failed or was unreachable). */
+export async function fleetCommand(command: "exec" | "reboot" | "shutdown", argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      file: { type: "string", short: "f", default: "cluster.yaml" },
+      only: { type: "string" },
+      concurrency: { type: "string", default: "8" },
+      yes: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+      timeout: { type: "string", default: "300" },
+      "accept-new-host-keys": { type: "boolean", default: false },
+    },
+  });
+  const m = loadManifest(values.file);
+  const nodes = selectNodes(
+    m,
+    values.only
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+  const transport = new SshTransport(sshOptionsFromEnv(m.admin.user, values["accept-new-host-keys"]));
+  if (command === "exec") {
+    const cmd = positionals.join(" ");
+    if (cmd === "") throw new PicoError("exec: no command (picotrader exec [--only NODES] -- CMD)");
+    const outcomes = await execOnNodes(transport, nodes, cmd, Math.max(1, Number(values.concurrency) || 8));
+    process.stdout.write(
+      values.json ? `${JSON.stringify(outcomes, null, 2)}\n` : renderExecOutcomes(outcomes),
+    );
+    return outcomes.every((o) => o.exitCode === 0) ? 0 : 1;
+  }
+  const names = nodes.map((n) => n.name).join(", ");
+  if (!values.yes && !(await confirm(`${command} ${names}, one at a time?`)))
+    throw new PicoError(`${command} not confirmed (on a terminal answer y, elsewhere pass --yes)`);
+  const outcomes = await powerCycle({
+    transport,
+    manifest: m,
+    nodes,
+    action: command,
+    timeoutMs: Math.max(1, Number(values.timeout) || 300) * 1000,
+    onProgress: (node, message) => process.stderr.write(`[${node}] ${message}\n`),
+  });
+  process.stdout.write(
+    values.json
+      ? `${JSON.stringify(outcomes, null, 2)}\n`
+      : outcomes.map((o) => `${o.node}: ${o.ok ? "" : "FAILED: "}${o.message}\n`).join(""),
+  );
+  return outcomes.every((o) => o.ok) ? 0 : 1;
+}
