@@ -15,6 +15,8 @@ import { rootPassword } from "./root-password.js";
 import { sshKeys } from "./ssh-keys.js";
 import { sshd } from "./sshd.js";
 import { swap } from "./swap.js";
+import { tftpServer } from "./tftp-server.js";
+import { boot } from "./boot.js";
 
 export const reconcilers = [
   // Access first: every later change runs as the admin user behind the final firewall.
@@ -34,4 +36,7 @@ export const reconcilers = [
   // The highly available API: HAProxy must answer before keepalived claims the virtual IP.
   haproxy,
   keepalived,
+  // Node lifecycle: the TFTP server, then the boot source (its change ends with a reboot).
+  tftpServer,
+  boot,
 ] as Reconciler[];

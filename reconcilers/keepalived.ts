@@ -4,7 +4,7 @@
 // other nodes, that keepalived does not run. Runs: a write validated by `keepalived -t`, a reload
 // (or a start). Leaves alone: the firewall's VRRP rules (the firewall concern), the package.
 import { createHash } from "node:crypto";
-import type { Manifest, NodeSpec, Reconciler, Secrets } from "../src/engine/types.js";
+import type { Inputs, Manifest, NodeSpec, Reconciler } from "../src/engine/types.js";
 import { DEFAULT_VRRP_PASSWORD_ENV } from "../src/manifest/defaults.js";
 import { PicoError } from "../src/errors.js";
 import { isControlPlane } from "./lib/node.js";
@@ -98,10 +98,10 @@ export const keepalived: Reconciler<KeepalivedDesired, KeepalivedObserved> = {
   rolling: true,
   after: ["packages", "firewall", "haproxy"],
   applies: (_node, m) => m.keepalived !== undefined,
-  desired(node: NodeSpec, m: Manifest, secrets: Secrets): KeepalivedDesired {
+  desired(node: NodeSpec, m: Manifest, inputs: Inputs): KeepalivedDesired {
     if (!isControlPlane(node)) return { run: false };
     const variable = m.keepalived?.passwordEnv ?? DEFAULT_VRRP_PASSWORD_ENV;
-    const password = secrets[variable];
+    const password = inputs.secrets[variable];
     if (password === undefined) throw new PicoError(`keepalived: the secret ${variable} was not read`);
     const template = buildKeepalivedConfig(node, m, password, m.keepalived?.interface ?? "@INTERFACE@");
     return { run: true, template, address: node.address };

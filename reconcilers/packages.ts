@@ -1,5 +1,5 @@
 // Owns: that the declared Debian packages are installed: the manifest's `packages.install`, the
-// Docker package, and haproxy and keepalived on control-plane nodes when those are declared.
+// Docker package, haproxy and keepalived on control-plane nodes, tftpd-hpa on the TFTP server.
 // Runs: `apt-get update` only when a missing package has no candidate, then one `apt-get install`.
 // Leaves alone: versions and upgrades (the updates policy), packages it did not ask for, apt sources.
 import type { ChangeDraft, Manifest, NodeSpec, Reconciler, Step } from "../src/engine/types.js";
@@ -25,6 +25,7 @@ export function packagesFor(node: NodeSpec, m: Manifest): string[] {
   if (m.docker) names.add(m.docker.package ?? DEFAULT_DOCKER_PACKAGE);
   if (m.haproxy && isControlPlane(node)) names.add("haproxy");
   if (m.keepalived && isControlPlane(node)) names.add("keepalived");
+  if (m.tftp && node.roles.includes("tftp")) names.add("tftpd-hpa");
   return [...names].sort();
 }
 

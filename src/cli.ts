@@ -12,6 +12,7 @@ const USAGE = `usage: picotrader <command> [options]
   watch     [-f FILE] [--interval 5m] [--no-fetch]  the GitOps controller: reconcile on change, commit and interval
   install-service [-f FILE] [--user USER]           install the controller as a systemd service
   drift-report --plan plan.json [--markdown|--issue] CI: the summary, or the drift issue payload
+  tftp-prepare IMAGE [--boot DIR] [--out tftp] [--part-size 16M]   the TFTP server's files from an image
   hash-password                                     a sha512-crypt hash for rootPassword.hash (asked twice, or stdin)
   exec      [-f FILE] [--only NODE,...] [--json] -- CMD   run CMD as root on every node; output per node
   reboot    [-f FILE] [--only NODE,...] [--yes]     reboot the nodes one at a time, each back before the next

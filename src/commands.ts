@@ -7,7 +7,7 @@ import { observeNode } from "./engine/observe.js";
 import { exitCodeFor, reconcile, selectNodes } from "./engine/reconcile.js";
 import { PicoError } from "./errors.js";
 import { loadManifest } from "./manifest/validate.js";
-import { readSecrets } from "./manifest/secrets.js";
+import { readInputs } from "./manifest/inputs.js";
 import { readManifestCommit } from "./controller/git.js";
 import { parseInterval, WatchController } from "./controller/watch.js";
 import { packageRoot } from "./paths.js";
@@ -67,7 +67,7 @@ export async function engineCommand(command: string, argv: string[]): Promise<nu
         options: { ...common, "accept-new-host-keys": { type: "boolean", default: false } },
       });
       const m = loadManifest(values.file);
-      const secrets = readSecrets(m, process.env);
+      const inputs = readInputs(m, values.file, process.env);
       const transport = new SshTransport(sshOptionsFromEnv(m.admin.user, values["accept-new-host-keys"]));
       const out: Record<string, unknown> = {};
       let code = 0;
@@ -77,7 +77,7 @@ export async function engineCommand(command: string, argv: string[]): Promise<nu
           try {
             out[node.name] = {
               identity: session.identity,
-              ...(await observeNode(session, node, m, reconcilers, secrets)),
+              ...(await observeNode(session, node, m, reconcilers, inputs)),
             };
           } finally {
             await session.close();
@@ -102,6 +102,10 @@ export async function engineCommand(command: string, argv: string[]): Promise<nu
       return driftReportCommand(argv);
     case "hash-password":
       return hashPasswordCommand();
+    case "tftp-prepare": {
+      const { tftpPrepareCommand } = await import("./tftp.js");
+      return tftpPrepareCommand(argv);
+    }
     case "exec":
     case "reboot":
     case "shutdown": {
@@ -145,7 +149,7 @@ async function reconcileCommand(argv: string[]): Promise<number> {
       sshOptionsFromEnv(m.admin.user, values["accept-new-host-keys"], promptPassword),
     ),
     manifest: m,
-    secrets: readSecrets(m, process.env),
+    inputs: readInputs(m, values.file, process.env),
     reconcilers,
     deadmanSeconds,
     commit: await readManifestCommit(values.file),
@@ -186,7 +190,7 @@ async function statusCommand(argv: string[]): Promise<number> {
   const { plan, results } = await reconcile({
     transport: new SshTransport(sshOptionsFromEnv(m.admin.user)),
     manifest: m,
-    secrets: readSecrets(m, process.env),
+    inputs: readInputs(m, values.file, process.env),
     reconcilers,
     only: values.only
       ?.split(",")

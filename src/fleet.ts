@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { mapLimit } from "./util/run.js";
 import { PicoError } from "./errors.js";
 import { selectNodes } from "./engine/reconcile.js";
+import { BOOT_MARK, buildPowerCommand, waitForNewBoot } from "./engine/reboot.js";
 import { waitForOneVipHolder } from "./engine/rolling.js";
 import { loadManifest } from "./manifest/validate.js";
 import type { Manifest, NodeSpec } from "./manifest/types.generated.js";
@@ -55,9 +56,6 @@ export async function execOnNodes(
   });
 }
 
-/** Prints what identifies one boot of a node: the kernel's boot id and PID 1's start time. */
-export const BOOT_MARK = "echo \"$(cat /proc/sys/kernel/random/boot_id) $(cut -d' ' -f22 /proc/1/stat)\"";
-
 /** How a rolling reboot or shutdown went on one node. */
 export interface PowerOutcome {
   node: string;
@@ -76,25 +74,6 @@ export interface PowerOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until a login works and its boot mark differs from `before`; returns the new mark or undefined. */
-async function waitForNewBoot(o: PowerOptions, node: NodeSpec, before: string): Promise<string | undefined> {
-  const deadline = Date.now() + o.timeoutMs;
-  while (Date.now() < deadline) {
-    await sleep(1000);
-    const session = await o.transport.connect(node).catch(() => undefined);
-    if (!session) continue;
-    try {
-      const mark = (await session.exec(BOOT_MARK)).stdout.trim();
-      if (mark !== "" && mark !== before) return mark;
-    } catch {
-      // The node went down while we asked: it is still rebooting; ask again.
-    } finally {
-      await session.close();
-    }
-  }
-  return undefined;
-}
 
 /** Polls until the node no longer accepts a login. */
 async function waitForDown(o: PowerOptions, node: NodeSpec): Promise<boolean> {
@@ -128,9 +107,8 @@ export async function powerCycle(o: PowerOptions): Promise<PowerOutcome[]> {
       continue;
     }
     const before = (await session.exec(BOOT_MARK)).stdout.trim();
-    // Detached and delayed, so that the command returns before the connection goes down.
     const verb = o.action === "reboot" ? "reboot" : "poweroff";
-    const r = await session.exec(`nohup sh -c 'sleep 1; systemctl ${verb}' >/dev/null 2>&1 &`);
+    const r = await session.exec(buildPowerCommand(verb));
     await session.close();
     if (r.exitCode !== 0) {
       outcomes.push({
@@ -153,8 +131,9 @@ export async function powerCycle(o: PowerOptions): Promise<PowerOutcome[]> {
       });
       continue;
     }
-    const mark = await waitForNewBoot(o, node, before);
-    if (mark === undefined) {
+    const back = await waitForNewBoot(o.transport, node, before, o.timeoutMs);
+    await back?.close();
+    if (back === undefined) {
       outcomes.push({
         node: node.name,
         ok: false,
@@ -162,12 +141,12 @@ export async function powerCycle(o: PowerOptions): Promise<PowerOutcome[]> {
       });
       break;
     }
-    const back = `back after ${((Date.now() - started) / 1000).toFixed(1)} s`;
+    const took = `back after ${((Date.now() - started) / 1000).toFixed(1)} s`;
     const gate = await gateVirtualIp(o, node);
     outcomes.push({
       node: node.name,
       ok: gate === undefined,
-      message: gate === undefined ? back : `${back}, but ${gate}`,
+      message: gate === undefined ? took : `${took}, but ${gate}`,
     });
     if (gate !== undefined) break;
   }

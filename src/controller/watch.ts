@@ -2,11 +2,11 @@ import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { watch as watchFile } from "chokidar";
 import { simpleGit } from "simple-git";
-import type { Reconciler, Risk, Secrets } from "../engine/types.js";
+import type { Inputs, Reconciler, Risk } from "../engine/types.js";
 import { reconcile, type NodeResult } from "../engine/reconcile.js";
 import { ManifestError, PicoError } from "../errors.js";
 import { parseManifestSource } from "../manifest/load.js";
-import { readSecrets } from "../manifest/secrets.js";
+import { readInputs } from "../manifest/inputs.js";
 import type { Manifest } from "../manifest/types.generated.js";
 import { validateManifest } from "../manifest/validate.js";
 import type { Transport } from "../transport/session.js";
@@ -45,7 +45,7 @@ export class WatchController {
   private running = false;
   private queued = false;
   private stopping = false;
-  private lastGood: { manifest: Manifest; secrets: Secrets; commit?: string } | undefined;
+  private lastGood: { manifest: Manifest; inputs: Inputs; commit?: string } | undefined;
   private timer: NodeJS.Timeout | undefined;
   private closeWatcher: (() => Promise<void>) | undefined;
   private idle: (() => void) | undefined;
@@ -106,12 +106,12 @@ export class WatchController {
     if (this.o.fetch && reason === "interval") await this.pull();
     const loaded = await this.load();
     if (!loaded) return;
-    const { manifest, secrets, commit } = loaded;
+    const { manifest, inputs, commit } = loaded;
     this.o.log(`reconciling (${reason}) at ${commit ?? "an uncommitted file"}`);
     const { plan, results } = await reconcile({
       transport: this.o.transport(manifest),
       manifest,
-      secrets,
+      inputs,
       reconcilers: this.o.reconcilers,
       concurrency: this.o.concurrency,
       deadmanSeconds: this.o.deadmanSeconds,
@@ -128,15 +128,15 @@ export class WatchController {
   }
 
   /** Reads and validates the manifest; on failure logs every problem and keeps the last good one. */
-  private async load(): Promise<{ manifest: Manifest; secrets: Secrets; commit?: string } | undefined> {
+  private async load(): Promise<{ manifest: Manifest; inputs: Inputs; commit?: string } | undefined> {
     try {
       const source = parseManifestSource(readFileSync(this.o.file, "utf8"), this.o.file);
       const diagnostics = validateManifest(source);
       if (diagnostics.length > 0) throw new ManifestError(diagnostics);
       const manifest = source.data as Manifest;
-      const secrets = readSecrets(manifest, process.env);
+      const inputs = readInputs(manifest, this.o.file, process.env);
       const commit = await readManifestCommit(this.o.file);
-      this.lastGood = { manifest, secrets, ...(commit !== undefined ? { commit } : {}) };
+      this.lastGood = { manifest, inputs, ...(commit !== undefined ? { commit } : {}) };
     } catch (err) {
       const keep = this.lastGood
         ? `keeping ${this.lastGood.commit ?? "the last good manifest"}`

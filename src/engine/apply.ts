@@ -30,30 +30,45 @@ export async function unlockNode(session: Session): Promise<void> {
 }
 
 /**
- * Runs the changes' steps in order on one node. Stops at the first failing step. Returns how many
- * changes were applied completely and, on failure, a StepError naming node, concern, command,
- * exit code and the tail of stderr.
+ * Runs the changes' steps in order on one node. Stops at the first failing step. A reboot step
+ * calls `reboot`, which returns a session on the node's new boot; later steps use it. Returns how
+ * many changes were applied completely, the session in use at the end, and, on failure, a StepError
+ * naming node, concern, command, exit code and the tail of stderr.
  */
 export async function applyChanges(
   session: Session,
   changes: Change[],
   onChange?: (c: Change) => void,
-): Promise<{ applied: number; error?: StepError }> {
+  reboot?: (session: Session) => Promise<Session>,
+): Promise<{ applied: number; session: Session; error?: StepError }> {
   let applied = 0;
+  let current = session;
   for (const change of changes) {
     onChange?.(change);
     for (const step of change.steps) {
+      if (step.kind === "reboot") {
+        if (!reboot)
+          throw new PicoError(`${change.node}: ${change.concern} wants a reboot, and none is allowed here`);
+        try {
+          current = await reboot(current);
+        } catch (err) {
+          const error = new StepError(change.node, change.concern, "reboot", -1, (err as Error).message);
+          return { applied, session: current, error };
+        }
+        continue;
+      }
       const { command, stdin } = buildStepCommand(step);
-      const result = await session.exec(command, stdin === undefined ? {} : { stdin });
+      const result = await current.exec(command, stdin === undefined ? {} : { stdin });
       if (result.exitCode !== 0) {
         const shown = step.kind === "write" ? `write ${step.path}` : step.command;
         return {
           applied,
+          session: current,
           error: new StepError(change.node, change.concern, shown, result.exitCode, result.stderr),
         };
       }
     }
     applied++;
   }
-  return { applied };
+  return { applied, session: current };
 }

@@ -3,7 +3,14 @@ import { buildProbeScript, newNonce, parseProbeOutput } from "../transport/probe
 import type { Session } from "../transport/session.js";
 import { concernsFor } from "./plan.js";
 import { parseRecord, RECORD_PROBE, RECORD_SECTION, type NodeRecord } from "./record.js";
-import type { Facts, Manifest, NodeSpec, Reconciler, Secrets } from "./types.js";
+import {
+  NO_INPUTS,
+  type Facts,
+  type Inputs,
+  type Manifest,
+  type NodeSpec,
+  type Reconciler,
+} from "./types.js";
 
 /** What one observation of a node returns: each concern's facts, and the node's record. */
 export interface Observation {
@@ -22,13 +29,13 @@ export async function observeNode(
   node: NodeSpec,
   m: Manifest,
   reconcilers: Reconciler[],
-  secrets: Secrets = {},
+  inputs: Inputs = NO_INPUTS,
 ): Promise<Observation> {
   const concerns = concernsFor(node, m, reconcilers);
   const nonce = newNonce();
   const script = buildProbeScript(
     [
-      ...concerns.map((r) => ({ name: r.name, script: r.probe(r.desired(node, m, secrets)) })),
+      ...concerns.map((r) => ({ name: r.name, script: r.probe(r.desired(node, m, inputs)) })),
       { name: RECORD_SECTION, script: RECORD_PROBE },
     ],
     nonce,

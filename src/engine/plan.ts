@@ -1,5 +1,13 @@
 import { diffValues } from "./diff.js";
-import type { Change, Facts, Manifest, NodeSpec, Reconciler, Secrets } from "./types.js";
+import {
+  NO_INPUTS,
+  type Change,
+  type Facts,
+  type Inputs,
+  type Manifest,
+  type NodeSpec,
+  type Reconciler,
+} from "./types.js";
 
 /** The reconcilers that apply to a node, in the given (apply) order. Pure. */
 export function concernsFor(node: NodeSpec, m: Manifest, reconcilers: Reconciler[]): Reconciler[] {
@@ -15,7 +23,7 @@ export function planNode(
   m: Manifest,
   reconcilers: Reconciler[],
   facts: Facts,
-  secrets: Secrets = {},
+  inputs: Inputs = NO_INPUTS,
 ): { changes: Change[]; errors: string[] } {
   const changes: Change[] = [];
   const errors: string[] = [];
@@ -31,7 +39,7 @@ export function planNode(
     }
     let drafts;
     try {
-      drafts = r.plan(r.desired(node, m, secrets), observed.value);
+      drafts = r.plan(r.desired(node, m, inputs), observed.value);
     } catch (err) {
       // A concern that cannot plan (e.g. a fact it needs is missing) stops only itself.
       errors.push(`${r.name}: cannot plan: ${(err as Error).message}`);

@@ -10,18 +10,9 @@ import { buildRecordStep, RECORD_PATH, type NodeRecord } from "./record.js";
 import { buildStepCommand } from "../transport/steps.js";
 import { orderReconcilers } from "./order.js";
 import { planNode } from "./plan.js";
+import { rebootAndReconnect } from "./reboot.js";
 import { needsRolling, waitForOneVipHolder } from "./rolling.js";
-import type {
-  Change,
-  Guard,
-  Manifest,
-  NodePlan,
-  NodeSpec,
-  Plan,
-  Reconciler,
-  Risk,
-  Secrets,
-} from "./types.js";
+import type { Change, Guard, Manifest, NodePlan, NodeSpec, Plan, Reconciler, Risk, Inputs } from "./types.js";
 
 /** How one node ended. */
 export type NodeOutcome =
@@ -53,8 +44,8 @@ export interface NodeResult {
 export interface ReconcileOptions {
   transport: Transport;
   manifest: Manifest;
-  /** The manifest's secrets (readSecrets()); default none. */
-  secrets?: Secrets;
+  /** The run's secrets and files (readInputs()); default none. */
+  inputs?: Inputs;
   reconcilers: Reconciler[];
   /** Node names to work on; undefined: all. */
   only?: string[];
@@ -70,6 +61,8 @@ export interface ReconcileOptions {
   commit?: string;
   /** Changes with these risks are not applied (they stay pending), e.g. reboots from watch mode. */
   withhold?: Risk[];
+  /** How long a node may take to come back from a reboot step. Default 300 s. */
+  rebootTimeoutMs?: number;
   /** How long the rolling apply waits for one holder of the virtual IP after a node. Default 30 s. */
   vipTimeoutMs?: number;
 }
@@ -100,8 +93,8 @@ async function planAll(o: ReconcileOptions, ordered: Reconciler[], nodes: NodeSp
       o.onProgress?.(node.name, "connecting");
       session = await o.transport.connect(node);
       o.onProgress?.(node.name, `observing as ${session.identity}`);
-      const { facts, record, recordError } = await observeNode(session, node, o.manifest, ordered, o.secrets);
-      const { changes, errors } = planNode(node, o.manifest, ordered, facts, o.secrets);
+      const { facts, record, recordError } = await observeNode(session, node, o.manifest, ordered, o.inputs);
+      const { changes, errors } = planNode(node, o.manifest, ordered, facts, o.inputs);
       return {
         node,
         session,
@@ -203,7 +196,10 @@ async function runNode(
       await recordOnNode(o, p.session, p.node, p.nodePlan.recorded, { ...result, outcome });
     return { ...result, outcome, ...(suspended ? { suspended } : {}) };
   }
-  return applyNode(o, ordered, p.session, p.node, p.nodePlan, result);
+  const applied = await applyNode(o, ordered, p.session, p.node, p.nodePlan, result);
+  // After a reboot the node answers on a new connection: the run keeps that one (and closes it).
+  p.session = applied.session;
+  return applied.result;
 }
 
 function isSuspended(m: Manifest, node: NodeSpec): boolean {
@@ -266,23 +262,34 @@ async function applyNode(
   node: NodeSpec,
   nodePlan: NodePlan,
   result: Omit<NodeResult, "outcome">,
-): Promise<NodeResult> {
+): Promise<{ result: NodeResult; session: Session }> {
+  const holder = `picotrader on ${localHostname()} pid ${process.pid} since ${new Date().toISOString()}`;
   try {
-    await lockNode(
-      session,
-      `picotrader on ${localHostname()} pid ${process.pid} since ${new Date().toISOString()}`,
-    );
+    await lockNode(session, holder);
   } catch (err) {
-    return { ...result, outcome: "failed", errors: [...result.errors, (err as Error).message] };
+    return {
+      result: { ...result, outcome: "failed", errors: [...result.errors, (err as Error).message] },
+      session,
+    };
   }
+  // A reboot clears /run, and the lock with it: the new boot is locked again before going on.
+  const reboot = async (s: Session) => {
+    o.onProgress?.(node.name, "rebooting");
+    const next = await rebootAndReconnect(s, o.transport, node, o.rebootTimeoutMs ?? 300_000);
+    current = next;
+    o.onProgress?.(node.name, "back on a new boot");
+    await lockNode(next, holder);
+    return next;
+  };
+  let current = session;
   let done: NodeResult | undefined;
   try {
-    done = await applyAndVerify(o, ordered, session, node, nodePlan, result);
-    await recordOnNode(o, session, node, nodePlan.recorded, done);
-    return done;
+    done = await applyAndVerify(o, ordered, session, node, nodePlan, result, reboot);
+    await recordOnNode(o, current, node, nodePlan.recorded, done);
+    return { result: done, session: current };
   } catch (err) {
     // The connection broke mid-apply; a dead-man timer, if armed, restores access on its own.
-    return {
+    const failed: NodeResult = {
       ...result,
       ...done,
       outcome: "failed",
@@ -291,8 +298,9 @@ async function applyNode(
         `${node.name}: apply interrupted: ${(err as Error).message}`,
       ],
     };
+    return { result: failed, session: current };
   } finally {
-    const unlocked = await unlockNode(session).then(
+    const unlocked = await unlockNode(current).then(
       () => true,
       () => false,
     );
@@ -301,7 +309,10 @@ async function applyNode(
   }
 }
 
-/** Runs the node's plan (access changes as one guarded transaction), then observes and verifies. */
+/**
+ * Runs the node's plan, then observes and verifies. Access changes are one guarded transaction,
+ * proven before any change that reboots the node (a reboot would drop the dead-man timer).
+ */
 async function applyAndVerify(
   o: ReconcileOptions,
   ordered: Reconciler[],
@@ -309,13 +320,18 @@ async function applyAndVerify(
   node: NodeSpec,
   nodePlan: NodePlan,
   result: Omit<NodeResult, "outcome">,
+  reboot: (s: Session) => Promise<Session>,
 ): Promise<NodeResult> {
   const errors = [...result.errors];
   const access = nodePlan.changes.filter((c) => c.risk === "access");
   const txn = access.length > 0 ? await beginAccessTransaction(o, session, access) : undefined;
   const allowed = nodePlan.changes.filter((c) => c.risk === undefined || !o.withhold?.includes(c.risk));
-  const outcome = await applyChanges(session, allowed, (c) =>
-    o.onProgress?.(node.name, `${c.concern}: ${c.summary}`),
+  const rebooting = (c: Change) => c.steps.some((s) => s.kind === "reboot");
+  const progress = (c: Change) => o.onProgress?.(node.name, `${c.concern}: ${c.summary}`);
+  const outcome = await applyChanges(
+    session,
+    allowed.filter((c) => !rebooting(c)),
+    progress,
   );
   if (outcome.error) errors.push(outcome.error.message);
   let rolledBack = false;
@@ -334,9 +350,17 @@ async function applyAndVerify(
       );
     }
   }
+  let applied = outcome.applied;
+  let current = session;
+  if (!outcome.error && !rolledBack) {
+    const rebooted = await applyChanges(session, allowed.filter(rebooting), progress, reboot);
+    if (rebooted.error) errors.push(rebooted.error.message);
+    applied += rebooted.applied;
+    current = rebooted.session;
+  }
   o.onProgress?.(node.name, "verifying");
-  const { facts } = await observeNode(session, node, o.manifest, ordered, o.secrets);
-  const after = planNode(node, o.manifest, ordered, facts, o.secrets);
+  const { facts } = await observeNode(current, node, o.manifest, ordered, o.inputs);
+  const after = planNode(node, o.manifest, ordered, facts, o.inputs);
   errors.push(...after.errors);
   const withheld = (c: Change) => c.risk !== undefined && o.withhold?.includes(c.risk) === true;
   const unexpected = after.changes.filter((c) => !withheld(c));
@@ -354,7 +378,7 @@ async function applyAndVerify(
       : after.changes.length > 0
         ? "pending"
         : "converged";
-  return { ...result, applied: outcome.applied, remaining: after.changes, errors, outcome: verdict };
+  return { ...result, applied, remaining: after.changes, errors, outcome: verdict };
 }
 
 /**

@@ -30,7 +30,7 @@ export function parseRecord(text: string): NodeRecord | undefined {
 }
 
 /** The step that writes a record (atomically, like every file). Pure. */
-export function buildRecordStep(record: NodeRecord): Step {
+export function buildRecordStep(record: NodeRecord): Extract<Step, { kind: "write" }> {
   return {
     kind: "write",
     path: RECORD_PATH,

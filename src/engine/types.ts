@@ -11,9 +11,11 @@ export type Risk = "access" | "restart" | "reboot" | "destroy";
  * One remote action of a change, idempotent. Plain data: the plan shows it, apply runs it.
  * - run: a POSIX sh command run as root.
  * - write: a whole file, written atomically (temp file + rename) with mode and owner, old one backed up.
+ * - reboot: the node reboots; the engine waits for its new boot and goes on over a new connection.
  */
 export type Step =
   | { kind: "run"; command: string }
+  | { kind: "reboot" }
   | {
       kind: "write";
       path: string;
@@ -25,6 +27,11 @@ export type Step =
       validate?: string;
       /** The content holds a secret: reports show its length only. */
       sensitive?: boolean;
+      /**
+       * Copy this file of the controller's instead of `content` (left empty): it is read when the
+       * step runs and may be binary. The plan stays pure and shows the path.
+       */
+      from?: string;
     };
 
 /** What a plugin's plan() returns: a change of one concern on one node, before the engine adds who and where. */
@@ -64,6 +71,26 @@ export interface Change extends ChangeDraft {
  */
 export type Secrets = Readonly<Record<string, string>>;
 
+/** A file of the controller's that a concern puts on nodes (e.g. the TFTP server's files). */
+export interface LocalFile {
+  /** Absolute path on the controller. */
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+/**
+ * What the controller read for this run besides the manifest: the secrets it names, and the files
+ * under `tftp.root` by path relative to it. Read once per run, before any connection.
+ */
+export interface Inputs {
+  secrets: Secrets;
+  files: Readonly<Record<string, LocalFile>>;
+}
+
+/** No secrets, no files. */
+export const NO_INPUTS: Inputs = { secrets: {}, files: {} };
+
 /**
  * A reconciler plugin: one concern (hostname, hosts, ...). desired(), parse() and plan() are pure;
  * probe() returns a read-only POSIX sh script whose output parse() reads.
@@ -78,8 +105,8 @@ export interface Reconciler<D = unknown, O = unknown> {
    */
   rolling?: boolean;
   applies(node: NodeSpec, m: Manifest): boolean;
-  /** `secrets` holds every variable that `requiredSecrets()` names for the manifest. */
-  desired(node: NodeSpec, m: Manifest, secrets: Secrets): D;
+  /** `inputs.secrets` holds every variable that `requiredSecrets()` names for the manifest. */
+  desired(node: NodeSpec, m: Manifest, inputs: Inputs): D;
   /** A function of the desired value so that a probe reads only what this node needs. */
   probe(desired: D): string;
   parse(output: string): O;

@@ -5,6 +5,11 @@
 # Each boot gets a fresh network namespace, as a board's kernel starts with no firewall rules and
 # default sysctls: the node's veth is plugged into the lab's bridge again.
 # The board keeps its MAC address across boots, so its neighbours' ARP caches stay right.
+# A boot.ini that loads the kernel with u-boot's `tftp` command makes it fetch those files from the
+# `serverip` it names, with a real TFTP client in the lab's network; a file that cannot be fetched
+# (or whose `hash verify sha256` fails) halts the board, as u-boot would. A node booted that way
+# sees PICOTRADER_LAB_BOOT=tftp in PID 1's environment (on a board: picotrader.boot=tftp on the
+# kernel command line).
 # Environment (set by src/lab/lab.ts): LAB NODE ROOT NETNS LAB_NETNS VETH MAC ADDRESS MACHINE REPO CGROUP NODE_DIR
 set -u
 log() { printf '%s %s\n' "$(date -u +%FT%TZ)" "$*" >> "$NODE_DIR/supervisor.log"; }
@@ -20,6 +25,39 @@ plug_network() {
     ip -n "$NETNS" link set eth0 up
 }
 
+# Fetches the files the boot.ini names with `tftp ADDR FILE`, verifying `hash verify sha256 ... HEX`
+# lines that follow them. Prints the boot mode ("tftp" or "") on success; fails naming the file.
+fetch_tftp() {
+  local ini=$1 server file dir=$NODE_DIR/tftp-fetch line want got
+  grep -q '^tftp ' "$ini" || return 0
+  server=$(sed -n 's/^setenv serverip "\(.*\)"$/\1/p' "$ini")
+  rm -rf "$dir" && mkdir -p "$dir"
+  file=
+  while read -r line; do
+    case $line in
+      "tftp "*)
+        file=$(echo "$line" | awk '{print $3}')
+        if ! ip netns exec "$LAB_NETNS" tftp -m binary "$server" -c get "$file" "$dir/fetched" 2>> "$NODE_DIR/supervisor.log" ||
+          [ ! -s "$dir/fetched" ]; then
+          log "TFTP: could not fetch $file from $server"
+          return 1
+        fi
+        mv "$dir/fetched" "$dir/$(echo "$file" | tr / _)"
+        log "TFTP: fetched $file from $server ($(stat -c %s "$dir/$(echo "$file" | tr / _)") bytes)"
+        ;;
+      "hash verify sha256 "*)
+        want=$(echo "$line" | awk '{print $NF}')
+        got=$(sha256sum "$dir/$(echo "$file" | tr / _)" | cut -d' ' -f1)
+        if [ "$want" != "$got" ]; then
+          log "TFTP: checksum mismatch for $file from $server: want $want, got $got"
+          return 1
+        fi
+        ;;
+    esac
+  done < "$ini"
+  echo tftp
+}
+
 stopping=0
 child=
 trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM INT
@@ -28,6 +66,11 @@ while :; do
   bootini="$ROOT/media/boot/boot.ini"
   if ! head -n 1 "$bootini" 2>/dev/null | grep -q '^ODROIDC2-UBOOT-CONFIG'; then
     log "boot.ini missing or without its ODROIDC2-UBOOT-CONFIG header: the board halts in u-boot"
+    echo halted > "$NODE_DIR/power"
+    exit 0
+  fi
+  if ! boot_mode=$(fetch_tftp "$bootini"); then
+    log "the board halts in u-boot: the TFTP boot failed"
     echo halted > "$NODE_DIR/power"
     exit 0
   fi
@@ -41,7 +84,7 @@ while :; do
   (
     for h in systemd unified memory; do echo "$BASHPID" > "/sys/fs/cgroup/$h/$CGROUP/cgroup.procs"; done
     export SYSTEMD_NSPAWN_API_VFS_WRITABLE=network SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1
-    exec systemd-nspawn --quiet --boot --register=no --keep-unit --machine="$MACHINE" \
+    exec systemd-nspawn --quiet --boot --setenv=PICOTRADER_LAB_BOOT="${boot_mode:-emmc}" --register=no --keep-unit --machine="$MACHINE" \
       --directory="$ROOT" --network-namespace-path="/run/netns/$NETNS" \
       --capability=CAP_NET_ADMIN,CAP_SYS_ADMIN,CAP_NET_RAW --system-call-filter='@keyring bpf' \
       --resolv-conf=off --timezone=off --link-journal=no --console=passive \

@@ -9,6 +9,7 @@ export const DEFAULT_FIREWALL_ALLOW: FirewallRule[] = [
   { port: 10257, roles: ["control-plane"], comment: "kube-controller-manager" },
   { port: 10259, roles: ["control-plane"], comment: "kube-scheduler" },
   { port: "30000:32767", roles: ["worker"], comment: "NodePort services" },
+  { port: 69, proto: "udp", roles: ["tftp"], comment: "TFTP boot and re-imaging" },
 ];
 
 /** A firewall rule as ufw names it: `22/tcp`, `30000:32767/tcp`. */

@@ -135,6 +135,19 @@ const keepalivedOnControlPlanes: Rule = (m) =>
       : [{ path, message: `${name} has no control-plane role: keepalived runs only on control-plane nodes` }];
   });
 
+const tftpBootNeedsServer: Rule = (m) => {
+  const server = m.nodes.find((n) => n.roles.includes("tftp"));
+  return m.nodes.flatMap((n, i) => {
+    if (n.boot !== "tftp") return [];
+    const path = ["nodes", i, "boot"];
+    if (!server || !m.tftp)
+      return [{ path, message: "boot: tftp needs a node with the tftp role and a tftp section" }];
+    return n === server
+      ? [{ path, message: `${n.name} is the TFTP server: it cannot boot from itself` }]
+      : [];
+  });
+};
+
 // Access rules: a manifest that would cut the operator off by construction is refused before any
 // connection. (PICOTRADER_TEST_SKIP_ACCESS_RULES=1 lets a test force one past, to prove the guard.)
 
@@ -189,5 +202,6 @@ export const rules: Rule[] = [
   controlPlaneForVirtualIp,
   loadBalancerNeedsVirtualIp,
   keepalivedOnControlPlanes,
+  tftpBootNeedsServer,
   ...accessRules,
 ];

@@ -31,6 +31,7 @@ export interface Manifest {
   kernel?: Kernel;
   keepalived?: Keepalived;
   haproxy?: Haproxy;
+  tftp?: Tftp;
   /**
    * The managed nodes (Odroid C2 boards), in order; the order sets keepalived priorities.
    *
@@ -273,6 +274,15 @@ export interface Haproxy {
    * Time between health checks of a backend, in HAProxy's units. Default: 2s.
    */
   checkInterval?: string;
+}
+/**
+ * The TFTP server of the cluster (tftpd-hpa) on the node with the tftp role, serving c2/ (the minimal image in parts, with SHA256SUMS) and c2/boot/ (kernel and boot files) for `boot: tftp` and re-imaging. Absent: not managed.
+ */
+export interface Tftp {
+  /**
+   * The folder on the controller whose files the server must serve, relative to this file (made by `picotrader tftp-prepare`).
+   */
+  root: string;
 }
 export interface NodeSpec {
   /**

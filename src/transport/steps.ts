@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { Step } from "../engine/types.js";
 import { shellQuote } from "./quote.js";
 
@@ -7,9 +8,13 @@ export const BACKUP_DIR = "/var/lib/picotrader/backup";
 /**
  * The remote command (and standard input) that performs a step. A write goes to a temp file in the
  * target's folder, gets owner and mode, the old file is copied to BACKUP_DIR, then one rename
- * replaces it: a reader sees the old file or the new one, never half of one. Pure.
+ * replaces it: a reader sees the old file or the new one, never half of one. Pure, except that a
+ * step `from` a controller file reads that file.
  */
-export function buildStepCommand(step: Step): { command: string; stdin?: string } {
+export function buildStepCommand(step: Exclude<Step, { kind: "reboot" }>): {
+  command: string;
+  stdin?: string;
+} {
   if (step.kind === "run") return { command: step.command };
   const p = shellQuote(step.path);
   const command = [
@@ -18,7 +23,7 @@ export function buildStepCommand(step: Step): { command: string; stdin?: string 
     `mkdir -p "$(dirname "$p")"`,
     `tmp=$(mktemp "$(dirname "$p")/.picotrader.XXXXXX")`,
     `trap 'rm -f "$tmp"' EXIT`,
-    `cat > "$tmp"`,
+    step.from === undefined ? `cat > "$tmp"` : `base64 -d > "$tmp"`,
     `chown ${shellQuote(`${step.owner}:${step.group}`)} "$tmp"`,
     `chmod ${shellQuote(step.mode)} "$tmp"`,
     ...(step.validate
@@ -31,5 +36,9 @@ export function buildStepCommand(step: Step): { command: string; stdin?: string 
     `mv -f "$tmp" "$p"`,
     "trap - EXIT",
   ].join("\n");
-  return { command, stdin: step.content };
+  // A controller file goes as base64 text: the transport's standard input is text.
+  return {
+    command,
+    stdin: step.from === undefined ? step.content : readFileSync(step.from).toString("base64"),
+  };
 }

@@ -2,6 +2,7 @@ import t from "tap";
 import { reconcilers } from "../../reconcilers/index.js";
 import { hosts } from "../../reconcilers/hosts.js";
 import { exitCodeFor, reconcile } from "../../src/engine/reconcile.js";
+import { NO_INPUTS } from "../../src/engine/types.js";
 import { parseManifestSource } from "../../src/manifest/load.js";
 import type { Manifest } from "../../src/manifest/types.generated.js";
 import { FakeTransport } from "../../src/transport/fake.js";
@@ -23,7 +24,7 @@ const hostsOf = (node: "a" | "b") =>
   hosts.desired(
     manifest.nodes.find((n) => n.name === node)!,
     manifest,
-    {},
+    NO_INPUTS,
   ).content;
 const converged = (node: "a" | "b") => convergedProbe(node, hostsOf(node), ["22"]);
 

@@ -4,6 +4,11 @@ import type { FakeProbeAnswer } from "../../src/transport/fake.js";
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFq8tQ7p3yJ3gqWc9Fv0jFzD7bq8hXzv0P1Xy9m1QZ7t op@ws";
 export const TEST_ADMIN_KEY = KEY;
 
+/** A board's stock boot.ini, booted from the eMMC: the boot concern plans nothing. */
+const STOCK_BOOT: FakeProbeAnswer = {
+  stdout: '--- ini\nODROIDC2-UBOOT-CONFIG\nsetenv bootlabel "Ubuntu"\n\n--- end\nbooted=\n',
+};
+
 export function factoryProbe(hostname: string): Record<string, FakeProbeAnswer> {
   return {
     hosts: { stdout: `present\n127.0.0.1 localhost\n127.0.1.1 ${hostname}\n` },
@@ -13,6 +18,7 @@ export function factoryProbe(hostname: string): Record<string, FakeProbeAnswer> 
     sshd: { stdout: "permitrootlogin yes\npasswordauthentication yes\n" },
     firewall: { stdout: "installed=yes\nStatus: inactive\nincoming=DROP\noutgoing=ACCEPT\n" },
     "ip-forward": { stdout: "runtime net.ipv4.ip_forward=0\n" },
+    boot: STOCK_BOOT,
   };
 }
 
@@ -34,5 +40,6 @@ export function convergedProbe(
       stdout:
         "runtime net.ipv4.ip_forward=1\nfile /etc/sysctl.d/90-picotrader-ip-forward.conf\n| net.ipv4.ip_forward = 1\n",
     },
+    boot: STOCK_BOOT,
   };
 }

@@ -13,6 +13,9 @@ interface Fixture {
   desired?: { name: string; node: string; network?: object; desired: unknown }[];
 }
 
+/** The controller's files a fixture's desired case sees (as under tftp.root). */
+const FIXTURE_FILES = {};
+
 const dir = join(import.meta.dirname, "..", "fixtures", "reconcilers");
 const manifest = loadManifest(join(import.meta.dirname, "..", "..", "cluster.yaml"));
 
@@ -36,7 +39,7 @@ for (const r of reconcilers) {
       if (!node) throw new Error(`fixture ${r.name}: no node ${c.node} in cluster.yaml`);
       const m = c.network ? { ...manifest, network: { ...manifest.network, ...c.network } } : manifest;
       t.same(
-        r.desired(node, m, { PICOTRADER_VRRP_PASSWORD: "fixture-secret" }),
+        r.desired(node, m, { secrets: { PICOTRADER_VRRP_PASSWORD: "fixture-secret" }, files: FIXTURE_FILES }),
         c.desired,
         `desired: ${c.name}`,
       );

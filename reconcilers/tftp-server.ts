@@ -1,0 +1,90 @@
+// Owns: the cluster's TFTP server on the node with the tftp role: tftpd-hpa running, and /srv/tftp
+// holding exactly the files under the manifest's `tftp.root` (compared by SHA-256). Runs: file
+// copies from the controller (atomic writes), removals, `systemctl enable --now`. Leaves alone:
+// /etc/default/tftpd-hpa (Debian's serves /srv/tftp), and installing tftpd-hpa (the packages concern).
+import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
+import { shellQuote } from "../src/transport/quote.js";
+
+const ROOT = "/srv/tftp";
+
+export interface TftpDesired {
+  /** Path under /srv/tftp -> SHA-256 and the controller's file. */
+  files: Record<string, { sha256: string; from: string; size: number }>;
+}
+
+export interface TftpObserved {
+  active: boolean;
+  enabled: boolean;
+  /** Path under /srv/tftp -> SHA-256. */
+  files: Record<string, string>;
+}
+
+export const tftpServer: Reconciler<TftpDesired, TftpObserved> = {
+  name: "tftp-server",
+  after: ["packages"],
+  applies: (node, m) => m.tftp !== undefined && node.roles.includes("tftp"),
+  desired: (_node, _m, inputs) => ({
+    files: Object.fromEntries(
+      Object.entries(inputs.files).map(([rel, f]) => [rel, { sha256: f.sha256, from: f.path, size: f.size }]),
+    ),
+  }),
+  probe: () => `printf 'active=%s\\n' "$(systemctl is-active tftpd-hpa 2>/dev/null)"
+printf 'enabled=%s\\n' "$(systemctl is-enabled tftpd-hpa 2>/dev/null)"
+[ -d ${ROOT} ] && cd ${ROOT} && find . -type f -exec sha256sum {} + | sed 's/^/file /'
+true`,
+  parse(output) {
+    const files: Record<string, string> = {};
+    for (const m of output.matchAll(/^file ([0-9a-f]{64}) [ *]\.\/(.+)$/gm))
+      files[m[2] as string] = m[1] as string;
+    return {
+      active: /^active=active$/m.test(output),
+      enabled: /^enabled=enabled$/m.test(output),
+      files,
+    };
+  },
+  plan(d, o) {
+    const changes: ChangeDraft[] = [];
+    const stale = Object.keys(d.files)
+      .sort()
+      .filter((rel) => o.files[rel] !== d.files[rel]?.sha256);
+    if (stale.length > 0) {
+      const bytes = stale.reduce((n, rel) => n + (d.files[rel]?.size ?? 0), 0);
+      changes.push({
+        summary: `copy ${stale.length} file(s) (${(bytes / 1048576).toFixed(1)} MiB) to ${ROOT}`,
+        before: Object.fromEntries(stale.map((rel) => [rel, o.files[rel] ?? "(missing)"])),
+        after: Object.fromEntries(stale.map((rel) => [rel, d.files[rel]?.sha256])),
+        steps: stale.map((rel): Step => ({
+          kind: "write",
+          path: `${ROOT}/${rel}`,
+          content: "",
+          from: d.files[rel]?.from ?? "",
+          mode: "0644",
+          owner: "root",
+          group: "root",
+        })),
+      });
+    }
+    const extra = Object.keys(o.files)
+      .sort()
+      .filter((rel) => d.files[rel] === undefined);
+    if (extra.length > 0) {
+      changes.push({
+        summary: `remove ${extra.length} file(s) from ${ROOT} that tftp.root does not have`,
+        before: { files: extra },
+        after: { files: [] },
+        steps: [
+          { kind: "run", command: `rm -f ${extra.map((rel) => shellQuote(`${ROOT}/${rel}`)).join(" ")}` },
+        ],
+      });
+    }
+    if (!o.active || !o.enabled) {
+      changes.push({
+        summary: "enable and start tftpd-hpa",
+        before: { active: o.active, enabled: o.enabled },
+        after: { active: true, enabled: true },
+        steps: [{ kind: "run", command: "systemctl enable --now tftpd-hpa" }],
+      });
+    }
+    return changes;
+  },
+};

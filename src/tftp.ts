@@ -1,0 +1,76 @@
+// `picotrader tftp-prepare`: lays out what the cluster's TFTP server serves, from a downloaded
+// image file: c2/image.partNNN (fixed-size parts), c2/SHA256SUMS, and c2/boot/ (kernel and boot
+// files copied from a folder). The manifest's `tftp.root` names the result.
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { basename, join } from "node:path";
+import { parseArgs } from "node:util";
+import { PicoError } from "./errors.js";
+
+/** "16M", "64K", "1048576" -> bytes; throws on anything else. Pure. */
+export function parseSize(text: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(text.trim());
+  if (!m) throw new PicoError(`not a size: "${text}" (use 64K, 16M, 1G)`);
+  const unit = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[
+    (m[2] ?? "").toUpperCase() as "" | "K" | "M" | "G"
+  ];
+  return Number(m[1]) * unit;
+}
+
+/** Splits `image` into parts under `out/c2`, writes SHA256SUMS, copies `bootDir`'s files to c2/boot. */
+export function prepareTftpRoot(image: string, out: string, partSize: number, bootDir?: string): string[] {
+  const c2 = join(out, "c2");
+  rmSync(c2, { recursive: true, force: true });
+  mkdirSync(join(c2, "boot"), { recursive: true });
+  const sums: string[] = [];
+  const fd = openSync(image, "r");
+  try {
+    const buffer = Buffer.alloc(partSize);
+    for (let i = 0; ; i++) {
+      const n = readSync(fd, buffer, 0, partSize, null);
+      if (n === 0) break;
+      const name = `image.part${String(i).padStart(3, "0")}`;
+      const part = buffer.subarray(0, n);
+      writeFileSync(join(c2, name), part);
+      sums.push(`${createHash("sha256").update(part).digest("hex")}  ${name}`);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  if (sums.length === 0) throw new PicoError(`${image} is empty`);
+  writeFileSync(join(c2, "SHA256SUMS"), `${sums.join("\n")}\n`);
+  for (const f of bootDir ? readdirSync(bootDir) : [])
+    copyFileSync(join(bootDir as string, f), join(c2, "boot", basename(f)));
+  return sums;
+}
+
+export function tftpPrepareCommand(argv: string[]): number {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: "string", default: "tftp" },
+      boot: { type: "string" },
+      "part-size": { type: "string", default: "16M" },
+    },
+  });
+  const image = positionals[0];
+  if (image === undefined)
+    throw new PicoError(
+      "tftp-prepare: no image file (picotrader tftp-prepare IMAGE [--boot DIR] [--out DIR])",
+    );
+  const sums = prepareTftpRoot(image, values.out, parseSize(values["part-size"]), values.boot);
+  process.stdout.write(
+    `${values.out}/c2: ${sums.length} part(s) and SHA256SUMS${values.boot ? `, boot files from ${values.boot}` : ""}\n`,
+  );
+  return 0;
+}
