@@ -17,6 +17,7 @@ import { sshd } from "./sshd.js";
 import { swap } from "./swap.js";
 import { tftpServer } from "./tftp-server.js";
 import { boot } from "./boot.js";
+import { generation } from "./generation.js";
 
 export const reconcilers = [
   // Access first: every later change runs as the admin user behind the final firewall.
@@ -36,7 +37,9 @@ export const reconcilers = [
   // The highly available API: HAProxy must answer before keepalived claims the virtual IP.
   haproxy,
   keepalived,
-  // Node lifecycle: the TFTP server, then the boot source (its change ends with a reboot).
+  // Node lifecycle: the TFTP server, the boot source (its change ends with a reboot), and the
+  // generation (a rebuild; the engine applies it alone, before anything else of the node's plan).
   tftpServer,
   boot,
+  generation,
 ] as Reconciler[];

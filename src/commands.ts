@@ -1,6 +1,5 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { reconcilers } from "../reconcilers/index.js";
 import { observeNode } from "./engine/observe.js";
@@ -18,29 +17,11 @@ import { renderPlanMarkdown } from "./report/markdown.js";
 import { colour, plain, renderPlanText, renderResultsText } from "./report/text.js";
 import { SshTransport, sshOptionsFromEnv } from "./transport/ssh.js";
 import { run } from "./util/run.js";
+import { confirm, promptSecret } from "./prompt.js";
 
 const common = {
   file: { type: "string", short: "f", default: "cluster.yaml" },
 } as const;
-
-/** Asks a question on a terminal without echoing the answer; "" (no answer) elsewhere: CI, pipes. */
-export function promptSecret(question: string): Promise<string> {
-  if (!process.stdin.isTTY) return Promise.resolve("");
-  return new Promise((resolve) => {
-    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-    const write = (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput.bind(rl);
-    let asked = false;
-    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = (s) => {
-      if (!asked) write(s);
-      asked = true;
-    };
-    rl.question(question, (answer) => {
-      rl.close();
-      process.stderr.write("\n");
-      resolve(answer);
-    });
-  });
-}
 
 /** Asks for the bootstrap password of factory-fresh nodes. */
 function promptPassword(): Promise<string> {
@@ -130,6 +111,8 @@ async function reconcileCommand(argv: string[]): Promise<number> {
       concurrency: { type: "string", default: "8" },
       "accept-new-host-keys": { type: "boolean", default: false },
       "deadman-seconds": { type: "string", default: "120" },
+      "allow-rebuild": { type: "boolean", default: false },
+      yes: { type: "boolean", default: false },
     },
   });
   const deadmanSeconds = Number(values["deadman-seconds"]);
@@ -152,6 +135,12 @@ async function reconcileCommand(argv: string[]): Promise<number> {
     inputs: readInputs(m, values.file, process.env),
     reconcilers,
     deadmanSeconds,
+    // A rebuild (a higher generation) wipes a node: only with --allow-rebuild, and confirmed.
+    withhold: values["allow-rebuild"] ? [] : ["destroy"],
+    confirm: (nodes) =>
+      values.yes
+        ? Promise.resolve(true)
+        : confirm(`rebuild ${nodes.join(", ")}? Everything on ${nodes.length > 1 ? "them" : "it"} is lost.`),
     commit: await readManifestCommit(values.file),
     only: values.only
       ?.split(",")
@@ -166,6 +155,11 @@ async function reconcileCommand(argv: string[]): Promise<number> {
       if (human && apply) process.stderr.write(style.dim(`[${node}] ${message}\n`));
     },
   });
+  const refused = plan.nodes.filter((n) => n.changes.some((c) => c.risk === "destroy"));
+  if (apply && !values["allow-rebuild"] && refused.length > 0)
+    process.stderr.write(
+      `rebuild of ${refused.map((n) => n.node).join(", ")} planned, not applied: pass --allow-rebuild (and --yes without a terminal)\n`,
+    );
   const exitCode = exitCodeFor(results, values["detailed-exitcode"]);
   if (values.json)
     process.stdout.write(

@@ -1,9 +1,9 @@
 // Fleet commands, the "useful commands" of the old playbooks: run a command on every node, and
 // reboot or shut every node down one at a time. They act on the nodes; they reconcile nothing.
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { mapLimit } from "./util/run.js";
 import { PicoError } from "./errors.js";
+import { confirm } from "./prompt.js";
 import { selectNodes } from "./engine/reconcile.js";
 import { BOOT_MARK, buildPowerCommand, waitForNewBoot } from "./engine/reboot.js";
 import { waitForOneVipHolder } from "./engine/rolling.js";
@@ -177,17 +177,6 @@ async function gateVirtualIp(o: PowerOptions, node: NodeSpec): Promise<string | 
   } finally {
     await Promise.all(sessions.map((s) => s.close()));
   }
-}
-
-function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    rl.question(`${question} [y/N] `, (answer) => {
-      rl.close();
-      resolve(/^y(es)?$/i.test(answer.trim()));
-    });
-  });
 }
 
 /** `exec`, `reboot` and `shutdown`: returns the exit code (1 when any node failed or was unreachable). */

@@ -61,6 +61,8 @@ export interface ReconcileOptions {
   commit?: string;
   /** Changes with these risks are not applied (they stay pending), e.g. reboots from watch mode. */
   withhold?: Risk[];
+  /** Asked once, after the plan is shown, when it rebuilds nodes; false stops the run before any change. */
+  confirm?: (rebuilds: string[]) => Promise<boolean>;
   /** How long a node may take to come back from a reboot step. Default 300 s. */
   rebootTimeoutMs?: number;
   /** How long the rolling apply waits for one holder of the virtual IP after a node. Default 30 s. */
@@ -134,6 +136,14 @@ export async function reconcile(
   // Sessions to control-plane nodes outside `--only`, opened when the rolling apply asks them.
   const gateSessions = new Map<string, Session>();
   try {
+    const rebuilds = plan.nodes.filter((n) =>
+      n.changes.some((c) => c.risk === "destroy" && !o.withhold?.includes("destroy")),
+    );
+    if (o.apply && rebuilds.length > 0 && o.confirm && !(await o.confirm(rebuilds.map((n) => n.node)))) {
+      throw new PicoError(
+        `rebuild of ${rebuilds.map((n) => n.node).join(", ")} not confirmed (answer y on a terminal, or pass --yes): nothing was applied`,
+      );
+    }
     const runOne = (p: Planned) => runNode(o, ordered, p);
     if (!o.apply) return { plan, results: await mapLimit(planned, o.concurrency, runOne) };
     // Nodes whose changes may move the virtual IP (or reboot) go one at a time, after the others.
@@ -152,6 +162,11 @@ export async function reconcile(
     for (const p of planned.filter(rolling)) {
       if (stopped !== undefined) {
         byNode.set(p.node.name, notApplied(p, stopped));
+        continue;
+      }
+      const refusal = await rebuildRefusal(o, planned, gateSessions, p);
+      if (refusal !== undefined) {
+        byNode.set(p.node.name, notApplied(p, refusal));
         continue;
       }
       const result = await runOne(p);
@@ -204,6 +219,34 @@ async function runNode(
 
 function isSuspended(m: Manifest, node: NodeSpec): boolean {
   return m.suspend === true || node.suspend === true;
+}
+
+/**
+ * Why a node's rebuild must not run now: it is a control-plane node and another one is down, so it
+ * could be the last holder of the virtual IP. undefined when it may run (or is no rebuild).
+ */
+async function rebuildRefusal(
+  o: ReconcileOptions,
+  planned: Planned[],
+  extra: Map<string, Session>,
+  p: Planned,
+): Promise<string | undefined> {
+  const rebuild = p.nodePlan.changes.some((c) => c.risk === "destroy" && !o.withhold?.includes("destroy"));
+  if (!rebuild || !p.node.roles.includes("control-plane") || o.manifest.keepalived === undefined)
+    return undefined;
+  const down: string[] = [];
+  for (const node of o.manifest.nodes.filter((n) => n !== p.node && n.roles.includes("control-plane"))) {
+    const q = planned.find((x) => x.node.name === node.name);
+    let session = q?.session ?? extra.get(node.name);
+    if (!session && !q) {
+      session = await o.transport.connect(node).catch(() => undefined);
+      if (session) extra.set(node.name, session);
+    }
+    if (!session) down.push(node.name);
+  }
+  return down.length > 0
+    ? `rebuild refused: ${down.join(", ")} (control-plane) is down, and ${p.node.name} could be the last holder of the virtual IP`
+    : undefined;
 }
 
 /** A rolling node left alone because an earlier one did not bring the virtual IP back. */
@@ -323,11 +366,29 @@ async function applyAndVerify(
   reboot: (s: Session) => Promise<Session>,
 ): Promise<NodeResult> {
   const errors = [...result.errors];
+  const progress = (c: Change) => o.onProgress?.(node.name, `${c.concern}: ${c.summary}`);
+  const destroy = nodePlan.changes.filter((c) => c.risk === "destroy" && !o.withhold?.includes("destroy"));
+  let rebuiltApplied = 0;
+  if (destroy.length > 0) {
+    // A rebuild wipes the node: nothing else of this plan fits what comes back. The fresh node is
+    // observed and planned again, and that plan is applied in the same run.
+    const rebuilt = await applyChanges(session, destroy, progress, reboot);
+    session = rebuilt.session;
+    if (rebuilt.error) {
+      errors.push(rebuilt.error.message);
+      return { ...result, applied: rebuilt.applied, remaining: nodePlan.changes, errors, outcome: "failed" };
+    }
+    rebuiltApplied = rebuilt.applied;
+    o.onProgress?.(node.name, `rebuilt; observing the fresh node as ${session.identity}`);
+    const { facts } = await observeNode(session, node, o.manifest, ordered, o.inputs);
+    const fresh = planNode(node, o.manifest, ordered, facts, o.inputs);
+    nodePlan = { ...nodePlan, changes: fresh.changes, errors: fresh.errors };
+    errors.push(...fresh.errors);
+  }
   const access = nodePlan.changes.filter((c) => c.risk === "access");
   const txn = access.length > 0 ? await beginAccessTransaction(o, session, access) : undefined;
   const allowed = nodePlan.changes.filter((c) => c.risk === undefined || !o.withhold?.includes(c.risk));
   const rebooting = (c: Change) => c.steps.some((s) => s.kind === "reboot");
-  const progress = (c: Change) => o.onProgress?.(node.name, `${c.concern}: ${c.summary}`);
   const outcome = await applyChanges(
     session,
     allowed.filter((c) => !rebooting(c)),
@@ -350,7 +411,7 @@ async function applyAndVerify(
       );
     }
   }
-  let applied = outcome.applied;
+  let applied = rebuiltApplied + outcome.applied;
   let current = session;
   if (!outcome.error && !rolledBack) {
     const rebooted = await applyChanges(session, allowed.filter(rebooting), progress, reboot);
@@ -392,7 +453,9 @@ async function recordOnNode(
   previous: NodeRecord | undefined,
   result: NodeResult,
 ): Promise<void> {
-  const generation = node.generation ?? 1;
+  // A rebuild left pending (withheld, or failed) means the node is still at its old generation.
+  const rebuildPending = result.remaining.some((c) => c.risk === "destroy");
+  const generation = rebuildPending && previous ? previous.generation : (node.generation ?? 1);
   const unchanged =
     previous?.commit === o.commit &&
     previous?.generation === generation &&

@@ -86,10 +86,12 @@ export interface LocalFile {
 export interface Inputs {
   secrets: Secrets;
   files: Readonly<Record<string, LocalFile>>;
+  /** The parts of the node image, from `c2/SHA256SUMS` under `tftp.root`, in order; [] without one. */
+  imageParts: readonly { name: string; sha256: string }[];
 }
 
 /** No secrets, no files. */
-export const NO_INPUTS: Inputs = { secrets: {}, files: {} };
+export const NO_INPUTS: Inputs = { secrets: {}, files: {}, imageParts: [] };
 
 /**
  * A reconciler plugin: one concern (hostname, hosts, ...). desired(), parse() and plan() are pure;

@@ -215,9 +215,12 @@ async function makeHostKey(lab: LabState, node: LabNode): Promise<string> {
 async function prepareNode(lab: LabState, node: LabNode): Promise<void> {
   const dir = nodeDir(lab, node.name);
   const upper = join(dir, "upper");
-  for (const d of ["upper", "work", "root"]) mkdirSync(join(dir, d), { recursive: true });
+  // The seed is what makes this board itself; the supervisor lays it again when it re-images the node.
+  const seed = join(dir, "seed");
+  rmSync(seed, { recursive: true, force: true });
+  for (const d of ["upper", "work", "root", "seed"]) mkdirSync(join(dir, d), { recursive: true });
   const put = (path: string, content: string | Buffer, mode = 0o644) => {
-    const full = join(upper, path);
+    const full = join(seed, path);
     mkdirSync(join(full, ".."), { recursive: true });
     writeFileSync(full, content);
     chmodSync(full, mode);
@@ -230,7 +233,8 @@ async function prepareNode(lab: LabState, node: LabNode): Promise<void> {
   put("etc/ssh/ssh_host_ed25519_key", readFileSync(join(dir, "ssh_host_ed25519_key")), 0o600);
   put("etc/ssh/ssh_host_ed25519_key.pub", readFileSync(join(dir, "ssh_host_ed25519_key.pub")));
   put("root/.ssh/authorized_keys", readFileSync(`${lab.keyPath}.pub`), 0o600);
-  chmodSync(join(upper, "root/.ssh"), 0o700);
+  chmodSync(join(seed, "root/.ssh"), 0o700);
+  await runOk("cp", ["-a", `${seed}/.`, `${upper}/`]);
   if ((await run("mountpoint", ["-q", join(dir, "root")])).exitCode !== 0) {
     const layers = `lowerdir=${lab.imageRoot},upperdir=${upper},workdir=${join(dir, "work")}`;
     await runOk("mount", ["-t", "overlay", `pt-${lab.name}-${node.name}`, "-o", layers, join(dir, "root")]);
@@ -261,6 +265,7 @@ function startNode(lab: LabState, node: LabNode): void {
       ADDRESS: `${node.address}/24`,
       MACHINE: `pt-${lab.name}-${node.name}`,
       REPO: lab.imageRepo,
+      IMAGE_ROOT: lab.imageRoot,
       CGROUP: cgroupPath(lab, node.name),
       NODE_DIR: dir,
     },

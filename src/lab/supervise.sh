@@ -10,7 +10,14 @@
 # (or whose `hash verify sha256` fails) halts the board, as u-boot would. A node booted that way
 # sees PICOTRADER_LAB_BOOT=tftp in PID 1's environment (on a board: picotrader.boot=tftp on the
 # kernel command line).
-# Environment (set by src/lab/lab.ts): LAB NODE ROOT NETNS LAB_NETNS VETH MAC ADDRESS MACHINE REPO CGROUP NODE_DIR
+# A boot.ini that also writes the fetched parts to the eMMC (`mmc write`) re-images the board: once
+# every part is fetched and its checksum verified, the node's own layer is wiped and laid again
+# from its seed (the factory image, with this board's host key and the lab's key). When a fetch or
+# a checksum fails, nothing is wiped: the saved stock boot.ini.emmc is put back, the reason is left
+# in /media/boot/picotrader-reimage.failed (as the script would with u-boot's fatwrite), and the
+# board boots its old system.
+# Environment (set by src/lab/lab.ts): LAB NODE ROOT NETNS LAB_NETNS VETH MAC ADDRESS MACHINE REPO
+# IMAGE_ROOT CGROUP NODE_DIR
 set -u
 log() { printf '%s %s\n' "$(date -u +%FT%TZ)" "$*" >> "$NODE_DIR/supervisor.log"; }
 
@@ -58,6 +65,16 @@ fetch_tftp() {
   echo tftp
 }
 
+# Wipes the node's own layer and lays its seed again: the board as it left the factory.
+reimage() {
+  umount "$ROOT" &&
+    rm -rf "$NODE_DIR/upper" "$NODE_DIR/work" &&
+    mkdir -p "$NODE_DIR/upper" "$NODE_DIR/work" &&
+    cp -a "$NODE_DIR/seed/." "$NODE_DIR/upper/" &&
+    mount -t overlay "pt-$LAB-$NODE" \
+      -o "lowerdir=$IMAGE_ROOT,upperdir=$NODE_DIR/upper,workdir=$NODE_DIR/work" "$ROOT"
+}
+
 stopping=0
 child=
 trap 'stopping=1; [ -n "$child" ] && kill -TERM "$child" 2>/dev/null' TERM INT
@@ -68,6 +85,21 @@ while :; do
     log "boot.ini missing or without its ODROIDC2-UBOOT-CONFIG header: the board halts in u-boot"
     echo halted > "$NODE_DIR/power"
     exit 0
+  fi
+  if grep -q '^mmc write' "$bootini"; then
+    if fetch_tftp "$bootini" > /dev/null; then
+      log "re-imaging: every part fetched and verified; writing the factory image"
+      if ! reimage 2>> "$NODE_DIR/supervisor.log"; then
+        log "re-imaging failed on the lab's side (see above)"
+        echo off > "$NODE_DIR/power"
+        exit 1
+      fi
+    else
+      log "re-imaging failed: booting the old system"
+      tail -n 2 "$NODE_DIR/supervisor.log" | head -n 1 | cut -d' ' -f2- > "$ROOT/media/boot/picotrader-reimage.failed"
+      cp "$ROOT/media/boot/boot.ini.emmc" "$bootini" && rm -f "$ROOT/media/boot/boot.ini.emmc"
+    fi
+    continue
   fi
   if ! boot_mode=$(fetch_tftp "$bootini"); then
     log "the board halts in u-boot: the TFTP boot failed"

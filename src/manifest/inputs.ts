@@ -65,5 +65,15 @@ export function readLocalFiles(root: string): Record<string, LocalFile> {
 /** The run's inputs for `manifest` loaded from `manifestFile`: secrets from `env`, the TFTP files. */
 export function readInputs(m: Manifest, manifestFile: string, env: NodeJS.ProcessEnv): Inputs {
   const files = m.tftp ? readLocalFiles(resolve(dirname(manifestFile), m.tftp.root)) : {};
-  return { secrets: readSecrets(m, env), files };
+  const sums = files["c2/SHA256SUMS"];
+  const imageParts = sums ? parseSha256Sums(readFileSync(sums.path, "utf8")) : [];
+  return { secrets: readSecrets(m, env), files, imageParts };
+}
+
+/** `sha256sum` output: "HEX  NAME" lines, in order. Pure. */
+export function parseSha256Sums(text: string): { name: string; sha256: string }[] {
+  return [...text.matchAll(/^([0-9a-f]{64}) [ *](\S+)$/gm)].map((m) => ({
+    name: m[2] as string,
+    sha256: m[1] as string,
+  }));
 }

@@ -19,6 +19,7 @@ export function factoryProbe(hostname: string): Record<string, FakeProbeAnswer> 
     firewall: { stdout: "installed=yes\nStatus: inactive\nincoming=DROP\noutgoing=ACCEPT\n" },
     "ip-forward": { stdout: "runtime net.ipv4.ip_forward=0\n" },
     boot: STOCK_BOOT,
+    generation: { stdout: "" },
   };
 }
 
@@ -41,5 +42,6 @@ export function convergedProbe(
         "runtime net.ipv4.ip_forward=1\nfile /etc/sysctl.d/90-picotrader-ip-forward.conf\n| net.ipv4.ip_forward = 1\n",
     },
     boot: STOCK_BOOT,
+    generation: { stdout: "" },
   };
 }

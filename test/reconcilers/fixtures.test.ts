@@ -39,7 +39,11 @@ for (const r of reconcilers) {
       if (!node) throw new Error(`fixture ${r.name}: no node ${c.node} in cluster.yaml`);
       const m = c.network ? { ...manifest, network: { ...manifest.network, ...c.network } } : manifest;
       t.same(
-        r.desired(node, m, { secrets: { PICOTRADER_VRRP_PASSWORD: "fixture-secret" }, files: FIXTURE_FILES }),
+        r.desired(node, m, {
+          secrets: { PICOTRADER_VRRP_PASSWORD: "fixture-secret" },
+          files: FIXTURE_FILES,
+          imageParts: [],
+        }),
         c.desired,
         `desired: ${c.name}`,
       );
