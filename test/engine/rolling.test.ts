@@ -161,3 +161,51 @@ t.test("changes of concerns that are not rolling run in parallel, without waitin
     "the virtual IP was never asked about",
   );
 });
+
+t.test(
+  "a rebuild never takes the last holder of the virtual IP while another control-plane node is down",
+  async (t) => {
+    const rebuild: Reconciler<null, string> = {
+      ...ha,
+      name: "rebuild",
+      plan: (_d, o) =>
+        o === "done"
+          ? []
+          : [
+              {
+                summary: "rebuild",
+                before: o,
+                after: "done",
+                steps: [{ kind: "run", command: "wipe-step" }],
+                risk: "destroy",
+              },
+            ],
+    };
+    const nodes = fakeNodes(
+      "rebuild",
+      () => "a",
+      () => undefined,
+    );
+    const transport = new FakeTransport({
+      ...nodes,
+      b: { probeRounds: [], unreachable: "no route to host" },
+    });
+    const { results } = await reconcile({
+      transport,
+      manifest,
+      reconcilers: [rebuild],
+      concurrency: 3,
+      apply: true,
+      only: ["a"],
+    });
+    t.equal(results[0]?.outcome, "failed");
+    t.match(
+      results[0]?.errors.join("\n"),
+      /a: rebuild refused: b \(control-plane\) is down, and a could be the last holder of the virtual IP/,
+    );
+    t.notOk(
+      transport.log.some((e) => e.command === "wipe-step"),
+      "nothing was wiped",
+    );
+  },
+);
