@@ -16,6 +16,7 @@ import { sshKeys } from "./ssh-keys.js";
 import { sshd } from "./sshd.js";
 import { swap } from "./swap.js";
 import { tftpServer } from "./tftp-server.js";
+import { updates } from "./updates.js";
 import { boot } from "./boot.js";
 import { generation } from "./generation.js";
 
@@ -33,6 +34,7 @@ export const reconcilers = [
   kernel,
   swap,
   packages,
+  updates,
   docker,
   // The highly available API: HAProxy must answer before keepalived claims the virtual IP.
   haproxy,

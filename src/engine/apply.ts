@@ -46,6 +46,9 @@ export async function applyChanges(
   for (const change of changes) {
     onChange?.(change);
     for (const step of change.steps) {
+      if (step.kind === "reboot" && step.onlyIf !== undefined) {
+        if ((await current.exec(step.onlyIf)).exitCode !== 0) continue;
+      }
       if (step.kind === "reboot") {
         if (!reboot)
           throw new PicoError(`${change.node}: ${change.concern} wants a reboot, and none is allowed here`);

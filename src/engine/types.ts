@@ -15,7 +15,11 @@ export type Risk = "access" | "restart" | "reboot" | "destroy";
  */
 export type Step =
   | { kind: "run"; command: string }
-  | { kind: "reboot" }
+  | {
+      kind: "reboot";
+      /** A command whose success means the reboot is needed (e.g. after upgrades); without it, always. */
+      onlyIf?: string;
+    }
   | {
       kind: "write";
       path: string;

@@ -26,6 +26,7 @@ export interface Manifest {
   firewall?: Firewall;
   network?: Network;
   packages?: Packages;
+  updates?: Updates;
   docker?: Docker;
   swap?: Swap;
   kernel?: Kernel;
@@ -191,6 +192,19 @@ export interface Packages {
    * Package names; installed when missing (never upgraded or removed here). The apt index is refreshed only when one has no candidate.
    */
   install: string[];
+}
+/**
+ * Package upgrades as a policy: the observed fact is the list of upgradable packages (the apt index is refreshed when older than a day). Applied one node at a time, as HAProxy and keepalived changes are. Absent: not managed.
+ */
+export interface Updates {
+  /**
+   * none: never upgrade; security: only upgrades from a security origin; all: every upgrade (apt-get upgrade: nothing removed, nothing new installed).
+   */
+  policy: "none" | "security" | "all";
+  /**
+   * when-required: reboot after upgrades when the node asks for it (/var/run/reboot-required), one node at a time; never: leave that to the operator. Default: never.
+   */
+  reboot?: "never" | "when-required";
 }
 /**
  * Docker on every node: the package installed, /etc/docker/daemon.json as declared, the service enabled and running (restarted only when daemon.json changes). Absent: Docker is not managed.

@@ -23,7 +23,10 @@ if (lab) {
   const hash = hashed.stdout.trim();
   writeFileSync(
     file,
-    labManifest(lab, { runtime: false }).replace("nodes:", `rootPassword:\n  hash: "${hash}"\nnodes:`),
+    labManifest(lab, { runtime: false }).replace(
+      "nodes:",
+      `rootPassword:\n  hash: "${hash}"\nupdates:\n  policy: all\n  reboot: when-required\nnodes:`,
+    ),
   );
   const bootMark = async (node: string) =>
     (
@@ -83,6 +86,28 @@ if (lab) {
     t.match(fixed.stdout, /\(sensitive: \d+ bytes\)/);
     t.equal((await sshAdmin(lab, "node2", "getent shadow root | cut -d: -f2")).stdout.trim(), hash);
   });
+
+  t.test(
+    "updates: nothing left after the converge; a reboot the node asks for is done, and only there",
+    async (t) => {
+      const first = await picotrader(lab, ["reconcile", "-f", file, "--dry-run", "--detailed-exitcode"]);
+      t.equal(first.exitCode, 0, "the converge already refreshed the index and upgraded: nothing left");
+      await sshAdmin(lab, "node2", "touch /var/run/reboot-required");
+      const before = await Promise.all(["node1", "node2", "node3"].map(bootMark));
+      const drift = await picotrader(lab, ["reconcile", "-f", file, "--dry-run", "--detailed-exitcode"]);
+      t.equal(drift.exitCode, 2);
+      t.match(drift.stdout, /updates: reboot: the node says earlier upgrades require it \[risk: reboot\]/);
+      const r = await picotrader(lab, ["reconcile", "-f", file]);
+      t.equal(r.exitCode, 0, r.stderr);
+      const after = await Promise.all(["node1", "node2", "node3"].map(bootMark));
+      t.not(after[1], before[1], "node2 rebooted");
+      t.same([after[0], after[2]], [before[0], before[2]], "the others did not");
+      t.equal(
+        (await picotrader(lab, ["reconcile", "-f", file, "--dry-run", "--detailed-exitcode"])).exitCode,
+        0,
+      );
+    },
+  );
 
   t.test("exec runs a command on every node, output per node, exit code per node", async (t) => {
     const r = await picotrader(lab, ["exec", "-f", file, "--", "hostname"]);
