@@ -39,7 +39,7 @@ export async function applyChanges(
   session: Session,
   changes: Change[],
   onChange?: (c: Change) => void,
-  reboot?: (session: Session) => Promise<Session>,
+  reboot?: (session: Session, change: Change) => Promise<Session>,
 ): Promise<{ applied: number; session: Session; error?: StepError }> {
   let applied = 0;
   let current = session;
@@ -53,7 +53,7 @@ export async function applyChanges(
         if (!reboot)
           throw new PicoError(`${change.node}: ${change.concern} wants a reboot, and none is allowed here`);
         try {
-          current = await reboot(current);
+          current = await reboot(current, change);
         } catch (err) {
           const error = new StepError(change.node, change.concern, "reboot", -1, (err as Error).message);
           return { applied, session: current, error };

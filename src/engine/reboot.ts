@@ -14,13 +14,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Polls until a login works and its boot mark differs from `before`; returns that session (open),
- * or undefined after `timeoutMs`.
+ * or undefined after `timeoutMs`. For a `reimaged` node the old host key is forgotten and the new
+ * one learned.
  */
 export async function waitForNewBoot(
   transport: Transport,
   node: { name: string; address: string; sshPort?: number },
   before: string,
   timeoutMs: number,
+  reimaged = false,
 ): Promise<Session | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -32,6 +34,8 @@ export async function waitForNewBoot(
       () => "",
     );
     if (mark !== "" && mark !== before) return session;
+    // Still the old system: a re-imaged node must not keep the old key this login just pinned.
+    if (reimaged) transport.forgetHostKey?.(node);
     await session.close();
   }
   return undefined;
@@ -43,12 +47,14 @@ export async function rebootAndReconnect(
   transport: Transport,
   node: { name: string; address: string; sshPort?: number },
   timeoutMs: number,
+  reimaged = false,
 ): Promise<Session> {
   const before = (await session.exec(BOOT_MARK)).stdout.trim();
   const r = await session.exec(buildPowerCommand("reboot"));
   if (r.exitCode !== 0) throw new Error(`systemctl reboot failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
   await session.close();
-  const next = await waitForNewBoot(transport, node, before, timeoutMs);
+  if (reimaged) transport.forgetHostKey?.(node);
+  const next = await waitForNewBoot(transport, node, before, timeoutMs, reimaged);
   if (!next) throw new Error(`${node.name} did not come back within ${timeoutMs / 1000} s of the reboot`);
   return next;
 }

@@ -316,9 +316,11 @@ async function applyNode(
     };
   }
   // A reboot clears /run, and the lock with it: the new boot is locked again before going on.
-  const reboot = async (s: Session) => {
-    o.onProgress?.(node.name, "rebooting");
-    const next = await rebootAndReconnect(s, o.transport, node, o.rebootTimeoutMs ?? 300_000);
+  const reboot = async (s: Session, change: Change) => {
+    // A rebuild comes back with a new host key: the old one is dropped and the new one pinned.
+    const reimaged = change.risk === "destroy";
+    o.onProgress?.(node.name, reimaged ? "rebooting to re-image" : "rebooting");
+    const next = await rebootAndReconnect(s, o.transport, node, o.rebootTimeoutMs ?? 300_000, reimaged);
     current = next;
     o.onProgress?.(node.name, "back on a new boot");
     await lockNode(next, holder);
@@ -363,7 +365,7 @@ async function applyAndVerify(
   node: NodeSpec,
   nodePlan: NodePlan,
   result: Omit<NodeResult, "outcome">,
-  reboot: (s: Session) => Promise<Session>,
+  reboot: (s: Session, change: Change) => Promise<Session>,
 ): Promise<NodeResult> {
   const errors = [...result.errors];
   const progress = (c: Change) => o.onProgress?.(node.name, `${c.concern}: ${c.summary}`);

@@ -65,9 +65,14 @@ fetch_tftp() {
   echo tftp
 }
 
-# Wipes the node's own layer and lays its seed again: the board as it left the factory.
+# Wipes the node's own layer and lays its seed again: the board as it left the factory, with a new
+# host key as a fresh image makes on first boot (kept for later `lab reset`s).
 reimage() {
-  umount "$ROOT" &&
+  local key=$NODE_DIR/seed/etc/ssh/ssh_host_ed25519_key
+  rm -f "$key" "$key.pub" &&
+    ssh-keygen -q -t ed25519 -N '' -C "root@$NODE" -f "$key" &&
+    cp -p "$key" "$key.pub" "$NODE_DIR/" &&
+    umount "$ROOT" &&
     rm -rf "$NODE_DIR/upper" "$NODE_DIR/work" &&
     mkdir -p "$NODE_DIR/upper" "$NODE_DIR/work" &&
     cp -a "$NODE_DIR/seed/." "$NODE_DIR/upper/" &&

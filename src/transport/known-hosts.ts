@@ -40,3 +40,15 @@ export function keysFor(entries: KnownHost[], address: string, port: number): Kn
   const name = knownHostName(address, port);
   return entries.filter((e) => e.patterns.some((p) => matches(p, name)));
 }
+
+/** known_hosts text without the lines that pin `address`:`port` (a re-imaged host's old key). Pure. */
+export function withoutHost(text: string, address: string, port: number): string {
+  const name = knownHostName(address, port);
+  return text
+    .split("\n")
+    .filter((raw) => {
+      const [hosts] = raw.trim().split(/\s+/);
+      return raw.trim().startsWith("#") || !hosts || !hosts.split(",").some((p) => matches(p, name));
+    })
+    .join("\n");
+}

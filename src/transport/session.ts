@@ -34,4 +34,9 @@ export interface Transport {
    * engine's proof that the admin user can still log in after an access change).
    */
   connect(node: { name: string; address: string; sshPort?: number }, as?: { user: string }): Promise<Session>;
+  /**
+   * The node was re-imaged: drop its pinned host key, and let the next connection learn (and pin)
+   * the new one. Transports without host keys need not have it.
+   */
+  forgetHostKey?(node: { name: string; address: string; sshPort?: number }): void;
 }

@@ -1,9 +1,9 @@
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { NodeSSH } from "node-ssh";
 import { ConnectError, HostKeyError } from "../errors.js";
-import { keysFor, knownHostName, parseKnownHosts } from "./known-hosts.js";
+import { keysFor, knownHostName, parseKnownHosts, withoutHost } from "./known-hosts.js";
 import { shellQuote } from "./quote.js";
 import type { ExecResult, Session, SessionStats, Transport } from "./session.js";
 
@@ -56,7 +56,19 @@ type Credential = { user: string; how: "key" } | { user: string; how: "password"
  * root with the bootstrap password (a factory-fresh node).
  */
 export class SshTransport implements Transport {
+  /** Nodes re-imaged in this run: their new host key is learned even without --accept-new-host-keys. */
+  private readonly relearn = new Set<string>();
+
   constructor(private readonly options: SshOptions) {}
+
+  forgetHostKey(node: { name: string; address: string; sshPort?: number }): void {
+    this.relearn.add(node.name);
+    const file = this.options.knownHostsFile;
+    if (!existsSync(file)) return;
+    const tmp = `${file}.picotrader-${process.pid}`;
+    writeFileSync(tmp, withoutHost(readFileSync(file, "utf8"), node.address, node.sshPort ?? 22));
+    renameSync(tmp, file);
+  }
 
   async connect(
     node: { name: string; address: string; sshPort?: number },
@@ -107,7 +119,7 @@ export class SshTransport implements Transport {
     const pinned = existsSync(this.options.knownHostsFile)
       ? keysFor(parseKnownHosts(readFileSync(this.options.knownHostsFile, "utf8")), node.address, port)
       : [];
-    if (pinned.length === 0 && !this.options.acceptNewHostKeys) {
+    if (pinned.length === 0 && !this.options.acceptNewHostKeys && !this.relearn.has(node.name)) {
       throw new HostKeyError(
         node.name,
         `no host key for ${knownHostName(node.address, port)} in ${this.options.knownHostsFile}; check the node's key and add it, or run once with --accept-new-host-keys`,

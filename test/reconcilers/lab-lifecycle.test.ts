@@ -53,6 +53,7 @@ if (lab) {
     ).stdout.trim();
   const bootFiles = async (node: string) =>
     (await sshAdmin(lab, node, "cd /media/boot && find . -type f | sort | xargs sha256sum")).stdout;
+  const knownHosts = join("/var/lib/picotrader-lab", NAME, "known_hosts");
   const supervisorLog = (node: string) =>
     readFileSync(join("/var/lib/picotrader-lab", NAME, "nodes", node, "supervisor.log"), "utf8");
 
@@ -155,11 +156,17 @@ if (lab) {
   t.test(
     "with --allow-rebuild --yes: re-imaged through TFTP, bootstrapped, converged, new generation recorded",
     async (t) => {
+      const pinned = () =>
+        readFileSync(knownHosts, "utf8")
+          .split("\n")
+          .filter((l) => l.startsWith("10.88.0.12 "));
+      const keyBefore = pinned();
+      t.equal(keyBefore.length, 1, "node2's key is pinned before");
       const r = await reconcile("--allow-rebuild", "--yes");
       t.equal(r.exitCode, 0, r.stderr);
       t.match(
         r.stderr,
-        /\[node2\] rebooting\n\[node2\] back on a new boot\n\[node2\] rebuilt; observing the fresh node as root \(key\)\n\[node2\] hosts:/,
+        /\[node2\] rebooting to re-image\n\[node2\] back on a new boot\n\[node2\] rebuilt; observing the fresh node as root \(key\)\n\[node2\] hosts:/,
       );
       t.match(
         supervisorLog("node2"),
@@ -173,6 +180,9 @@ if (lab) {
       t.match(wiped.stdout, /No such file or directory/, "the node was wiped");
       t.match(wiped.stdout, /"generation": 2/, "it records the new generation");
       t.equal((await dryRun()).exitCode, 0, "the second run plans nothing");
+      // A re-imaged board has a new host key: the rebuild replaced the pinned one, and only that one.
+      t.equal(pinned().length, 1);
+      t.not(pinned()[0], keyBefore[0], "the new host key replaced the old one in known_hosts");
     },
   );
 
