@@ -138,7 +138,7 @@ export interface Firewall {
    */
   enabled?: boolean;
   /**
-   * Inbound ports to allow. Default: SSH on every node; 6443, 2379-2380, 10250, 10257, 10259 on control-plane nodes; 10250 and 30000-32767 on workers. Must include the SSH port.
+   * Inbound ports to allow. Default: SSH on every node; 6443, 2379-2380, 10250, 10257, 10259 on control-plane nodes; 10250 and 30000-32767 on workers; 69/udp on the tftp node. Must include the SSH port.
    *
    * @minItems 1
    */
