@@ -234,19 +234,35 @@ async function rebuildRefusal(
   const rebuild = p.nodePlan.changes.some((c) => c.risk === "destroy" && !o.withhold?.includes("destroy"));
   if (!rebuild || !p.node.roles.includes("control-plane") || o.manifest.keepalived === undefined)
     return undefined;
-  const down: string[] = [];
-  for (const node of o.manifest.nodes.filter((n) => n !== p.node && n.roles.includes("control-plane"))) {
-    const q = planned.find((x) => x.node.name === node.name);
-    let session = q?.session ?? extra.get(node.name);
-    if (!session && !q) {
-      session = await o.transport.connect(node).catch(() => undefined);
-      if (session) extra.set(node.name, session);
-    }
-    if (!session) down.push(node.name);
-  }
+  const { down } = await controlPlaneSessions(o, planned, extra, p.node);
   return down.length > 0
     ? `rebuild refused: ${down.join(", ")} (control-plane) is down, and ${p.node.name} could be the last holder of the virtual IP`
     : undefined;
+}
+
+/**
+ * Sessions to every control-plane node (but `except`): the run's own, or new ones (kept in `extra`)
+ * for nodes outside `--only`; `down` names those that cannot be reached.
+ */
+async function controlPlaneSessions(
+  o: ReconcileOptions,
+  planned: Planned[],
+  extra: Map<string, Session>,
+  except?: NodeSpec,
+): Promise<{ sessions: Session[]; down: string[] }> {
+  const sessions: Session[] = [];
+  const down: string[] = [];
+  for (const node of o.manifest.nodes.filter((n) => n !== except && n.roles.includes("control-plane"))) {
+    const q = planned.find((x) => x.node.name === node.name);
+    let session = q ? q.session : extra.get(node.name);
+    if (!q && !session) {
+      session = await o.transport.connect(node).catch(() => undefined);
+      if (session) extra.set(node.name, session);
+    }
+    if (session) sessions.push(session);
+    else down.push(node.name);
+  }
+  return { sessions, down };
 }
 
 /** A rolling node left alone because an earlier one did not bring the virtual IP back. */
@@ -274,20 +290,7 @@ async function waitForVirtualIp(
 ): Promise<string | undefined> {
   const vip = o.manifest.cluster.virtualIp;
   if (vip === undefined || o.manifest.keepalived === undefined) return undefined;
-  const sessions: Session[] = [];
-  for (const node of o.manifest.nodes.filter((n) => n.roles.includes("control-plane"))) {
-    const p = planned.find((q) => q.node.name === node.name);
-    if (p) {
-      if (p.session) sessions.push(p.session);
-      continue;
-    }
-    let session = extra.get(node.name);
-    if (!session) {
-      session = await o.transport.connect(node).catch(() => undefined);
-      if (session) extra.set(node.name, session);
-    }
-    if (session) sessions.push(session);
-  }
+  const { sessions } = await controlPlaneSessions(o, planned, extra);
   o.onProgress?.(after, `waiting for one holder of the virtual IP ${vip}`);
   const gate = await waitForOneVipHolder(sessions, vip, o.vipTimeoutMs ?? 30_000);
   if ("error" in gate) return gate.error;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import t from "tap";
 import { labManifest, labStart, labStop } from "../../src/lab/lab.js";
 import type { ReconcileReport } from "../../src/report/json.js";
-import { inLab, picotrader, sshAdmin, useLab } from "../helpers/lab.js";
+import { bootMark as labBootMark, inLab, picotrader, sshAdmin, useLab } from "../helpers/lab.js";
 import { packageRoot } from "../../src/paths.js";
 
 const NAME = "tfleet";
@@ -28,14 +28,7 @@ if (lab) {
       `rootPassword:\n  hash: "${hash}"\nupdates:\n  policy: all\n  reboot: when-required\nnodes:`,
     ),
   );
-  const bootMark = async (node: string) =>
-    (
-      await sshAdmin(
-        lab,
-        node,
-        "echo \"$(cat /proc/sys/kernel/random/boot_id) $(cut -d' ' -f22 /proc/1/stat)\"",
-      )
-    ).stdout.trim();
+  const bootMark = (node: string) => labBootMark(lab, node);
 
   t.test("hash-password makes a sha512-crypt hash; the nodes converge with it", async (t) => {
     t.equal(hashed.exitCode, 0, hashed.stderr);

@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import type { Test } from "tap";
 import { labDown, labSshArgv, labRunArgv, labUp, readLab, type LabState } from "../../src/lab/lab.js";
+import { BOOT_MARK } from "../../src/engine/reboot.js";
 import { packageRoot } from "../../src/paths.js";
 import { shellQuote } from "../../src/transport/quote.js";
 import { run, type RunResult } from "../../src/util/run.js";
@@ -57,4 +58,9 @@ export function picotrader(
 ): Promise<RunResult> {
   const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   return inLab(lab, ["env", ...vars, "node", join(packageRoot(), "dist", "src", "cli.js"), ...args]);
+}
+
+/** What identifies a node's current boot (see BOOT_MARK): it changes when the node reboots. */
+export async function bootMark(lab: LabState, node: string): Promise<string> {
+  return (await sshAdmin(lab, node, BOOT_MARK)).stdout.trim();
 }

@@ -12,7 +12,7 @@ import { labManifest } from "../../src/lab/lab.js";
 import { packageRoot } from "../../src/paths.js";
 import type { ReconcileReport } from "../../src/report/json.js";
 import { run } from "../../src/util/run.js";
-import { picotrader, sshAdmin, useLab } from "../helpers/lab.js";
+import { bootMark as labBootMark, picotrader, sshAdmin, useLab } from "../helpers/lab.js";
 
 const NAME = "tlife";
 const lab = await useLab(t, NAME, 3);
@@ -43,14 +43,7 @@ if (lab) {
     const r = await reconcile("--dry-run", "--detailed-exitcode", "--json");
     return { exitCode: r.exitCode, report: JSON.parse(r.stdout) as ReconcileReport };
   };
-  const bootMark = async (node: string) =>
-    (
-      await sshAdmin(
-        lab,
-        node,
-        "echo \"$(cat /proc/sys/kernel/random/boot_id) $(cut -d' ' -f22 /proc/1/stat)\"",
-      )
-    ).stdout.trim();
+  const bootMark = (node: string) => labBootMark(lab, node);
   const bootFiles = async (node: string) =>
     (await sshAdmin(lab, node, "cd /media/boot && find . -type f | sort | xargs sha256sum")).stdout;
   const knownHosts = join("/var/lib/picotrader-lab", NAME, "known_hosts");
