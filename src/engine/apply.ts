@@ -31,7 +31,8 @@ export async function unlockNode(session: Session): Promise<void> {
 
 /**
  * Runs the changes' steps in order on one node. Stops at the first failing step. A reboot step
- * calls `reboot`, which returns a session on the node's new boot; later steps use it. Returns how
+ * calls `reboot`, which returns a session on the node's new boot; later steps use it. Without
+ * `reboot`, a conditional reboot step is skipped and an unconditional one is an error. Returns how
  * many changes were applied completely, the session in use at the end, and, on failure, a StepError
  * naming node, concern, command, exit code and the tail of stderr.
  */
@@ -47,7 +48,9 @@ export async function applyChanges(
     onChange?.(change);
     for (const step of change.steps) {
       if (step.kind === "reboot" && step.onlyIf !== undefined) {
-        if ((await current.exec(step.onlyIf)).exitCode !== 0) continue;
+        // A conditional reboot where reboots are withheld (watch mode) is left to the next plan,
+        // which shows it as a reboot change of its own.
+        if (!reboot || (await current.exec(step.onlyIf)).exitCode !== 0) continue;
       }
       if (step.kind === "reboot") {
         if (!reboot)

@@ -419,7 +419,13 @@ async function applyAndVerify(
   let applied = rebuiltApplied + outcome.applied;
   let current = session;
   if (!outcome.error && !rolledBack) {
-    const rebooted = await applyChanges(session, allowed.filter(rebooting), progress, reboot);
+    const mayReboot = !o.withhold?.includes("reboot");
+    const rebooted = await applyChanges(
+      session,
+      allowed.filter(rebooting),
+      progress,
+      mayReboot ? reboot : undefined,
+    );
     if (rebooted.error) errors.push(rebooted.error.message);
     applied += rebooted.applied;
     current = rebooted.session;

@@ -131,3 +131,49 @@ t.test("withheld risks stay pending and visible; the rest is applied", async (t)
   );
   t.same(results[0]?.errors, [], "a withheld change is not an error");
 });
+
+t.test("where reboots are withheld, a conditional reboot step (after upgrades) is skipped", async (t) => {
+  const upgrade: Reconciler<null, string> = {
+    name: "demo",
+    applies: () => true,
+    desired: () => null,
+    probe: () => "echo state",
+    parse: (o) => o.trim(),
+    plan: (_d, o) =>
+      o === "done"
+        ? []
+        : [
+            {
+              summary: "upgrade, reboot if required",
+              before: o,
+              after: "done",
+              steps: [
+                { kind: "run", command: "plain-step" },
+                { kind: "reboot", onlyIf: "reboot-needed-check" },
+              ],
+              risk: "restart",
+            },
+          ],
+  };
+  const transport = new FakeTransport({
+    a: { probeRounds: [{ demo: { stdout: "old" } }, { demo: { stdout: "done" } }], commands },
+  });
+  const { results } = await reconcile({
+    transport,
+    manifest: manifest(""),
+    reconcilers: [upgrade],
+    concurrency: 1,
+    apply: true,
+    only: ["a"],
+    withhold: ["reboot", "destroy"],
+  });
+  t.equal(results[0]?.outcome, "converged", results[0]?.errors.join("\n"));
+  t.ok(
+    transport.log.some((e) => e.command === "plain-step"),
+    "the upgrade ran",
+  );
+  t.notOk(
+    transport.log.some((e) => e.command === "reboot-needed-check"),
+    "the reboot was not even considered",
+  );
+});
