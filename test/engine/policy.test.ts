@@ -167,7 +167,7 @@ t.test("where reboots are withheld, a conditional reboot step (after upgrades) i
     only: ["a"],
     withhold: ["reboot", "destroy"],
   });
-  t.equal(results[0]?.outcome, "converged", results[0]?.errors.join("\n"));
+  t.equal(results[0]?.outcome, "converged", results[0]?.errors.join("\n") ?? "");
   t.ok(
     transport.log.some((e) => e.command === "plain-step"),
     "the upgrade ran",
