@@ -136,9 +136,7 @@ export async function reconcile(
   // Sessions to control-plane nodes outside `--only`, opened when the rolling apply asks them.
   const gateSessions = new Map<string, Session>();
   try {
-    const rebuilds = plan.nodes.filter((n) =>
-      n.changes.some((c) => c.risk === "destroy" && !o.withhold?.includes("destroy")),
-    );
+    const rebuilds = plan.nodes.filter((n) => n.changes.some((c) => isAllowedRebuild(c, o)));
     if (o.apply && rebuilds.length > 0 && o.confirm && !(await o.confirm(rebuilds.map((n) => n.node)))) {
       throw new PicoError(
         `rebuild of ${rebuilds.map((n) => n.node).join(", ")} not confirmed (answer y on a terminal, or pass --yes): nothing was applied`,
@@ -217,6 +215,11 @@ async function runNode(
   return applied.result;
 }
 
+/** A rebuild this run may apply (not withheld). */
+function isAllowedRebuild(c: Change, o: ReconcileOptions): boolean {
+  return c.risk === "destroy" && !o.withhold?.includes("destroy");
+}
+
 function isSuspended(m: Manifest, node: NodeSpec): boolean {
   return m.suspend === true || node.suspend === true;
 }
@@ -231,7 +234,7 @@ async function rebuildRefusal(
   extra: Map<string, Session>,
   p: Planned,
 ): Promise<string | undefined> {
-  const rebuild = p.nodePlan.changes.some((c) => c.risk === "destroy" && !o.withhold?.includes("destroy"));
+  const rebuild = p.nodePlan.changes.some((c) => isAllowedRebuild(c, o));
   if (!rebuild || !p.node.roles.includes("control-plane") || o.manifest.keepalived === undefined)
     return undefined;
   const { down } = await controlPlaneSessions(o, planned, extra, p.node);
@@ -372,7 +375,7 @@ async function applyAndVerify(
 ): Promise<NodeResult> {
   const errors = [...result.errors];
   const progress = (c: Change) => o.onProgress?.(node.name, `${c.concern}: ${c.summary}`);
-  const destroy = nodePlan.changes.filter((c) => c.risk === "destroy" && !o.withhold?.includes("destroy"));
+  const destroy = nodePlan.changes.filter((c) => isAllowedRebuild(c, o));
   let rebuiltApplied = 0;
   if (destroy.length > 0) {
     // A rebuild wipes the node: nothing else of this plan fits what comes back. The fresh node is
