@@ -5,9 +5,12 @@
 import type { ChangeDraft, Manifest, NodeSpec, Reconciler } from "../src/engine/types.js";
 import { shellQuote } from "../src/transport/quote.js";
 
-const DIR = "/media/boot";
-const INI = `${DIR}/boot.ini`;
-const STOCK = `${DIR}/boot.ini.emmc`;
+/** The board's boot partition, its boot.ini, and where the stock boot.ini is kept while ours is in place. */
+export const BOOT_DIR = "/media/boot";
+export const BOOT_INI = `${BOOT_DIR}/boot.ini`;
+export const STOCK_INI = `${BOOT_DIR}/boot.ini.emmc`;
+/** Where a new boot.ini is written before it is copied onto the boot partition (no chown on FAT). */
+export const STAGED_INI = "/run/picotrader/boot.ini";
 const MARK = "# picotrader-boot: ";
 
 /** The TFTP server of the cluster: the first node with the tftp role. Pure. */
@@ -63,9 +66,9 @@ export function bootSourceOf(ini: string | undefined): string | undefined {
   return mark === undefined ? "emmc" : (mark.slice(MARK.length).split(" ")[0] ?? "emmc");
 }
 
-/** Replaces boot.ini with `source` (a file on the node) in one rename on the boot partition. */
-function replaceIni(source: string): string {
-  return `cp ${shellQuote(source)} ${DIR}/.boot.ini.new && sync && mv -f ${DIR}/.boot.ini.new ${INI} && sync`;
+/** Replaces boot.ini with `source` (a file on the node) in one rename on the boot partition. Pure. */
+export function replaceIni(source: string): string {
+  return `cp ${shellQuote(source)} ${BOOT_DIR}/.boot.ini.new && sync && mv -f ${BOOT_DIR}/.boot.ini.new ${BOOT_INI} && sync`;
 }
 
 export const boot: Reconciler<BootDesired, BootObserved> = {
@@ -77,8 +80,8 @@ export const boot: Reconciler<BootDesired, BootObserved> = {
     // validate refuses boot: tftp without a TFTP server; an empty address would fail visibly anyway.
     return { source: "tftp", content: buildTftpBootIni(node, server?.address ?? "", m) };
   },
-  probe: () => `if [ -f ${INI} ]; then echo '--- ini'; cat ${INI}; echo; echo '--- end'; fi
-[ -f ${STOCK} ] && echo stock=saved
+  probe: () => `if [ -f ${BOOT_INI} ]; then echo '--- ini'; cat ${BOOT_INI}; echo; echo '--- end'; fi
+[ -f ${STOCK_INI} ] && echo stock=saved
 from=$(tr ' ' '\\n' < /proc/cmdline | sed -n 's/^picotrader\\.boot=//p')
 [ -n "$from" ] || from=$(tr '\\0' '\\n' < /proc/1/environ 2>/dev/null | sed -n 's/^PICOTRADER_LAB_BOOT=//p')
 echo "booted=$from"`,
@@ -98,32 +101,41 @@ echo "booted=$from"`,
       if (current === "emmc" || current === undefined) return [];
       if (!o.stockSaved)
         throw new Error(
-          `${INI} is ours (${current}) and ${STOCK} is missing: the stock file cannot be restored`,
+          `${BOOT_INI} is ours (${current}) and ${STOCK_INI} is missing: the stock file cannot be restored`,
         );
       const change: ChangeDraft = {
         summary: `boot from the eMMC: restore the stock boot.ini, reboot`,
         before: { boot: current },
         after: { boot: "emmc" },
-        steps: [{ kind: "run", command: `${replaceIni(STOCK)} && rm -f ${STOCK}` }, { kind: "reboot" }],
+        steps: [
+          { kind: "run", command: `${replaceIni(STOCK_INI)} && rm -f ${STOCK_INI}` },
+          { kind: "reboot" },
+        ],
         risk: "reboot",
       };
       return [change];
     }
     if (o.ini !== undefined && o.ini === d.content) return [];
-    if (o.ini === undefined) throw new Error(`${INI} is missing: this is not a board's boot partition`);
-    const tmp = "/run/picotrader/boot.ini";
+    if (o.ini === undefined) throw new Error(`${BOOT_INI} is missing: this is not a board's boot partition`);
     return [
       {
-        summary: `boot from TFTP${current === "emmc" ? ` (stock boot.ini saved as ${STOCK})` : ""}, reboot`,
+        summary: `boot from TFTP${current === "emmc" ? ` (stock boot.ini saved as ${STOCK_INI})` : ""}, reboot`,
         before: { boot: current },
         after: { boot: "tftp" },
         steps: [
           // Save the stock file once; it is put back, byte for byte, by `boot: emmc`.
           ...(current === "emmc" && !o.stockSaved
-            ? [{ kind: "run" as const, command: `cp -p ${INI} ${STOCK} && sync` }]
+            ? [{ kind: "run" as const, command: `cp -p ${BOOT_INI} ${STOCK_INI} && sync` }]
             : []),
-          { kind: "write", path: tmp, content: d.content ?? "", mode: "0644", owner: "root", group: "root" },
-          { kind: "run", command: `${replaceIni(tmp)} && rm -f ${tmp}` },
+          {
+            kind: "write",
+            path: STAGED_INI,
+            content: d.content ?? "",
+            mode: "0644",
+            owner: "root",
+            group: "root",
+          },
+          { kind: "run", command: `${replaceIni(STAGED_INI)} && rm -f ${STAGED_INI}` },
           { kind: "reboot" },
         ],
         risk: "reboot",

@@ -4,6 +4,7 @@
 // images, containers, networks, and drop-ins of docker.service.
 import { isDeepStrictEqual } from "node:util";
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
+import { buildServiceStateProbe, parseServiceState } from "./lib/service.js";
 
 /** daemon.json when the manifest declares none: what the kubelet expects of Docker. */
 export const DEFAULT_DOCKER_DAEMON = {
@@ -31,15 +32,11 @@ export const docker: Reconciler<DockerDesired, DockerObserved> = {
   after: ["packages"],
   applies: (_node, m) => m.docker !== undefined,
   desired: (_node, m) => ({ daemon: m.docker?.daemon ?? DEFAULT_DOCKER_DAEMON }),
-  probe: () => `printf 'active=%s\\n' "$(systemctl is-active docker 2>/dev/null)"
-printf 'enabled=%s\\n' "$(systemctl is-enabled docker 2>/dev/null)"
+  probe: () => `${buildServiceStateProbe("docker")}
 if [ -f ${DAEMON_JSON} ]; then echo '--- daemon.json'; cat ${DAEMON_JSON}; fi`,
   parse(output) {
     const [head = "", json] = output.split(/^--- daemon\.json\n/m);
-    const observed: DockerObserved = {
-      active: /^active=active$/m.test(head),
-      enabled: /^enabled=enabled$/m.test(head),
-    };
+    const observed: DockerObserved = parseServiceState(head);
     if (json === undefined) return observed;
     try {
       return { ...observed, daemon: JSON.parse(json) as unknown };

@@ -5,10 +5,9 @@
 // on the boot partition, a reboot. Leaves alone: everything else (the node is wiped anyway).
 import type { Manifest, NodeSpec, Reconciler } from "../src/engine/types.js";
 import { RECORD_PATH } from "../src/engine/record.js";
-import { tftpServerOf } from "./boot.js";
+import { BOOT_DIR, BOOT_INI, replaceIni, STAGED_INI, STOCK_INI, tftpServerOf } from "./boot.js";
 
-const DIR = "/media/boot";
-const FAILED = `${DIR}/picotrader-reimage.failed`;
+const FAILED = `${BOOT_DIR}/picotrader-reimage.failed`;
 /** Blocks of 512 bytes per image part, as `tftp-prepare` cuts them by default (16 MiB). */
 const PART_BLOCKS = 0x8000;
 
@@ -89,7 +88,6 @@ true`,
         `generation ${d.generation} is lower than the ${o.recorded} the node recorded: generations only go up`,
       );
     if (d.reimageIni === undefined) throw new Error(`a rebuild needs the TFTP server's image: ${d.missing}`);
-    const tmp = "/run/picotrader/boot.ini";
     return [
       {
         summary: `REBUILD: re-image the node from TFTP (generation ${o.recorded} -> ${d.generation}); everything on it is lost`,
@@ -98,12 +96,19 @@ true`,
         steps: [
           {
             kind: "run",
-            command: `rm -f ${FAILED}; [ -f ${DIR}/boot.ini.emmc ] || cp -p ${DIR}/boot.ini ${DIR}/boot.ini.emmc`,
+            command: `rm -f ${FAILED}; [ -f ${STOCK_INI} ] || cp -p ${BOOT_INI} ${STOCK_INI}`,
           },
-          { kind: "write", path: tmp, content: d.reimageIni, mode: "0644", owner: "root", group: "root" },
+          {
+            kind: "write",
+            path: STAGED_INI,
+            content: d.reimageIni,
+            mode: "0644",
+            owner: "root",
+            group: "root",
+          },
           {
             kind: "run",
-            command: `cp ${tmp} ${DIR}/.boot.ini.new && sync && mv -f ${DIR}/.boot.ini.new ${DIR}/boot.ini && sync && rm -f ${tmp}`,
+            command: `${replaceIni(STAGED_INI)} && rm -f ${STAGED_INI}`,
           },
           { kind: "reboot" },
           // Back on a new boot: a board that could not re-image says why, and runs its old system.

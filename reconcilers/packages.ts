@@ -29,7 +29,8 @@ export function packagesFor(node: NodeSpec, m: Manifest): string[] {
   return [...names].sort();
 }
 
-const APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=120";
+/** apt-get as the concerns run it: no questions, and waiting for a dpkg lock held by another run. */
+export const APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=120";
 
 export const packages: Reconciler<PackagesDesired, PackagesObserved> = {
   name: "packages",

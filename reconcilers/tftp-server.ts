@@ -4,6 +4,7 @@
 // /etc/default/tftpd-hpa (Debian's serves /srv/tftp), and installing tftpd-hpa (the packages concern).
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
 import { shellQuote } from "../src/transport/quote.js";
+import { buildServiceStateProbe, parseServiceState } from "./lib/service.js";
 
 const ROOT = "/srv/tftp";
 
@@ -28,8 +29,7 @@ export const tftpServer: Reconciler<TftpDesired, TftpObserved> = {
       Object.entries(inputs.files).map(([rel, f]) => [rel, { sha256: f.sha256, from: f.path, size: f.size }]),
     ),
   }),
-  probe: () => `printf 'active=%s\\n' "$(systemctl is-active tftpd-hpa 2>/dev/null)"
-printf 'enabled=%s\\n' "$(systemctl is-enabled tftpd-hpa 2>/dev/null)"
+  probe: () => `${buildServiceStateProbe("tftpd-hpa")}
 [ -d ${ROOT} ] && cd ${ROOT} && find . -type f -exec sha256sum {} + | sed 's/^/file /'
 true`,
   parse(output) {
@@ -37,8 +37,7 @@ true`,
     for (const m of output.matchAll(/^file ([0-9a-f]{64}) [ *]\.\/(.+)$/gm))
       files[m[2] as string] = m[1] as string;
     return {
-      active: /^active=active$/m.test(output),
-      enabled: /^enabled=enabled$/m.test(output),
+      ...parseServiceState(output),
       files,
     };
   },

@@ -3,12 +3,12 @@
 // `apt-get update`, `apt-get upgrade` (or only the security upgrades), and a reboot when the node
 // asks for one and the manifest allows it. Leaves alone: held packages, dist-upgrades, apt sources.
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
+import { APT } from "./packages.js";
 
 /** The index is refreshed when older than this, so that the upgradable list means something. */
 const MAX_INDEX_AGE_S = 24 * 3600;
 /** Touched after each successful `apt-get update`: local (file:) sources leave no list file to date. */
 const STAMP = "/var/lib/picotrader/apt-updated";
-const APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=120";
 /** Lists the upgradable packages from a security origin, as the simulation prints them. */
 const SECURITY_UPGRADES = `apt-get -s upgrade | sed -n 's/^Inst \\([^ ]*\\) .*(.*[Ss]ecurity.*$/\\1/p'`;
 

@@ -10,10 +10,20 @@ export interface ServiceObserved {
   enabled: boolean;
 }
 
+/** Probe lines printing a unit's state as `active=` and `enabled=`. */
+export function buildServiceStateProbe(unit: string): string {
+  return `printf 'active=%s\\n' "$(systemctl is-active ${unit} 2>/dev/null)"
+printf 'enabled=%s\\n' "$(systemctl is-enabled ${unit} 2>/dev/null)"`;
+}
+
+/** Reads the lines buildServiceStateProbe() prints. Pure. */
+export function parseServiceState(text: string): { active: boolean; enabled: boolean } {
+  return { active: /^active=active$/m.test(text), enabled: /^enabled=enabled$/m.test(text) };
+}
+
 /** A probe printing `active=`, `enabled=` and the config file after a `--- config` line. */
 export function buildServiceProbe(unit: string, configPath: string): string {
-  return `printf 'active=%s\\n' "$(systemctl is-active ${unit} 2>/dev/null)"
-printf 'enabled=%s\\n' "$(systemctl is-enabled ${unit} 2>/dev/null)"
+  return `${buildServiceStateProbe(unit)}
 if [ -f ${configPath} ]; then echo '--- config'; cat ${configPath}; fi
 true`;
 }
@@ -21,7 +31,7 @@ true`;
 /** Splits that probe's output into the state lines and the config text (undefined when missing). Pure. */
 export function parseServiceProbe(output: string): { active: boolean; enabled: boolean; config?: string } {
   const [head = "", config] = output.split(/^--- config\n/m);
-  const state = { active: /^active=active$/m.test(head), enabled: /^enabled=enabled$/m.test(head) };
+  const state = parseServiceState(head);
   return config === undefined ? state : { ...state, config };
 }
 
