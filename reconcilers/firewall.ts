@@ -6,6 +6,7 @@
 // that drops it makes both nodes hold the virtual IP.
 // Leaves alone: routed/forward policy, logging, application profiles, other netfilter tables.
 import { firewallRulesFor, ufwRuleName } from "../src/manifest/defaults.js";
+import { APT } from "./packages.js";
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
 import { shellQuote } from "../src/transport/quote.js";
 import { isControlPlane } from "./lib/node.js";
@@ -154,7 +155,7 @@ echo '--- before.rules'; sed -n '/^# BEGIN picotrader/,/^# END picotrader/p' /et
         summary: "install ufw",
         before: { installed: false },
         after: { installed: true },
-        steps: [{ kind: "run", command: "DEBIAN_FRONTEND=noninteractive apt-get install -y -q ufw" }],
+        steps: [{ kind: "run", command: `${APT} install -- ufw` }],
       });
     }
     const want = d.allow.map((r) => `allow ${r}`);

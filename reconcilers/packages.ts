@@ -29,8 +29,12 @@ export function packagesFor(node: NodeSpec, m: Manifest): string[] {
   return [...names].sort();
 }
 
-/** apt-get as the concerns run it: no questions, and waiting for a dpkg lock held by another run. */
-export const APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=120";
+/**
+ * apt-get as every concern runs it: no questions, waiting for a dpkg lock held by another run, and
+ * `--no-remove`: no install or upgrade may remove a package (a dependency conflict that would take
+ * openssh-server or sudo away fails instead).
+ */
+export const APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-remove -o DPkg::Lock::Timeout=120";
 
 export const packages: Reconciler<PackagesDesired, PackagesObserved> = {
   name: "packages",
@@ -67,7 +71,7 @@ done`;
       ...(unknown.length > 0 ? [{ kind: "run" as const, command: `${APT} update` }] : []),
       {
         kind: "run",
-        command: `${APT} install --no-install-recommends ${missing.map(shellQuote).join(" ")}`,
+        command: `${APT} install --no-install-recommends -- ${missing.map(shellQuote).join(" ")}`,
       },
     ];
     const change: ChangeDraft = {

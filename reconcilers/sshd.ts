@@ -1,5 +1,6 @@
-// Owns: /etc/ssh/sshd_config.d/00-picotrader.conf (PermitRootLogin, PasswordAuthentication), and
-// the Include line in sshd_config when it lacks one. Compared on the effective `sshd -T`.
+// Owns: /etc/ssh/sshd_config.d/00-picotrader.conf (PermitRootLogin, PasswordAuthentication, the
+// modern-only algorithms unless `ssh.hardened: false`, `ssh.settings`), and the Include line in
+// sshd_config when it lacks one. Compared key by key on the effective `sshd -T`.
 // Runs: sshd -t (the drop-in alone, then the whole config), a reload. Leaves alone: every other setting.
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
 
@@ -7,7 +8,10 @@ export const DROP_IN = "/etc/ssh/sshd_config.d/00-picotrader.conf";
 const INCLUDE = "Include /etc/ssh/sshd_config.d/*.conf";
 
 export interface SshdDesired {
-  /** Effective values as `sshd -T` prints them (lowercase keys and values). */
+  /**
+   * By lowercase key (as `sshd -T` prints keys), the value as written in the drop-in. Compared with
+   * the effective value ignoring case, except a value with a `/` (a path keeps its case).
+   */
   settings: Record<string, string>;
   /** sshd_config spelling of declared extra settings, by lowercase key. */
   names?: Record<string, string>;
@@ -22,7 +26,31 @@ export interface SshdObserved {
 const NAMES: Record<string, string> = {
   permitrootlogin: "PermitRootLogin",
   passwordauthentication: "PasswordAuthentication",
+  kexalgorithms: "KexAlgorithms",
+  ciphers: "Ciphers",
+  macs: "MACs",
+  hostkeyalgorithms: "HostKeyAlgorithms",
 };
+
+/**
+ * Modern algorithms only (what `ssh-audit` passes without a failure): no NIST-curve key exchange, no
+ * ECDSA or SHA-1 host key signatures, no CBC ciphers, encrypt-then-MAC only. Each is known to
+ * OpenSSH 7.4 and later and to node-ssh (ssh2), so older boards and the controller keep working.
+ */
+export const HARDENED: Readonly<Record<string, string>> = {
+  kexalgorithms:
+    "curve25519-sha256,curve25519-sha256@libssh.org,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group-exchange-sha256",
+  ciphers:
+    "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr",
+  macs: "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,umac-128-etm@openssh.com",
+  hostkeyalgorithms: "ssh-ed25519,rsa-sha2-512,rsa-sha2-256",
+};
+
+/** Whether sshd's effective value `observed` is the declared `wanted`. Pure. */
+function sameValue(wanted: string, observed: string | undefined): boolean {
+  if (observed === undefined) return false;
+  return wanted.includes("/") ? observed === wanted : observed.toLowerCase() === wanted.toLowerCase();
+}
 
 export const sshd: Reconciler<SshdDesired, SshdObserved> = {
   name: "sshd",
@@ -31,30 +59,37 @@ export const sshd: Reconciler<SshdDesired, SshdObserved> = {
   applies: () => true,
   desired: (_node, m) => ({
     settings: {
+      ...(m.ssh?.hardened === false ? {} : HARDENED),
       ...Object.fromEntries(
-        Object.entries(m.ssh?.settings ?? {}).map(([k, v]) => [k.toLowerCase(), String(v).toLowerCase()]),
+        Object.entries(m.ssh?.settings ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]),
       ),
       permitrootlogin: m.ssh?.permitRootLogin === true ? "yes" : "no",
       passwordauthentication: m.ssh?.passwordAuthentication === true ? "yes" : "no",
     },
     names: Object.fromEntries(Object.keys(m.ssh?.settings ?? {}).map((k) => [k.toLowerCase(), k])),
   }),
-  probe:
-    () => `sshd -T 2>&1 | grep -E '^(permitrootlogin|passwordauthentication) ' || { sshd -T >&2; exit 1; }
+  // Every managed key, as sshd itself resolves it (keys are letters and digits: the schema says so).
+  probe: (d) => `out=$(sshd -T 2>&1) || { printf '%s\n' "$out" >&2; exit 1; }
+printf '%s\n' "$out" | grep -E '^(${Object.keys(d.settings).join("|")}) ' || true
 if ! grep -Eqi '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\\.d/\\*\\.conf' /etc/ssh/sshd_config; then
   echo '@@main'; cat /etc/ssh/sshd_config
 fi`,
   parse(output) {
     const [settings = "", main] = output.split("@@main\n");
     const effective: Record<string, string> = {};
+    // A key sshd prints on several lines (AcceptEnv, Subsystem...) is one value, space-joined.
     for (const line of settings.split("\n")) {
       const [key, ...value] = line.trim().split(/\s+/);
-      if (key && value.length > 0) effective[key] = value.join(" ").toLowerCase();
+      if (key && value.length > 0) {
+        const v = value.join(" ");
+        effective[key] = effective[key] === undefined ? v : `${effective[key]} ${v}`;
+      }
     }
     return main === undefined ? { effective } : { effective, mainWithoutInclude: main };
   },
   plan(d, o) {
-    const wrong = Object.keys(d.settings).filter((k) => o.effective[k] !== d.settings[k]);
+    const spelling = (k: string) => NAMES[k] ?? d.names?.[k] ?? k;
+    const wrong = Object.keys(d.settings).filter((k) => !sameValue(d.settings[k] ?? "", o.effective[k]));
     if (wrong.length === 0) return [];
     const steps: Step[] = [];
     if (o.mainWithoutInclude !== undefined) {
@@ -74,7 +109,7 @@ fi`,
         content: `# Managed by picotrader from cluster.yaml. The first value sshd reads wins: this file sorts first.\n${Object.entries(
           d.settings,
         )
-          .map(([k, v]) => `${NAMES[k] ?? d.names?.[k] ?? k} ${v}`)
+          .map(([k, v]) => `${spelling(k)} ${v}`)
           .join("\n")}\n`,
         mode: "0644",
         owner: "root",
@@ -86,7 +121,7 @@ fi`,
     );
     const change: ChangeDraft = {
       summary: wrong
-        .map((k) => `${NAMES[k] ?? k} ${o.effective[k] ?? "(unset)"} -> ${d.settings[k]}`)
+        .map((k) => `${spelling(k)} ${o.effective[k] ?? "(unset)"} -> ${d.settings[k]}`)
         .join(", "),
       before: Object.fromEntries(
         wrong.filter((k) => o.effective[k] !== undefined).map((k) => [k, o.effective[k]]),

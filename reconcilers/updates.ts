@@ -76,7 +76,7 @@ true`,
             command:
               d.policy === "all"
                 ? `${APT} upgrade`
-                : `pkgs=$(${SECURITY_UPGRADES}); [ -z "$pkgs" ] || ${APT} install --only-upgrade $pkgs`,
+                : `pkgs=$(${SECURITY_UPGRADES}); [ -z "$pkgs" ] || ${APT} install --only-upgrade -- $pkgs`,
           },
           ...reboot,
         ],

@@ -41,6 +41,8 @@ export async function applyChanges(
   changes: Change[],
   onChange?: (c: Change) => void,
   reboot?: (session: Session, change: Change) => Promise<Session>,
+  /** Shell run before every command step (an access transaction's mark and check); none by default. */
+  prefix?: string,
 ): Promise<{ applied: number; session: Session; error?: StepError }> {
   let applied = 0;
   let current = session;
@@ -63,8 +65,9 @@ export async function applyChanges(
         }
         continue;
       }
-      const { command, stdin } = buildStepCommand(step);
-      const result = await current.exec(command, stdin === undefined ? {} : { stdin });
+      const built = buildStepCommand(step);
+      const command = prefix === undefined ? built.command : `${prefix}\n${built.command}`;
+      const result = await current.exec(command, built.stdin === undefined ? {} : { stdin: built.stdin });
       if (result.exitCode !== 0) {
         const shown = step.kind === "write" ? `write ${step.path}` : step.command;
         return {

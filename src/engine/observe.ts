@@ -2,7 +2,15 @@ import { tail } from "../errors.js";
 import { buildProbeScript, newNonce, parseProbeOutput } from "../transport/probe.js";
 import type { Session } from "../transport/session.js";
 import { concernsFor } from "./plan.js";
-import { parseRecord, RECORD_PROBE, RECORD_SECTION, type NodeRecord } from "./record.js";
+import { DEADMAN_LOG } from "./guard.js";
+import {
+  DEADMAN_SECTION,
+  parseDeadmanLog,
+  parseRecord,
+  RECORD_PROBE,
+  RECORD_SECTION,
+  type NodeRecord,
+} from "./record.js";
 import {
   NO_INPUTS,
   type Facts,
@@ -18,6 +26,8 @@ export interface Observation {
   /** undefined: never applied (or the record could not be read: see `recordError`). */
   record?: NodeRecord;
   recordError?: string;
+  /** Restores the dead-man timer made since the last apply that converged; [] when none. */
+  restored: string[];
 }
 
 /**
@@ -37,6 +47,7 @@ export async function observeNode(
     [
       ...concerns.map((r) => ({ name: r.name, script: r.probe(r.desired(node, m, inputs)) })),
       { name: RECORD_SECTION, script: RECORD_PROBE },
+      { name: DEADMAN_SECTION, script: `cat ${DEADMAN_LOG} 2>/dev/null; true` },
     ],
     nonce,
   );
@@ -64,10 +75,11 @@ export async function observeNode(
     }
   }
   const answer = answers.get(RECORD_SECTION);
+  const restored = parseDeadmanLog(answers.get(DEADMAN_SECTION)?.stdout ?? "");
   try {
     const record = parseRecord(answer?.stdout ?? "");
-    return record ? { facts, record } : { facts };
+    return record ? { facts, record, restored } : { facts, restored };
   } catch (err) {
-    return { facts, recordError: (err as Error).message };
+    return { facts, recordError: (err as Error).message, restored };
   }
 }

@@ -1,7 +1,14 @@
 import { hostname as localHostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { PicoError, StepError } from "../errors.js";
-import { buildArmCommand, buildDisarmCommand, buildRollbackCommand, buildSnapshotCommand } from "./guard.js";
+import {
+  buildArmCommand,
+  buildDisarmCommand,
+  buildRollbackCommand,
+  buildSnapshotCommand,
+  buildTxnPrefix,
+  DEADMAN_LOG,
+} from "./guard.js";
 import type { Session, SessionStats, Transport } from "../transport/session.js";
 import { mapLimit } from "../util/run.js";
 import { applyChanges, lockNode, unlockNode } from "./apply.js";
@@ -95,7 +102,13 @@ async function planAll(o: ReconcileOptions, ordered: Reconciler[], nodes: NodeSp
       o.onProgress?.(node.name, "connecting");
       session = await o.transport.connect(node);
       o.onProgress?.(node.name, `observing as ${session.identity}`);
-      const { facts, record, recordError } = await observeNode(session, node, o.manifest, ordered, o.inputs);
+      const { facts, record, recordError, restored } = await observeNode(
+        session,
+        node,
+        o.manifest,
+        ordered,
+        o.inputs,
+      );
       const { changes, errors } = planNode(node, o.manifest, ordered, facts, o.inputs);
       return {
         node,
@@ -108,6 +121,7 @@ async function planAll(o: ReconcileOptions, ordered: Reconciler[], nodes: NodeSp
           changes,
           ...(record ? { recorded: record } : {}),
           ...(recordError ? { recordError } : {}),
+          ...(restored.length > 0 ? { restored } : {}),
         },
       };
     } catch (err) {
@@ -206,7 +220,7 @@ async function runNode(
     const outcome =
       p.nodePlan.errors.length > 0 ? "failed" : p.nodePlan.changes.length > 0 ? "pending" : "converged";
     if (o.apply && !suspended && outcome === "converged")
-      await recordOnNode(o, p.session, p.node, p.nodePlan.recorded, { ...result, outcome });
+      await recordOnNode(o, p.session, p.nodePlan, { ...result, outcome });
     return { ...result, outcome, ...(suspended ? { suspended } : {}) };
   }
   const applied = await applyNode(o, ordered, p.session, p.node, p.nodePlan, result);
@@ -336,7 +350,7 @@ async function applyNode(
   let done: NodeResult | undefined;
   try {
     done = await applyAndVerify(o, ordered, session, node, nodePlan, result, reboot);
-    await recordOnNode(o, current, node, nodePlan.recorded, done);
+    await recordOnNode(o, current, nodePlan, done);
     return { result: done, session: current };
   } catch (err) {
     // The connection broke mid-apply; a dead-man timer, if armed, restores access on its own.
@@ -393,22 +407,32 @@ async function applyAndVerify(
     nodePlan = { ...nodePlan, changes: fresh.changes, errors: fresh.errors };
     errors.push(...fresh.errors);
   }
-  const access = nodePlan.changes.filter((c) => c.risk === "access");
-  const txn = access.length > 0 ? await beginAccessTransaction(o, session, access) : undefined;
   const allowed = nodePlan.changes.filter((c) => c.risk === undefined || !o.withhold?.includes(c.risk));
   const rebooting = (c: Change) => c.steps.some((s) => s.kind === "reboot");
-  const outcome = await applyChanges(
-    session,
-    allowed.filter((c) => !rebooting(c)),
-    progress,
-  );
-  if (outcome.error) errors.push(outcome.error.message);
+  // The access changes go first, alone, as one guarded transaction: proven by a new login and the
+  // dead-man timer disarmed before anything else runs, so no slow step can outlast the timer.
+  const access = allowed.filter((c) => c.risk === "access");
+  let applied = rebuiltApplied;
   let rolledBack = false;
-  if (txn !== undefined) {
+  let txn: string | undefined;
+  let accessFailed = false;
+  if (access.length > 0) {
+    txn = await beginAccessTransaction(o, session, access);
+    const outcome = await applyChanges(session, access, progress, undefined, buildTxnPrefix(txn));
+    applied += outcome.applied;
+    if (outcome.error) errors.push(outcome.error.message);
     const refusal = outcome.error ? "a step failed" : await proveAccess(o, node);
     if (refusal === undefined) {
-      await session.exec(buildDisarmCommand(txn));
+      const r = await session.exec(buildDisarmCommand(txn, true));
+      if (r.exitCode !== 0) {
+        // Too late: the timer restored the node while the proof ran; what was proven is gone.
+        accessFailed = true;
+        errors.push(
+          `${node.name}: the dead-man timer restored the access changes before they were proven (${r.stderr.trim() || `exit ${r.exitCode}`})`,
+        );
+      }
     } else {
+      accessFailed = true;
       o.onProgress?.(node.name, `rolling back the access changes: ${refusal}`);
       const r = await session.exec(buildRollbackCommand(txn));
       rolledBack = r.exitCode === 0;
@@ -419,24 +443,35 @@ async function applyAndVerify(
       );
     }
   }
-  let applied = rebuiltApplied + outcome.applied;
   let current = session;
-  if (!outcome.error && !rolledBack) {
-    const mayReboot = !o.withhold?.includes("reboot");
-    const rebooted = await applyChanges(
+  if (!accessFailed) {
+    const rest = await applyChanges(
       session,
-      allowed.filter(rebooting),
+      allowed.filter((c) => c.risk !== "access" && !rebooting(c)),
       progress,
-      mayReboot ? reboot : undefined,
     );
-    if (rebooted.error) errors.push(rebooted.error.message);
-    applied += rebooted.applied;
-    current = rebooted.session;
+    if (rest.error) errors.push(rest.error.message);
+    applied += rest.applied;
+    if (!rest.error) {
+      const mayReboot = !o.withhold?.includes("reboot");
+      const rebooted = await applyChanges(
+        session,
+        allowed.filter(rebooting),
+        progress,
+        mayReboot ? reboot : undefined,
+      );
+      if (rebooted.error) errors.push(rebooted.error.message);
+      applied += rebooted.applied;
+      current = rebooted.session;
+    }
   }
   o.onProgress?.(node.name, "verifying");
-  const { facts } = await observeNode(current, node, o.manifest, ordered, o.inputs);
+  const { facts, restored } = await observeNode(current, node, o.manifest, ordered, o.inputs);
   const after = planNode(node, o.manifest, ordered, facts, o.inputs);
   errors.push(...after.errors);
+  // A restore of this run's own transaction means the node is back in its old state, not a mix.
+  const ours = txn === undefined ? [] : restored.filter((r) => r.includes(`transaction ${txn})`));
+  errors.push(...ours.map((r) => `${node.name}: access changes ${r}`));
   const withheld = (c: Change) => c.risk !== undefined && o.withhold?.includes(c.risk) === true;
   const unexpected = after.changes.filter((c) => !withheld(c));
   if (unexpected.length > 0 && !rolledBack) {
@@ -463,10 +498,13 @@ async function applyAndVerify(
 async function recordOnNode(
   o: ReconcileOptions,
   session: Session,
-  node: NodeSpec,
-  previous: NodeRecord | undefined,
+  nodePlan: NodePlan,
   result: NodeResult,
 ): Promise<void> {
+  const node = o.manifest.nodes.find((n) => n.name === nodePlan.node) as NodeSpec;
+  const previous = nodePlan.recorded;
+  // The dead-man's restores stay reported until a run converges the node after them.
+  const seenRestores = nodePlan.restored !== undefined && result.outcome === "converged";
   // A rebuild left pending (withheld, or failed) means the node is still at its old generation.
   const rebuildPending = result.remaining.some((c) => c.risk === "destroy");
   const generation = rebuildPending && previous ? previous.generation : (node.generation ?? 1);
@@ -474,7 +512,7 @@ async function recordOnNode(
     previous?.commit === o.commit &&
     previous?.generation === generation &&
     previous?.result === result.outcome;
-  if (unchanged && result.applied === 0) return;
+  if (unchanged && result.applied === 0 && !seenRestores) return;
   const record: NodeRecord = {
     ...(o.commit !== undefined ? { commit: o.commit } : {}),
     generation,
@@ -485,7 +523,10 @@ async function recordOnNode(
   };
   const { command, stdin } = buildStepCommand(buildRecordStep(record));
   try {
-    const r = await session.exec(command, stdin === undefined ? {} : { stdin });
+    const r = await session.exec(
+      seenRestores ? `${command}\nrm -f ${DEADMAN_LOG}` : command,
+      stdin === undefined ? {} : { stdin },
+    );
     if (r.exitCode !== 0)
       result.errors.push(
         `${node.name}: could not write ${RECORD_PATH} (exit ${r.exitCode}): ${r.stderr.trim()}`,
@@ -530,11 +571,6 @@ async function beginAccessTransaction(
  * Returns undefined when proven, else why not.
  */
 async function proveAccess(o: ReconcileOptions, node: NodeSpec): Promise<string | undefined> {
-  if (process.env.PICOTRADER_TEST_HOLD_BEFORE_PROOF) {
-    // Test hook: the controller "dies" here, after activation and before the proof.
-    process.stderr.write(`HOLDING ${node.name} before the access proof\n`);
-    await new Promise(() => undefined);
-  }
   const user = o.manifest.admin.user;
   const timeoutMs = o.proofTimeoutMs ?? 20_000;
   let timer: NodeJS.Timeout | undefined;

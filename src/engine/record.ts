@@ -17,6 +17,16 @@ export interface NodeRecord {
   errors: string[];
 }
 
+/** The probe section that prints the dead-man timer's restores not yet seen by an apply. */
+export const DEADMAN_SECTION = "@deadman";
+
+/** "restored by the dead-man timer at T (access transaction X)" for each line of the restore log. Pure. */
+export function parseDeadmanLog(text: string): string[] {
+  return [...text.matchAll(/^(\S+) (\S+)$/gm)].map(
+    (m) => `restored by the dead-man timer at ${m[1]} (access transaction ${m[2]})`,
+  );
+}
+
 /** The probe section that prints the record, or nothing when there is none. */
 export const RECORD_PROBE = `cat ${RECORD_PATH} 2>/dev/null; true`;
 

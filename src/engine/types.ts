@@ -138,6 +138,8 @@ export interface NodePlan {
   recorded?: NodeRecord;
   /** Why the node's record could not be read. */
   recordError?: string;
+  /** Restores the dead-man timer made on the node since its last converged apply (display only). */
+  restored?: string[];
 }
 
 /** A plan: plain, JSON-serialisable data. Dry-run renders it; apply runs exactly it. */

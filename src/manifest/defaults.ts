@@ -33,3 +33,22 @@ export function ruleAllowsTcp(rule: FirewallRule, port: number): boolean {
 
 /** The controller's environment variable holding the VRRP password when the manifest names none. */
 export const DEFAULT_VRRP_PASSWORD_ENV = "PICOTRADER_VRRP_PASSWORD";
+
+/**
+ * sysctl keys that a dedicated section owns, with that section: kernel.sysctl may not set them
+ * (`net.ipv4.conf.all.forwarding` is the same switch as `net.ipv4.ip_forward`).
+ */
+export const OWNED_SYSCTL_KEYS: Readonly<Record<string, string>> = {
+  "net.ipv4.ip_forward": "network.ipv4Forwarding",
+  "net.ipv4.conf.all.forwarding": "network.ipv4Forwarding",
+};
+
+/** The controller's own PICOTRADER_ variables, with what they hold: no section may name them as a secret. */
+export const RESERVED_ENV: Readonly<Record<string, string>> = {
+  PICOTRADER_BOOTSTRAP_PASSWORD: "the bootstrap password",
+  PICOTRADER_IDENTITY: "the SSH key's path",
+  PICOTRADER_KNOWN_HOSTS: "the known_hosts path",
+  PICOTRADER_HOST_FINGERPRINTS: "confirmed host key fingerprints",
+  PICOTRADER_LAB: "the lab's name",
+  PICOTRADER_LAB_BOOT: "the lab's boot source",
+};

@@ -1,7 +1,7 @@
 // What a run reads besides the manifest, once, before any connection: the secrets (never in the
 // manifest: it names environment variables of the controller) and the files under `tftp.root`.
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import type { Inputs, LocalFile, Secrets } from "../engine/types.js";
 import { PicoError } from "../errors.js";
@@ -39,24 +39,46 @@ export function readSecrets(m: Manifest, env: NodeJS.ProcessEnv): Secrets {
   return Object.fromEntries(needs.map((n) => [n.variable, env[n.variable] as string]));
 }
 
-/** Every file under `root`, by path relative to it (sorted), with its digest. */
-export function readLocalFiles(root: string): Record<string, LocalFile> {
+/** A name a file under tftp.root may have: it becomes a path on the TFTP server. */
+const SAFE_NAME = /^[A-Za-z0-9._+-]+$/;
+
+/**
+ * Every file under `root`, by path relative to it (sorted), with its digest. `root` must lie inside
+ * `within` once symlinks are resolved; a symlink, a special file or a name other than
+ * letters, digits and `._+-` under it is an error naming it (nothing is skipped silently).
+ */
+export function readLocalFiles(root: string, within: string): Record<string, LocalFile> {
   const out: Record<string, LocalFile> = {};
+  let top = root;
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
       a.name.localeCompare(b.name),
     )) {
       const path = join(dir, entry.name);
+      const rel = relative(top, path);
+      if (!SAFE_NAME.test(entry.name))
+        throw new PicoError(`tftp.root: ${JSON.stringify(rel)}: a name of letters, digits and ._+- only`);
+      if (entry.isSymbolicLink())
+        throw new PicoError(`tftp.root: ${rel} is a symlink: copy the file in instead`);
       if (entry.isDirectory()) walk(path);
       else if (entry.isFile()) {
-        const sha256 = createHash("sha256").update(readFileSync(path)).digest("hex");
-        out[relative(root, path)] = { path, sha256, size: statSync(path).size };
-      }
+        const data = readFileSync(path);
+        out[rel] = { path, sha256: createHash("sha256").update(data).digest("hex"), size: data.length };
+      } else throw new PicoError(`tftp.root: ${rel} is not a regular file or a folder`);
     }
   };
+  let real: string;
   try {
-    walk(root);
+    real = realpathSync(root);
+    const base = realpathSync(within);
+    if (lstatSync(root).isSymbolicLink() || (real !== base && !real.startsWith(`${base}/`)))
+      throw new PicoError(
+        `tftp.root: ${root} is ${real === root ? "" : `${real}, `}outside the manifest's folder ${base} (or a symlink)`,
+      );
+    top = real;
+    walk(real);
   } catch (err) {
+    if (err instanceof PicoError) throw err;
     throw new PicoError(`tftp.root: cannot read ${root}: ${(err as Error).message}`, { cause: err });
   }
   return out;
@@ -64,7 +86,8 @@ export function readLocalFiles(root: string): Record<string, LocalFile> {
 
 /** The run's inputs for `manifest` loaded from `manifestFile`: secrets from `env`, the TFTP files. */
 export function readInputs(m: Manifest, manifestFile: string, env: NodeJS.ProcessEnv): Inputs {
-  const files = m.tftp ? readLocalFiles(resolve(dirname(manifestFile), m.tftp.root)) : {};
+  const folder = dirname(resolve(manifestFile));
+  const files = m.tftp ? readLocalFiles(resolve(folder, m.tftp.root), folder) : {};
   const sums = files["c2/SHA256SUMS"];
   const imageParts = sums ? parseSha256Sums(readFileSync(sums.path, "utf8")) : [];
   return { secrets: readSecrets(m, env), files, imageParts };

@@ -1,4 +1,4 @@
-import { firewallRulesFor, ruleAllowsTcp } from "./defaults.js";
+import { firewallRulesFor, OWNED_SYSCTL_KEYS, ruleAllowsTcp, RESERVED_ENV } from "./defaults.js";
 import { isHostInSubnet, parseSubnet } from "./ipv4.js";
 import type { ManifestPath } from "./load.js";
 import type { Manifest } from "./types.generated.js";
@@ -148,18 +148,64 @@ const tftpBootNeedsServer: Rule = (m) => {
   });
 };
 
+// Ownership rules: one setting, one owner. A value two sections set would be undone by one of them
+// on every run; a secret's variable named by another section would send that secret elsewhere.
+
+/** sshd keywords that dedicated fields own, by lowercase name; and those that change what follows. */
+const SSHD_OWNED: Record<string, string> = {
+  permitrootlogin: "ssh.permitRootLogin",
+  passwordauthentication: "ssh.passwordAuthentication",
+};
+const SSHD_REFUSED = new Set(["match", "include"]);
+
+const sshSettingsOwnedOnce: Rule = (m) =>
+  Object.keys(m.ssh?.settings ?? {}).flatMap((key) => {
+    const path = ["ssh", "settings", key];
+    const owner = SSHD_OWNED[key.toLowerCase()];
+    if (owner !== undefined) return [{ path, message: `${key} is set by ${owner}, not by ssh.settings` }];
+    return SSHD_REFUSED.has(key.toLowerCase())
+      ? [
+          {
+            path,
+            message: `${key} is refused in ssh.settings: it would change how sshd reads every later line`,
+          },
+        ]
+      : [];
+  });
+
+const sysctlOwnedOnce: Rule = (m) =>
+  Object.keys(m.kernel?.sysctl ?? {}).flatMap((key) => {
+    const owner = OWNED_SYSCTL_KEYS[key];
+    return owner === undefined
+      ? []
+      : [{ path: ["kernel", "sysctl", key], message: `${key} is set by ${owner}, not by kernel.sysctl` }];
+  });
+
+const secretVariableIsOwn: Rule = (m) => {
+  const variable = m.keepalived?.passwordEnv;
+  const use = variable === undefined ? undefined : RESERVED_ENV[variable];
+  return use === undefined
+    ? []
+    : [
+        {
+          path: ["keepalived", "passwordEnv"],
+          message: `${variable} holds ${use}: the VRRP password needs a variable of its own (it goes out in clear VRRP packets)`,
+        },
+      ];
+};
+
 // Access rules: a manifest that would cut the operator off by construction is refused before any
-// connection. (PICOTRADER_TEST_SKIP_ACCESS_RULES=1 lets a test force one past, to prove the guard.)
+// connection.
 
 const firewallAllowsSsh: Rule = (m) => {
-  if (m.firewall?.enabled === false || m.firewall?.allow === undefined) return [];
+  if (m.firewall?.enabled === false) return [];
   return m.nodes.flatMap((n, i) =>
     firewallRulesFor(n, m).some((r) => ruleAllowsTcp(r, n.sshPort ?? 22))
       ? []
       : [
           {
-            path: ["firewall", "allow"],
-            message: `no rule allows SSH (${n.sshPort ?? 22}/tcp) on nodes[${i}] (${n.name}): it would be cut off`,
+            path: m.firewall?.allow === undefined ? ["nodes", i, "sshPort"] : ["firewall", "allow"],
+            message: `no rule ${m.firewall?.allow === undefined ? "of the default firewall list " : ""}allows SSH (${n.sshPort ?? 22}/tcp) on nodes[${i}] (${n.name}): it would be cut off`,
           },
         ],
   );
@@ -185,10 +231,8 @@ const adminNeedsSudo: Rule = (m) =>
       ]
     : [];
 
-const accessRules: Rule[] =
-  process.env.PICOTRADER_TEST_SKIP_ACCESS_RULES === "1"
-    ? []
-    : [firewallAllowsSsh, rootLoginNeedsAdminKey, adminNeedsSudo];
+/** The rules that refuse a manifest cutting access by construction (tests of the guard leave them out). */
+export const accessRules: Rule[] = [firewallAllowsSsh, rootLoginNeedsAdminKey, adminNeedsSudo];
 
 /** Every semantic rule, applied in this order; all problems are reported together. */
 export const rules: Rule[] = [
@@ -203,5 +247,8 @@ export const rules: Rule[] = [
   loadBalancerNeedsVirtualIp,
   keepalivedOnControlPlanes,
   tftpBootNeedsServer,
+  sshSettingsOwnedOnce,
+  sysctlOwnedOnce,
+  secretVariableIsOwn,
   ...accessRules,
 ];

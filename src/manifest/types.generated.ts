@@ -4,6 +4,26 @@
  * A host name (RFC 1123 label).
  */
 export type Hostname = string;
+/**
+ * A plain Debian package name: lowercase letters, digits, + - . ; no trailing '-' (apt reads it as "remove"), no version pins (=), releases (/), globs or patterns.
+ */
+export type PackageName = string;
+/**
+ * A JSON value whose strings and keys are free text (no control characters).
+ */
+export type JsonValue =
+  | Text
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | {
+      [k: string]: JsonValue;
+    };
+/**
+ * Free text: anything printable, no control characters (newline, CR, tab, NUL, U+0085, U+2028, U+2029), at most 200 characters.
+ */
+export type Text = string;
 
 /**
  * PicoTrader's desired state of one cluster: cluster.yaml.
@@ -79,7 +99,7 @@ export interface Admin {
    */
   sshKeys: string[];
   /**
-   * Login shell of the admin user. Default: /bin/bash.
+   * Login shell of the admin user: an absolute path of plain names. Default: /bin/bash.
    */
   shell?: string;
   /**
@@ -114,7 +134,11 @@ export interface SshPolicy {
    */
   passwordAuthentication?: boolean;
   /**
-   * More sshd settings for the drop-in, as sshd_config names them; compared on `sshd -T`. A value sshd rejects is refused by `sshd -t` before anything changes.
+   * Modern algorithms only (KexAlgorithms, Ciphers, MACs, HostKeyAlgorithms without NIST curves, ECDSA, SHA-1 or CBC: what ssh-audit passes). false leaves sshd's defaults, for old clients. Default: true.
+   */
+  hardened?: boolean;
+  /**
+   * More sshd settings for the drop-in, as sshd_config names them; compared on `sshd -T`. PermitRootLogin and PasswordAuthentication belong to their own fields; Match and Include are refused (they would change the meaning of what follows). Values: printable ASCII, single-line, no '#' or quotes. A value sshd rejects is refused by `sshd -t` before anything changes.
    */
   settings?: {
     [k: string]: string | number;
@@ -189,9 +213,9 @@ export interface HostEntry {
  */
 export interface Packages {
   /**
-   * Package names; installed when missing (never upgraded or removed here). The apt index is refreshed only when one has no candidate.
+   * Package names; installed when missing (never upgraded or removed here: apt runs with --no-remove). The apt index is refreshed only when one has no candidate.
    */
-  install: string[];
+  install: PackageName[];
 }
 /**
  * Package upgrades as a policy: the observed fact is the list of upgradable packages (the apt index is refreshed when older than a day). Applied one node at a time, as HAProxy and keepalived changes are. Absent: not managed.
@@ -211,14 +235,14 @@ export interface Updates {
  */
 export interface Docker {
   /**
-   * The package that provides dockerd. Default: docker.io.
+   * A plain Debian package name: lowercase letters, digits, + - . ; no trailing '-' (apt reads it as "remove"), no version pins (=), releases (/), globs or patterns.
    */
   package?: string;
   /**
    * The whole of /etc/docker/daemon.json, compared as JSON. Default: the systemd cgroup driver (as the kubelet expects) and json-file logs limited to 3 files of 100m.
    */
   daemon?: {
-    [k: string]: unknown;
+    [k: string]: JsonValue;
   };
 }
 /**
@@ -235,7 +259,7 @@ export interface Swap {
  */
 export interface Kernel {
   /**
-   * sysctl settings on every node. Default: net.bridge.bridge-nf-call-iptables and -ip6tables = 1; control-plane nodes also get net.ipv4.ip_nonlocal_bind = 1 when HAProxy is declared (it binds the virtual IP on nodes that do not hold it).
+   * sysctl settings on every node. Default: net.bridge.bridge-nf-call-iptables and -ip6tables = 1; control-plane nodes also get net.ipv4.ip_nonlocal_bind = 1 when HAProxy is declared (it binds the virtual IP on nodes that do not hold it). A key managed by another section (net.ipv4.ip_forward: network.ipv4Forwarding) is refused. Values: printable ASCII on one line.
    */
   sysctl?: {
     [k: string]: string | number;
@@ -264,7 +288,7 @@ export interface Keepalived {
     [k: string]: number;
   };
   /**
-   * The environment variable of the controller that holds the VRRP password (at most 8 characters are used). Never in Git, never printed. Default: PICOTRADER_VRRP_PASSWORD.
+   * The environment variable of the controller that holds the VRRP password (at most 8 characters are used): a PICOTRADER_… name that is not another secret's or setting's (not the bootstrap password, identity or known_hosts). Never in Git, never printed. Default: PICOTRADER_VRRP_PASSWORD.
    */
   passwordEnv?: string;
 }
@@ -294,7 +318,7 @@ export interface Haproxy {
  */
 export interface Tftp {
   /**
-   * The folder on the controller whose files the server must serve, relative to this file (made by `picotrader tftp-prepare`).
+   * The folder on the controller whose files the server must serve, relative to this file and inside its folder (made by `picotrader tftp-prepare`): no absolute path, no `..`; symlinks are refused, inside it or on the way to it.
    */
   root: string;
 }

@@ -6,6 +6,7 @@ import { ManifestError, type Diagnostic } from "../errors.js";
 import { packageRoot } from "../paths.js";
 import { formatPath, readManifestSource, type ManifestPath, type ManifestSource } from "./load.js";
 import { rules } from "./rules.js";
+import { controlCharacterIn } from "./text.js";
 import type { Manifest } from "./types.generated.js";
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
@@ -38,9 +39,38 @@ function pointerToPath(pointer: string): ManifestPath {
     .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
 }
 
-function describe(e: ErrorObject): { path: ManifestPath; key?: string; message: string } {
+function valueAt(data: unknown, path: ManifestPath): unknown {
+  return path.reduce<unknown>(
+    (v, k) => (v !== null && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined),
+    data,
+  );
+}
+
+function describe(e: ErrorObject, data: unknown): { path: ManifestPath; key?: string; message: string } {
   const path = pointerToPath(e.instancePath);
   switch (e.keyword) {
+    case "pattern": {
+      const value = valueAt(data, path);
+      const control = typeof value === "string" ? controlCharacterIn(value) : undefined;
+      return control === undefined
+        ? {
+            path,
+            message: `${JSON.stringify(value)} must match ${(e.params as { pattern: string }).pattern}`,
+          }
+        : { path, message: `contains a control character (${control}): refused` };
+    }
+    case "propertyNames": {
+      const key = String((e.params as { propertyName: string }).propertyName);
+      const control = controlCharacterIn(key);
+      return {
+        path: [...path, key],
+        key,
+        message:
+          control === undefined
+            ? `key "${key}" is not allowed here`
+            : `a key contains a control character (${control}): refused`,
+      };
+    }
     case "additionalProperties": {
       const key = String((e.params as { additionalProperty: string }).additionalProperty);
       return { path: [...path, key], key, message: `unknown key "${key}"` };
@@ -68,6 +98,23 @@ function describe(e: ErrorObject): { path: ManifestPath; key?: string; message: 
   }
 }
 
+/**
+ * The errors worth showing: where a value failed one branch of an `anyOf` for a reason (a pattern,
+ * a bound), the other branches' "must be integer" and the `anyOf` summary at that value or above it
+ * are noise; a key's pattern is reported once, by its `propertyNames` error. Pure.
+ */
+function specificErrors(errors: ErrorObject[], data: unknown): ErrorObject[] {
+  const generic = (e: ErrorObject) => e.keyword === "type" || e.keyword === "anyOf";
+  const keyPattern = (e: ErrorObject) =>
+    e.keyword === "pattern" && typeof valueAt(data, pointerToPath(e.instancePath)) !== "string";
+  const specific = errors.filter((e) => !generic(e) && !keyPattern(e));
+  const explained = (e: ErrorObject) =>
+    specific.some(
+      (s) => s.instancePath === e.instancePath || s.instancePath.startsWith(`${e.instancePath}/`),
+    );
+  return errors.filter((e) => !keyPattern(e) && !(generic(e) && explained(e)));
+}
+
 /** Checks parsed manifest data against the schema and the semantic rules; pure. Every problem, at once. */
 export function validateManifest(source: ManifestSource): Diagnostic[] {
   const validate = schemaValidator();
@@ -78,8 +125,8 @@ export function validateManifest(source: ManifestSource): Diagnostic[] {
   };
   if (!validate(source.data)) {
     const seen = new Set<string>();
-    return (validate.errors ?? [])
-      .map((e) => describe(e))
+    return specificErrors(validate.errors ?? [], source.data)
+      .map((e) => describe(e, source.data))
       .map((d) => at(d.path, d.message, d.key))
       .filter((d) => {
         const k = `${d.line}:${d.col}:${d.message}`;

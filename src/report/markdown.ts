@@ -19,11 +19,13 @@ export function renderPlanMarkdown(plan: Plan, results: NodeResult[]): string {
     const outcome = results.find((r) => r.node === n.node)?.outcome ?? n.status;
     out.push(`| ${n.node} | ${outcome} | ${n.changes.length} |`);
   }
-  for (const n of plan.nodes.filter((n) => n.changes.length > 0 || n.errors.length > 0)) {
+  for (const n of plan.nodes.filter(
+    (n) => n.changes.length > 0 || n.errors.length > 0 || n.restored !== undefined,
+  )) {
     out.push("", `### ${n.node}`, "");
     for (const c of n.changes)
       out.push(`- \`${c.concern}\`: ${cell(c.summary)}${c.risk ? ` (risk: ${c.risk})` : ""}`);
-    for (const e of n.errors) out.push(`- :warning: ${cell(e)}`);
+    for (const e of [...(n.restored ?? []), ...n.errors]) out.push(`- :warning: ${cell(e)}`);
   }
   return out.join("\n") + "\n";
 }

@@ -59,6 +59,7 @@ export function renderPlanText(plan: Plan, s: Style = plain): string {
         ? s.dim("converged")
         : `${n.changes.length} change${n.changes.length === 1 ? "" : "s"}`;
     out.push(`${s.bold(n.node)} (${n.address}) as ${n.identity ?? "?"}: ${state}`);
+    for (const r of n.restored ?? []) out.push(s.remove(`  ! ${r}`));
     for (const c of n.changes) {
       const risk = c.risk ? ` [risk: ${c.risk}]` : "";
       out.push(s.change(`  ~ ${c.concern}: ${c.summary}${risk}`));

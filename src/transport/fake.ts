@@ -73,7 +73,8 @@ export class FakeTransport implements Transport {
           if (!nonce) throw new Error("FakeTransport: sh -s without a batched probe");
           const stdout = names
             .map((name) => {
-              const a = answers[name] ?? (name === "@record" ? { stdout: "" } : undefined);
+              // The engine's own sections (the record, the dead-man log) are empty unless told.
+              const a = answers[name] ?? (name.startsWith("@") ? { stdout: "" } : undefined);
               if (!a) throw new Error(`FakeTransport: ${node.name} has no probe answer for ${name}`);
               return `@@${nonce} begin ${name} ${a.exitCode ?? 0}\n${a.stdout}\n@@${nonce} stderr\n${a.stderr ?? ""}\n@@${nonce} end\n`;
             })

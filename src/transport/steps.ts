@@ -5,6 +5,9 @@ import { shellQuote } from "./quote.js";
 /** Where replaced files are kept on a node, by path and time. */
 export const BACKUP_DIR = "/var/lib/picotrader/backup";
 
+/** How many backups of one file a node keeps. */
+export const BACKUPS_KEPT = 5;
+
 /**
  * The remote command (and standard input) that performs a step. A write goes to a temp file in the
  * target's folder, gets owner and mode, the old file is copied to BACKUP_DIR, then one rename
@@ -32,7 +35,13 @@ export function buildStepCommand(step: Exclude<Step, { kind: "reboot" }>): {
           `if ! ( ${step.validate} ) >&2; then echo "validation of the new ${step.path} failed" >&2; exit 65; fi`,
         ]
       : []),
-    `if [ -e "$p" ]; then b=${BACKUP_DIR}"$p".$(date -u +%Y%m%dT%H%M%SZ); mkdir -p "$(dirname "$b")"; cp -p "$p" "$b"; fi`,
+    // Backups are root's alone (0600 in 0700 folders, whatever the umask): they may hold keys or
+    // hashes. The newest BACKUPS_KEPT of each file stay; the glob lists them oldest first.
+    `if [ -e "$p" ]; then (`,
+    `  umask 077; b=${BACKUP_DIR}"$p"; mkdir -p ${BACKUP_DIR} "$(dirname "$b")"; chmod 700 ${BACKUP_DIR}`,
+    `  cp --preserve=timestamps "$p" "$b.$(date -u +%Y%m%dT%H%M%SZ)"; chmod 600 "$b".[0-9]*Z`,
+    `  set -- "$b".[0-9]*Z; n=$#; for f; do [ "$n" -le ${BACKUPS_KEPT} ] || rm -f -- "$f"; n=$((n - 1)); done`,
+    `) fi`,
     `mv -f "$tmp" "$p"`,
     "trap - EXIT",
   ].join("\n");

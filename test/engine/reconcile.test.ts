@@ -28,36 +28,47 @@ const hostsOf = (node: "a" | "b") =>
   ).content;
 const converged = (node: "a" | "b") => convergedProbe(node, hostsOf(node), ["22"]);
 
+/** What an access transaction puts before each of its steps: its mark, and the check that it is armed. */
+const TXN_PREFIX =
+  /^export PICOTRADER_TXN=\w+\n\[ -e \/var\/lib\/picotrader\/rollback\/\w+\/armed \] \|\| [^\n]*\n/;
+
+/** `re`, with or without the transaction prefix. */
+const step = (re: RegExp) => new RegExp(`(${TXN_PREFIX.source.slice(1)})?${re.source.slice(1)}`, "s");
+
 /** Every command an apply on a factory node may run; anything else fails the test. */
 const stepCommands = [
   { match: /^mkdir -p \/run\/picotrader && if mkdir/ },
   { match: /^rm -rf \/run\/picotrader\/lock$/ },
-  { match: /^set -e\nd=\/var\/lib\/picotrader\/rollback\// },
+  { match: /^set -e\numask 077\nd=\/var\/lib\/picotrader\/rollback\// },
   { match: /^if \[ -d \/run\/systemd\/system \]/ },
-  { match: /^systemctl stop picotrader-deadman-/ },
+  { match: /^(\[ -e \S+\/armed \] \|\| [^\n]*\n)?systemctl stop picotrader-deadman-/ },
   { match: /^sh \/var\/lib\/picotrader\/rollback\/\w+\/restore\.sh && / },
   {
-    match:
+    match: step(
       /^set -e\np=\/(etc\/(hosts|hostname|sudoers\.d\/90-picotrader-admin|ssh\/sshd_config\.d\/00-picotrader\.conf|sysctl\.d\/90-picotrader-ip-forward\.conf)|home\/sysman\/\.ssh\/authorized_keys|var\/lib\/picotrader\/state\.json)\n/,
+    ),
   },
-  { match: /^hostname [ab]$/ },
-  { match: /^useradd --create-home --shell \/bin\/bash --password '\*' sysman$/ },
-  { match: /^install -d -m 0700 -o sysman -g sysman \/home\/sysman\/\.ssh$/ },
-  { match: /^sshd -t$/ },
-  { match: /^systemctl reload ssh/ },
-  { match: /^ufw allow 22\/tcp$/ },
-  { match: /^ufw --force enable$/ },
-  { match: /^sysctl -q -w net\.ipv4\.ip_forward=1$/ },
+  { match: step(/^hostname [ab]$/) },
+  { match: step(/^useradd --create-home --shell \/bin\/bash --password '\*' sysman$/) },
+  { match: step(/^install -d -m 0700 -o sysman -g sysman \/home\/sysman\/\.ssh$/) },
+  { match: step(/^sshd -t$/) },
+  { match: step(/^systemctl reload ssh/) },
+  { match: step(/^ufw allow 22\/tcp$/) },
+  { match: step(/^ufw --force enable$/) },
+  { match: step(/^sysctl -q -w net\.ipv4\.ip_forward=1$/) },
 ];
 
-function label(command: string): string {
-  if (command.startsWith("set -e\np=")) return `write ${command.split("\n")[1]?.slice(2)}`;
-  if (command.startsWith("set -e\nd=/var/lib/picotrader/rollback/")) return "snapshot";
+function label(full: string): string {
+  const command = full.replace(TXN_PREFIX, "");
+  const txn = command === full ? "" : "[txn] ";
+  if (command.startsWith("set -e\np=")) return `${txn}write ${command.split("\n")[1]?.slice(2)}`;
+  if (command.startsWith("set -e\numask 077\nd=/var/lib/picotrader/rollback/")) return "snapshot";
   if (command.startsWith("if [ -d /run/systemd/system ]")) return "arm dead-man";
-  if (command.startsWith("systemctl stop picotrader-deadman-")) return "disarm";
+  if (/^(\[ -e \S+\/armed \] \|\| [^\n]*\n)?systemctl stop picotrader-deadman-/.test(command))
+    return "disarm";
   if (command.startsWith("sh /var/lib/picotrader/rollback/")) return "rollback";
   if (command.startsWith("mkdir -p /run/picotrader && if mkdir")) return "lock";
-  return command;
+  return `${txn}${command}`;
 }
 
 t.test("a converged cluster: one connection and one exec per node, exit 0", async (t) => {
@@ -152,22 +163,22 @@ t.test(
         "lock",
         "snapshot",
         "arm dead-man",
+        "[txn] useradd --create-home --shell /bin/bash --password '*' sysman",
+        "[txn] write /etc/sudoers.d/90-picotrader-admin",
+        "[txn] install -d -m 0700 -o sysman -g sysman /home/sysman/.ssh",
+        "[txn] write /home/sysman/.ssh/authorized_keys",
+        "[txn] write /etc/ssh/sshd_config.d/00-picotrader.conf",
+        "[txn] sshd -t",
+        "[txn] systemctl reload ssh 2>/dev/null || systemctl reload sshd",
+        "[txn] ufw allow 22/tcp",
+        "[txn] ufw --force enable",
+        "(proof: new login as sysman)",
+        "disarm",
         "write /etc/hosts",
         "write /etc/hostname",
         "hostname a",
-        "useradd --create-home --shell /bin/bash --password '*' sysman",
-        "write /etc/sudoers.d/90-picotrader-admin",
-        "install -d -m 0700 -o sysman -g sysman /home/sysman/.ssh",
-        "write /home/sysman/.ssh/authorized_keys",
-        "write /etc/ssh/sshd_config.d/00-picotrader.conf",
-        "sshd -t",
-        "systemctl reload ssh 2>/dev/null || systemctl reload sshd",
-        "ufw allow 22/tcp",
-        "ufw --force enable",
         "sysctl -q -w net.ipv4.ip_forward=1",
         "write /etc/sysctl.d/90-picotrader-ip-forward.conf",
-        "(proof: new login as sysman)",
-        "disarm",
         "sh -s",
         "write /var/lib/picotrader/state.json",
         "rm -rf /run/picotrader/lock",
@@ -239,14 +250,27 @@ t.test(
       b: { probeRounds: [factoryProbe("odroid64"), converged("b")], commands: stepCommands },
     });
     const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 2, apply: true });
-    t.equal(results[0]?.outcome, "rolled-back", "access changes of the transaction are undone too");
-    t.equal(results[0]?.applied, 1, "hosts was applied before hostname failed");
+    t.equal(results[0]?.outcome, "not-converged", "the node is reported, not converged");
+    t.equal(
+      results[0]?.applied,
+      7,
+      "the 6 access changes (proven first) and hosts were applied before hostname failed",
+    );
     t.match(
       results[0]?.errors.join("\n"),
       /^a: hostname: step failed \(exit 1\): hostname a\nhostname: you must be root/m,
     );
+    const onA = transport.log.filter((l) => l.node === "a").map((l) => label(l.command));
+    t.ok(
+      onA.indexOf("disarm") < onA.indexOf("hostname a"),
+      "the access changes were proven and disarmed first",
+    );
     t.notOk(
-      transport.log.some((l) => l.node === "a" && l.command.includes("useradd")),
+      onA.includes("rollback"),
+      "proven access changes are kept: a later failure is not an access failure",
+    );
+    t.notOk(
+      transport.log.some((l) => l.node === "a" && l.command.includes("sysctl -q -w")),
       "nothing after the failing step ran",
     );
     t.ok(

@@ -1,5 +1,6 @@
 // Canned probe answers of a factory-fresh and of a converged node, for the fake transport.
 import type { FakeProbeAnswer } from "../../src/transport/fake.js";
+import { HARDENED } from "../../reconcilers/sshd.js";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFq8tQ7p3yJ3gqWc9Fv0jFzD7bq8hXzv0P1Xy9m1QZ7t op@ws";
 export const TEST_ADMIN_KEY = KEY;
@@ -33,7 +34,11 @@ export function convergedProbe(
     hostname: { stdout: `static=${name}\ntransient=${name}\n` },
     "admin-user": { stdout: "passwd=sysman:x:1000:1000::/home/sysman:/bin/bash\ngroups=sysman\nsudo=yes\n" },
     "ssh-keys": { stdout: `home /home/sysman\ndir 700 sysman\nfile 600 sysman\n| ${KEY}\n` },
-    sshd: { stdout: "permitrootlogin no\npasswordauthentication no\n" },
+    sshd: {
+      stdout: `permitrootlogin no\npasswordauthentication no\n${Object.entries(HARDENED)
+        .map(([k, v]) => `${k} ${v}\n`)
+        .join("")}`,
+    },
     firewall: {
       stdout: `installed=yes\nStatus: active\nincoming=DROP\noutgoing=ACCEPT\n${firewallRules.map((r) => `### tuple ### allow tcp ${r} 0.0.0.0/0 any 0.0.0.0/0 in\n`).join("")}`,
     },

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { reconcilers } from "../../reconcilers/index.js";
+import { maskSecret } from "../../reconcilers/keepalived.js";
 import { loadManifest } from "../../src/manifest/validate.js";
 
 interface Fixture {
@@ -25,8 +26,18 @@ t.same(
   "every concern has a fixture table, and no table is orphaned",
 );
 
+/**
+ * A table's text with every `{{mask:SECRET}}` replaced by what facts show for SECRET: the stand-in
+ * is keyed per process, so a table cannot hold its value.
+ */
+function readTable(path: string): Fixture {
+  return JSON.parse(
+    readFileSync(path, "utf8").replace(/\{\{mask:([^}]*)\}\}/g, (_, secret: string) => maskSecret(secret)),
+  ) as Fixture;
+}
+
 for (const r of reconcilers) {
-  const fixture = JSON.parse(readFileSync(join(dir, `${r.name}.json`), "utf8")) as Fixture;
+  const fixture = readTable(join(dir, `${r.name}.json`));
   t.test(r.name, async (t) => {
     t.ok(
       fixture.plan?.some((c) => c.changes.length === 0),
