@@ -83,7 +83,8 @@ export function buildArmCommand(txn: string, seconds: number): string {
   const restore = `${ROLLBACK_DIR}/${txn}/restore.sh`;
   return [
     "if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null; then",
-    `  systemd-run --quiet --unit=${deadmanUnit(txn)} --on-active=${seconds}s /bin/sh ${restore} deadman`,
+    // AccuracySec=1s: a transient timer may otherwise fire up to a minute late.
+    `  systemd-run --quiet --unit=${deadmanUnit(txn)} --on-active=${seconds}s --timer-property=AccuracySec=1s /bin/sh ${restore} deadman`,
     "else",
     `  setsid nohup sh -c 'sleep ${seconds}; [ -e ${ROLLBACK_DIR}/${txn}/restore.sh ] && sh ${restore} deadman' >/dev/null 2>&1 < /dev/null &`,
     `  echo $! > ${ROLLBACK_DIR}/${txn}/deadman.pid`,

@@ -10,7 +10,7 @@ import { labManifest, labReset, labRunArgv, labStart, labStop } from "../../src/
 import { packageRoot } from "../../src/paths.js";
 import type { ReconcileReport } from "../../src/report/json.js";
 import { run } from "../../src/util/run.js";
-import { picotrader, sshAdmin, sshNode, useLab } from "../helpers/lab.js";
+import { inLab, picotrader, sshAdmin, sshNode, useLab } from "../helpers/lab.js";
 
 const NAME = "taccess";
 const lab = await useLab(t, NAME, 3);
@@ -94,6 +94,22 @@ if (lab) {
     );
     const fix = await picotrader(lab, ["reconcile", "-f", good]);
     t.equal(fix.exitCode, 0, fix.stdout + fix.stderr);
+    t.equal(
+      (await sshAdmin(lab, "node1", "grep -c intruder /home/sysman/.ssh/authorized_keys")).stdout.trim(),
+      "0",
+      "node1: the intruder key is gone from the file",
+    );
+    t.equal(
+      (await sshAdmin(lab, "node2", "sshd -T | grep '^permitrootlogin '")).stdout.trim(),
+      "permitrootlogin no",
+      "node2: sshd itself says PermitRootLogin no",
+    );
+    t.not((await sshNode(lab, "node2", "true")).exitCode, 0, "node2: root cannot log in");
+    t.notMatch(
+      (await sshAdmin(lab, "node3", "ufw status")).stdout,
+      /8080/,
+      "node3: ufw no longer lists 8080",
+    );
     t.equal((await dryRun(good)).exitCode, 0, "converged again");
   });
 
@@ -147,56 +163,199 @@ if (lab) {
     );
   });
 
-  t.test("a firewall without SSH forced past that check: cut off, proven, rolled back", async (t) => {
-    const r = await picotrader(lab, ["reconcile", "-f", manifest("no-ssh.yaml", noSsh), "--only", "node3"], {
-      PICOTRADER_TEST_SKIP_ACCESS_RULES: "1",
-    });
+  // Valid manifests that still cut the admin off: the guard, not validate, must catch them.
+  const withSshd = (settings: string) => base.replace("nodes:\n", `ssh:\n  settings:\n${settings}nodes:\n`);
+  const allowRootOnly = manifest("allow-root-only.yaml", withSshd("    AllowUsers: root\n"));
+  const listenLocal = manifest("listen-local.yaml", withSshd("    ListenAddress: 127.0.0.1\n"));
+
+  t.test("a valid manifest that locks the admin out (AllowUsers root): proven, rolled back", async (t) => {
+    t.equal((await picotrader(lab, ["validate", "-f", allowRootOnly])).exitCode, 0, "validate cannot know");
+    const r = await picotrader(lab, ["reconcile", "-f", allowRootOnly, "--only", "node3"]);
     t.equal(r.exitCode, 1);
-    t.match(r.stdout, /node3: rolled-back[\s\S]*access changes rolled back/);
-    t.ok(await adminWorks("node3"), "SSH is allowed again");
-    t.equal((await dryRun(good)).exitCode, 0, "the firewall is as it was");
+    t.match(r.stdout, /node3: rolled-back[\s\S]*access changes rolled back: a new login as sysman/);
+    t.ok(await adminWorks("node3"), "sysman logs in again");
+    t.equal(
+      (await sshAdmin(lab, "node3", "sshd -T | grep -c '^allowusers' || true")).stdout.trim(),
+      "0",
+      "sshd has no AllowUsers again",
+    );
+    t.equal((await dryRun(good)).exitCode, 0, "node3 is as it was");
   });
 
   t.test("the controller killed during an access change: the dead-man timer restores access", async (t) => {
-    const file = manifest("no-ssh.yaml", noSsh);
+    const DEADMAN = 10;
+    // The timer fires within 1 s (AccuracySec=1s); sshd's reload and our 1 s polling add a little.
+    const MARGIN = 10;
     const [cmd, ...args] = labRunArgv(lab, [
-      "env",
-      "PICOTRADER_TEST_SKIP_ACCESS_RULES=1",
-      "PICOTRADER_TEST_HOLD_BEFORE_PROOF=1",
       "node",
       join(packageRoot(), "dist", "src", "cli.js"),
       "reconcile",
       "-f",
-      file,
+      listenLocal,
       "--only",
       "node2",
       "--deadman-seconds",
-      "10",
+      String(DEADMAN),
     ]);
     const child = spawn(cmd as string, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
-    const holding = new Promise<void>((resolve) =>
+    const changing = new Promise<void>((resolve) =>
       child.stderr.on(
         "data",
-        (d: Buffer) => ((stderr += String(d)), stderr.includes("HOLDING") && resolve()),
+        (d: Buffer) => ((stderr += String(d)), stderr.includes("[node2] sshd:") && resolve()),
       ),
     );
-    await Promise.race([holding, sleep(60_000)]);
-    t.match(stderr, /HOLDING node2/);
+    await Promise.race([changing, sleep(60_000)]);
+    t.match(stderr, /\[node2\] sshd: ListenAddress/);
+    // The proof waits for a login that cannot come (sshd listens on 127.0.0.1 only): kill it there.
+    await sleep(2000);
+    t.notOk(await adminWorks("node2"), "the change did cut SSH off");
     const killedAt = Date.now();
     child.kill("SIGKILL");
-    t.notOk(await adminWorks("node2"), "the change did cut SSH off");
     let restoredAfter: number | undefined;
-    for (let i = 0; i < 90 && restoredAfter === undefined; i++) {
+    for (let i = 0; i < DEADMAN + MARGIN && restoredAfter === undefined; i++) {
       await sleep(1000);
       if (await adminWorks("node2")) restoredAfter = Date.now() - killedAt;
     }
     t.ok(
       restoredAfter !== undefined,
-      `access restored ${((restoredAfter ?? NaN) / 1000).toFixed(1)} s after the controller died (dead-man: 10 s)`,
+      `access restored ${((restoredAfter ?? NaN) / 1000).toFixed(1)} s after the controller died (dead-man ${DEADMAN} s + ${MARGIN} s margin)`,
     );
     t.comment(`dead-man restore: ${restoredAfter} ms after the kill`);
-    t.equal((await dryRun(good)).exitCode, 0, "the node is as before, its lock released");
+    t.equal(
+      (await sshAdmin(lab, "node2", "sshd -T | grep '^listenaddress'")).stdout.trim(),
+      "listenaddress [::]:22\nlistenaddress 0.0.0.0:22",
+      "sshd listens everywhere again",
+    );
+    t.equal(
+      (
+        await sshAdmin(
+          lab,
+          "node2",
+          "find /var/lib/picotrader/rollback /var/lib/picotrader/backup /var/lib/picotrader/deadman-restored -perm /o+r | wc -l",
+        )
+      ).stdout.trim(),
+      "0",
+      "nothing the restore left is world-readable",
+    );
+    const seen = await dryRun(good);
+    t.equal(
+      seen.exitCode,
+      0,
+      "the node is back in its old state: nothing is pending, and the restore is reported",
+    );
+    t.match(
+      seen.report.plan.nodes[1]?.restored?.[0],
+      /^restored by the dead-man timer at \d{4}-\d\d-\d\dT\S+Z \(access transaction \w+\)$/,
+    );
+    const text = await picotrader(lab, ["reconcile", "-f", good, "--dry-run"]);
+    t.match(text.stdout, /node2 .*\n {2}! restored by the dead-man timer at /, "text says so");
+    const md = await picotrader(lab, ["reconcile", "-f", good, "--dry-run", "--markdown"]);
+    t.match(md.stdout, /- :warning: restored by the dead-man timer at /, "Markdown says so");
+    const fix = await picotrader(lab, ["reconcile", "-f", good, "--only", "node2"]);
+    t.equal(fix.exitCode, 0, fix.stdout + fix.stderr);
+    t.equal((await dryRun(good)).exitCode, 0, "after a converged apply the restore is no longer reported");
+  });
+
+  t.test("a step slower than the dead-man timer: access is proven first, nothing is restored", async (t) => {
+    // Every dpkg run on node3 now takes 12 s more: far longer than the 5 s timer.
+    await sshAdmin(lab, "node3", `echo 'DPkg::Pre-Invoke {"sleep 12";};' > /etc/apt/apt.conf.d/99slow`);
+    t.teardown(() => sshAdmin(lab, "node3", "rm -f /etc/apt/apt.conf.d/99slow"));
+    const slow = manifest(
+      "slow.yaml",
+      withSshd("    MaxAuthTries: 4\n    Banner: /etc/issue.net\n").replace(
+        "nodes:\n",
+        "packages:\n  install: [tftpd-hpa]\nnodes:\n",
+      ),
+    );
+    const started = Date.now();
+    const r = await picotrader(lab, ["reconcile", "-f", slow, "--only", "node3", "--deadman-seconds", "5"]);
+    const took = Date.now() - started;
+    t.equal(r.exitCode, 0, r.stdout + r.stderr);
+    t.ok(took > 12_000, `the run took ${(took / 1000).toFixed(1)} s, the timer 5 s`);
+    t.match(
+      r.stderr,
+      /\[node3\] sshd:[\s\S]*\[node3\] packages: install tftpd-hpa/,
+      "access first, then packages",
+    );
+    t.equal(
+      (
+        await sshAdmin(lab, "node3", "cat /var/lib/picotrader/deadman-restored 2>/dev/null | wc -l")
+      ).stdout.trim(),
+      "0",
+      "the dead-man timer restored nothing",
+    );
+    t.equal(
+      (await sshAdmin(lab, "node3", "sshd -T | grep -E '^(maxauthtries|banner) ' | sort")).stdout.trim(),
+      "banner /etc/issue.net\nmaxauthtries 4",
+      "sshd has the declared settings",
+    );
+    t.match(
+      (await sshAdmin(lab, "node3", "dpkg-query -W -f '${Status}' tftpd-hpa")).stdout,
+      /install ok installed/,
+    );
+    const second = await picotrader(lab, [
+      "reconcile",
+      "-f",
+      slow,
+      "--only",
+      "node3",
+      "--dry-run",
+      "--detailed-exitcode",
+    ]);
+    t.equal(second.exitCode, 0, `the settings converge: a second run plans nothing\n${second.stdout}`);
+  });
+
+  t.test(
+    "a package that would remove openssh-server is refused by apt, and nothing is removed",
+    async (t) => {
+      // A local repository on node3 with one package that conflicts with openssh-server.
+      const repo = [
+        "set -e",
+        "mkdir -p /srv/evil/pkg/DEBIAN",
+        "printf 'Package: evil-conflict\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: lab <lab@lab>\\nConflicts: openssh-server\\nDescription: takes sshd away\\n' > /srv/evil/pkg/DEBIAN/control",
+        "dpkg-deb -b /srv/evil/pkg /srv/evil/evil-conflict_1.0_all.deb >/dev/null",
+        "cd /srv/evil",
+        "{ dpkg-deb -f evil-conflict_1.0_all.deb; echo 'Filename: ./evil-conflict_1.0_all.deb'; echo \"Size: $(stat -c %s evil-conflict_1.0_all.deb)\"; echo \"SHA256: $(sha256sum evil-conflict_1.0_all.deb | cut -d' ' -f1)\"; echo; } > Packages",
+        "echo 'deb [trusted=yes] file:/srv/evil ./' > /etc/apt/sources.list.d/evil.list",
+        "apt-get update -q >/dev/null 2>&1",
+      ].join("\n");
+      t.equal((await sshAdmin(lab, "node3", repo)).exitCode, 0, "the evil repository is ready");
+      t.teardown(() =>
+        sshAdmin(
+          lab,
+          "node3",
+          "rm -rf /srv/evil /etc/apt/sources.list.d/evil.list; apt-get update -q >/dev/null 2>&1",
+        ),
+      );
+      const evil = manifest(
+        "evil.yaml",
+        base.replace("nodes:\n", "packages:\n  install: [evil-conflict]\nnodes:\n"),
+      );
+      const r = await picotrader(lab, ["reconcile", "-f", evil, "--only", "node3"]);
+      t.equal(r.exitCode, 1);
+      t.match(
+        r.stdout,
+        /node3: [\s\S]*packages: step failed \(exit 100\): [^\n]*apt-get [^\n]*--no-remove[^\n]*install --no-install-recommends -- evil-conflict/,
+      );
+      t.match(
+        (await sshAdmin(lab, "node3", "dpkg-query -W -f '${Status}' openssh-server")).stdout,
+        /install ok installed/,
+        "openssh-server is still installed",
+      );
+      t.ok(await adminWorks("node3"), "sysman still logs in");
+    },
+  );
+
+  t.test("a converged node passes ssh-audit with no failure", async (t) => {
+    const r = await inLab(lab, ["ssh-audit", "-n", lab.nodes[0]?.address ?? ""]);
+    // Exit 2 also means "an algorithm ssh-audit 2.5 does not know" (kex-strict, the Terrapin fix);
+    // 3 is a connection or audit error.
+    t.ok([0, 1, 2].includes(r.exitCode), `ssh-audit audited the node (exit ${r.exitCode})`);
+    const failures = r.stdout.split("\n").filter((l) => l.includes("[fail]"));
+    t.strictSame(failures, [], "no [fail] line");
+    t.match(r.stdout, /\(kex\) curve25519-sha256/, "it really audited the key exchange");
+    t.notMatch(r.stdout, /ecdh-sha2-nistp|ecdsa-sha2-nistp/, "no NIST-curve algorithm is offered");
   });
 
   t.test(

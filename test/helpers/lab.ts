@@ -1,5 +1,6 @@
 // Helpers for tests that boot a lab. A lab test file calls useLab() once; its nodes are shared by
 // the file's tests and removed when the file ends, also when a test fails.
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Test } from "tap";
 import { labDown, labSshArgv, labRunArgv, labUp, readLab, type LabState } from "../../src/lab/lab.js";
@@ -8,22 +9,26 @@ import { packageRoot } from "../../src/paths.js";
 import { shellQuote } from "../../src/transport/quote.js";
 import { run, type RunResult } from "../../src/util/run.js";
 
-/** Why lab tests cannot run here, or undefined when they can. */
+/** Why lab tests cannot run here (the missing piece), or undefined when they can. */
 export function labUnavailable(): string | undefined {
   if (process.platform !== "linux") return "the lab needs Linux";
-  if (process.getuid?.() !== 0) return "the lab needs root";
-  return undefined;
+  if (process.getuid?.() !== 0) return "the lab needs root (run the tests with sudo)";
+  const missing = ["systemd-nspawn", "ip", "nsenter", "ssh"].filter(
+    (tool) => !["/usr/bin", "/usr/sbin", "/bin", "/sbin"].some((d) => existsSync(join(d, tool))),
+  );
+  return missing.length > 0
+    ? `the lab needs ${missing.join(", ")} (scripts/setup.sh installs them)`
+    : undefined;
 }
 
 /**
- * Boots a lab for this test file and tears it down at the end. Where the lab cannot run, the
- * file is skipped with the reason, except under CI=true, where that is a failure.
+ * Boots a lab for this test file and tears it down at the end. Where the lab cannot run, the file
+ * fails, naming the missing piece: a lab test is never skipped.
  */
 export async function useLab(t: Test, name: string, nodes: number): Promise<LabState | undefined> {
   const why = labUnavailable();
   if (why) {
-    if (process.env.CI) t.fail(`lab tests cannot run: ${why}`);
-    else t.test("lab tests", { skip: why }, () => undefined);
+    t.fail(`lab tests cannot run: ${why}`);
     return undefined;
   }
   if (readLab(name)) await labDown(name);
