@@ -8,8 +8,6 @@ import { RECORD_PATH } from "../src/engine/record.js";
 import { BOOT_DIR, BOOT_INI, replaceIni, STAGED_INI, STOCK_INI, tftpServerOf } from "./boot.js";
 
 const FAILED = `${BOOT_DIR}/picotrader-reimage.failed`;
-/** Blocks of 512 bytes per image part, as `tftp-prepare` cuts them by default (16 MiB). */
-const PART_BLOCKS = 0x8000;
 
 export interface GenerationDesired {
   generation: number;
@@ -32,7 +30,10 @@ export function buildReimageBootIni(
   server: string,
   parts: readonly { name: string; sha256: string }[],
   generation: number,
+  /** The size tftp-prepare cut the parts to, in bytes (a multiple of 512): part i goes to block i × size / 512. */
+  partSize: number,
 ): string {
+  const blocks = partSize / 512;
   return [
     "ODROIDC2-UBOOT-CONFIG",
     "",
@@ -47,7 +48,7 @@ export function buildReimageBootIni(
     ...parts.flatMap((p, i) => [
       `tftp \${loadaddr} c2/${p.name}`,
       `hash verify sha256 \${loadaddr} \${filesize} ${p.sha256}`,
-      `mmc write \${loadaddr} 0x${(i * PART_BLOCKS).toString(16)} 0x${PART_BLOCKS.toString(16)}`,
+      `mmc write \${loadaddr} 0x${(i * blocks).toString(16)} 0x${blocks.toString(16)}`,
     ]),
     "reset",
     "",
@@ -66,7 +67,7 @@ export const generation: Reconciler<GenerationDesired, GenerationObserved> = {
       return { generation: wanted, missing: `no c2/SHA256SUMS under tftp.root (${m.tftp.root})` };
     return {
       generation: wanted,
-      reimageIni: buildReimageBootIni(node, server.address, inputs.imageParts, wanted),
+      reimageIni: buildReimageBootIni(node, server.address, inputs.imageParts, wanted, inputs.partSize),
     };
   },
   probe: () => `sed -n 's/^ *"generation": *\\([0-9]*\\).*/recorded=\\1/p' ${RECORD_PATH} 2>/dev/null

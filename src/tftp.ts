@@ -26,6 +26,9 @@ export function parseSize(text: string): number {
   return Number(m[1]) * unit;
 }
 
+/** The file beside SHA256SUMS that gives the size, in bytes, every part but the last was cut to. */
+export const PART_SIZE_FILE = "PARTSIZE";
+
 /** Splits `image` into parts under `out/c2`, writes SHA256SUMS, copies `bootDir`'s files to c2/boot. */
 export function prepareTftpRoot(image: string, out: string, partSize: number, bootDir?: string): string[] {
   const c2 = join(out, "c2");
@@ -48,6 +51,8 @@ export function prepareTftpRoot(image: string, out: string, partSize: number, bo
   }
   if (sums.length === 0) throw new PicoError(`${image} is empty`);
   writeFileSync(join(c2, "SHA256SUMS"), `${sums.join("\n")}\n`);
+  // Re-imaging writes part i at i × the part size: the size goes with the sums it belongs to.
+  writeFileSync(join(c2, PART_SIZE_FILE), `${partSize}\n`);
   for (const f of bootDir ? readdirSync(bootDir) : [])
     copyFileSync(join(bootDir as string, f), join(c2, "boot", basename(f)));
   return sums;
@@ -68,7 +73,10 @@ export function tftpPrepareCommand(argv: string[]): number {
     throw new PicoError(
       "tftp-prepare: no image file (picotrader tftp-prepare IMAGE [--boot DIR] [--out DIR])",
     );
-  const sums = prepareTftpRoot(image, values.out, parseSize(values["part-size"]), values.boot);
+  const partSize = parseSize(values["part-size"]);
+  if (partSize === 0 || partSize % 512 !== 0)
+    throw new PicoError(`--part-size must be a whole number of 512-byte blocks, not ${values["part-size"]}`);
+  const sums = prepareTftpRoot(image, values.out, partSize, values.boot);
   process.stdout.write(
     `${values.out}/c2: ${sums.length} part(s) and SHA256SUMS${values.boot ? `, boot files from ${values.boot}` : ""}\n`,
   );

@@ -92,10 +92,12 @@ export interface Inputs {
   files: Readonly<Record<string, LocalFile>>;
   /** The parts of the node image, from `c2/SHA256SUMS` under `tftp.root`, in order; [] without one. */
   imageParts: readonly { name: string; sha256: string }[];
+  /** The bytes every part but the last was cut to (c2/PARTSIZE): part i lies at i × partSize. */
+  partSize: number;
 }
 
 /** No secrets, no files. */
-export const NO_INPUTS: Inputs = { secrets: {}, files: {}, imageParts: [] };
+export const NO_INPUTS: Inputs = { secrets: {}, files: {}, imageParts: [], partSize: 0 };
 
 /**
  * A reconciler plugin: one concern (hostname, hosts, ...). desired(), parse() and plan() are pure;

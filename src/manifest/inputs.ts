@@ -7,6 +7,7 @@ import type { Inputs, LocalFile, Secrets } from "../engine/types.js";
 import { PicoError } from "../errors.js";
 import { DEFAULT_VRRP_PASSWORD_ENV } from "./defaults.js";
 import type { Manifest } from "./types.generated.js";
+import { PART_SIZE_FILE } from "../tftp.js";
 
 /** A secret the manifest needs: the variable and the manifest key that asks for it. */
 export interface SecretNeed {
@@ -90,7 +91,13 @@ export function readInputs(m: Manifest, manifestFile: string, env: NodeJS.Proces
   const files = m.tftp ? readLocalFiles(resolve(folder, m.tftp.root), folder) : {};
   const sums = files["c2/SHA256SUMS"];
   const imageParts = sums ? parseSha256Sums(readFileSync(sums.path, "utf8")) : [];
-  return { secrets: readSecrets(m, env), files, imageParts };
+  const sizeFile = files[`c2/${PART_SIZE_FILE}`];
+  const partSize = sizeFile ? Number(readFileSync(sizeFile.path, "utf8").trim()) : 0;
+  if (imageParts.length > 0 && !(Number.isInteger(partSize) && partSize > 0 && partSize % 512 === 0))
+    throw new PicoError(
+      `tftp.root: c2/${PART_SIZE_FILE} ${sizeFile ? "is not a whole number of 512-byte blocks" : "is missing"}: run picotrader tftp-prepare again`,
+    );
+  return { secrets: readSecrets(m, env), files, imageParts, partSize };
 }
 
 /** `sha256sum` output: "HEX  NAME" lines, in order. Pure. */

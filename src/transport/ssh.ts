@@ -1,9 +1,10 @@
+import { createHash } from "node:crypto";
 import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { NodeSSH } from "node-ssh";
 import { ConnectError, HostKeyError } from "../errors.js";
-import { keysFor, knownHostName, parseKnownHosts, withoutHost } from "./known-hosts.js";
+import { keysFor, knownHostName, parseKnownHosts, withoutHost, type KnownHost } from "./known-hosts.js";
 import { shellQuote } from "./quote.js";
 import type { ExecResult, Session, SessionStats, Transport } from "./session.js";
 
@@ -18,6 +19,11 @@ export interface SshOptions {
   acceptNewHostKeys: boolean;
   /** Root's password on a factory-fresh node: the last rung of the ladder. Never from the manifest. */
   bootstrapPassword?: () => Promise<string | undefined>;
+  /**
+   * Host key fingerprints ("SHA256:...") the operator confirmed, by node name: the bootstrap password
+   * goes only to a host whose key was pinned before the run or is confirmed here.
+   */
+  confirmedFingerprints?: Readonly<Record<string, string>>;
   readyTimeoutMs?: number;
 }
 
@@ -39,6 +45,7 @@ export function sshOptionsFromEnv(
       (process.env.SSH_AUTH_SOCK ? undefined : existsSync(defaultKey) ? defaultKey : undefined),
     knownHostsFile: process.env.PICOTRADER_KNOWN_HOSTS ?? join(homedir(), ".ssh", "known_hosts"),
     acceptNewHostKeys,
+    confirmedFingerprints: parseFingerprints(process.env.PICOTRADER_HOST_FINGERPRINTS ?? ""),
     bootstrapPassword: () => {
       const env = process.env.PICOTRADER_BOOTSTRAP_PASSWORD;
       if (env !== undefined && env !== "") return Promise.resolve(env);
@@ -46,6 +53,22 @@ export function sshOptionsFromEnv(
       return asked;
     },
   };
+}
+
+/** "node1=SHA256:abc,node2=SHA256:def" -> by node name. Pure. */
+export function parseFingerprints(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split(/[\s,]+/)
+      .map((pair) => /^([a-z0-9-]+)=(SHA256:[A-Za-z0-9+/]{43})$/.exec(pair))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1] as string, m[2] as string]),
+  );
+}
+
+/** The OpenSSH fingerprint of a host key blob: "SHA256:" and unpadded base64. Pure. */
+export function fingerprintOf(blob: Buffer): string {
+  return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
 
 type Credential = { user: string; how: "key" } | { user: string; how: "password"; password: string };
@@ -58,8 +81,14 @@ type Credential = { user: string; how: "key" } | { user: string; how: "password"
 export class SshTransport implements Transport {
   /** Nodes re-imaged in this run: their new host key is learned even without --accept-new-host-keys. */
   private readonly relearn = new Set<string>();
+  /** known_hosts as it was when the run began: the only keys the bootstrap password may go to. */
+  private readonly pinnedBeforeRun: KnownHost[];
 
-  constructor(private readonly options: SshOptions) {}
+  constructor(private readonly options: SshOptions) {
+    this.pinnedBeforeRun = existsSync(options.knownHostsFile)
+      ? parseKnownHosts(readFileSync(options.knownHostsFile, "utf8"))
+      : [];
+  }
 
   forgetHostKey(node: { name: string; address: string; sshPort?: number }): void {
     this.relearn.add(node.name);
@@ -127,6 +156,8 @@ export class SshTransport implements Transport {
     }
     let rejectedKey: string | undefined;
     let learnedKey: string | undefined;
+    let unconfirmed: string | undefined;
+    const trustedBeforeRun = keysFor(this.pinnedBeforeRun, node.address, port).map((k) => k.key);
     const ssh = new NodeSSH();
     stats.connections++;
     try {
@@ -145,6 +176,15 @@ export class SshTransport implements Transport {
           : {}),
         hostVerifier: (key: Buffer) => {
           const presented = key.toString("base64");
+          // A secret goes only to a key pinned before this run, or one the operator confirmed.
+          if (
+            credential.how === "password" &&
+            !trustedBeforeRun.includes(presented) &&
+            this.options.confirmedFingerprints?.[node.name] !== fingerprintOf(key)
+          ) {
+            unconfirmed = fingerprintOf(key);
+            return false;
+          }
           if (pinned.length === 0) {
             learnedKey = presented;
             return true;
@@ -156,6 +196,13 @@ export class SshTransport implements Transport {
       });
     } catch (err) {
       ssh.dispose();
+      if (unconfirmed !== undefined) {
+        throw new HostKeyError(
+          node.name,
+          `not sending the bootstrap password to ${node.address}: its host key ${unconfirmed} was not pinned before this run; check it on the console and confirm it with PICOTRADER_HOST_FINGERPRINTS=${node.name}=${unconfirmed}`,
+          { cause: err },
+        );
+      }
       if (rejectedKey !== undefined) {
         throw new HostKeyError(
           node.name,

@@ -393,4 +393,35 @@ if (lab) {
       t.equal(c.exitCode, 0, "with the right password and key node1 converges");
     },
   );
+
+  t.test("the bootstrap password goes only to a host key pinned before the run, or confirmed", async (t) => {
+    await factoryFresh("node1");
+    // A known_hosts without node1: whoever answers on its address would be learned in this run.
+    const unpinned = join(dir, "known_hosts.unpinned");
+    writeFileSync(
+      unpinned,
+      readFileSync(lab.knownHostsPath, "utf8")
+        .split("\n")
+        .filter((l) => !l.startsWith("10.88.0.11 "))
+        .join("\n"),
+    );
+    const args = ["reconcile", "-f", good, "--only", "node1", "--accept-new-host-keys"];
+    const refused = await picotrader(lab, args, { PICOTRADER_KNOWN_HOSTS: unpinned });
+    t.equal(refused.exitCode, 1);
+    const m =
+      /not sending the bootstrap password to 10\.88\.0\.11: its host key (SHA256:\S{43}) was not pinned before this run/.exec(
+        refused.stdout,
+      );
+    t.ok(m, refused.stdout);
+    const fingerprint = m?.[1] ?? "";
+    const real = await run("ssh-keygen", ["-l", "-f", `${lab.knownHostsPath}`]);
+    t.match(real.stdout, fingerprint, "the fingerprint shown is the node's real one");
+    t.match(refused.stdout, /node1 \(10\.88\.0\.11\): unreachable/, "node1 is named");
+    const confirmed = await picotrader(lab, args, {
+      PICOTRADER_KNOWN_HOSTS: unpinned,
+      PICOTRADER_HOST_FINGERPRINTS: `node1=${fingerprint}`,
+    });
+    t.equal(confirmed.exitCode, 0, confirmed.stdout + confirmed.stderr);
+    t.ok(await adminWorks("node1"), "node1 converged once its key was confirmed");
+  });
 }

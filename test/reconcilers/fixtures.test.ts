@@ -54,6 +54,7 @@ for (const r of reconcilers) {
           secrets: { PICOTRADER_VRRP_PASSWORD: "fixture-secret" },
           files: FIXTURE_FILES,
           imageParts: [],
+          partSize: 0,
         }),
         c.desired,
         `desired: ${c.name}`,

@@ -67,13 +67,24 @@ if (lab) {
     write("", "");
     const r = await reconcile();
     t.equal(r.exitCode, 0, r.stderr);
-    t.match(r.stdout, /tftp-server: copy 8 file\(s\)/);
+    t.match(r.stdout, /tftp-server: copy 9 file\(s\)/);
     const served = await sshAdmin(
       lab,
       "node3",
-      "systemctl is-active tftpd-hpa; ls /srv/tftp/c2 /srv/tftp/c2/boot | wc -l",
+      "systemctl is-active tftpd-hpa; cd /srv/tftp && find c2 -type f | sort | xargs sha256sum",
     );
-    t.same(served.stdout.trim().split("\n"), ["active", "12"]);
+    const local = await run("sh", [
+      "-c",
+      'cd "$1" && find c2 -type f | sort | xargs sha256sum',
+      "sh",
+      join(dir, "tftp"),
+    ]);
+    t.strictSame(
+      served.stdout.trim().split("\n"),
+      ["active", ...local.stdout.trim().split("\n")],
+      "the TFTP node serves exactly the prepared files, byte for byte (4 parts, SHA256SUMS, PARTSIZE, boot files)",
+    );
+    t.match(local.stdout, /  c2\/PARTSIZE\n/);
     t.equal((await dryRun()).exitCode, 0, "the second run plans nothing");
   });
 
@@ -159,7 +170,7 @@ if (lab) {
       t.equal(r.exitCode, 0, r.stderr);
       t.match(
         r.stderr,
-        /\[node2\] rebooting to re-image\n\[node2\] back on a new boot\n\[node2\] rebuilt; observing the fresh node as root \(key\)\n\[node2\] hosts:/,
+        /\[node2\] rebooting to re-image\n\[node2\] back on a new boot\n\[node2\] rebuilt; observing the fresh node as root \(key\)\n\[node2\] admin-user:/,
       );
       t.match(
         supervisorLog("node2"),
