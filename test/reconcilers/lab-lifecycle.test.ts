@@ -84,7 +84,7 @@ if (lab) {
       ["active", ...local.stdout.trim().split("\n")],
       "the TFTP node serves exactly the prepared files, byte for byte (4 parts, SHA256SUMS, PARTSIZE, boot files)",
     );
-    t.match(local.stdout, /  c2\/PARTSIZE\n/);
+    t.match(local.stdout, / {2}c2\/PARTSIZE\n/);
     t.equal((await dryRun()).exitCode, 0, "the second run plans nothing");
   });
 
