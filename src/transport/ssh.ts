@@ -4,7 +4,14 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { NodeSSH } from "node-ssh";
 import { ConnectError, HostKeyError } from "../errors.js";
-import { keysFor, knownHostName, parseKnownHosts, withoutHost, type KnownHost } from "./known-hosts.js";
+import {
+  hostKeyPolicy,
+  keysFor,
+  knownHostName,
+  parseKnownHosts,
+  withoutHost,
+  type KnownHost,
+} from "./known-hosts.js";
 import { shellQuote } from "./quote.js";
 import type { ExecResult, Session, SessionStats, Transport } from "./session.js";
 
@@ -15,6 +22,8 @@ export interface SshOptions {
   /** Private key file; undefined: the ssh-agent (SSH_AUTH_SOCK) or ~/.ssh/id_ed25519. */
   identityFile?: string;
   knownHostsFile: string;
+  /** Read after `knownHostsFile`, never written: the machine's own pins (OpenSSH's GlobalKnownHostsFile). */
+  systemKnownHostsFile?: string;
   /** Record the key of a host that known_hosts does not list yet (never replaces a pinned one). */
   acceptNewHostKeys: boolean;
   /** Root's password on a factory-fresh node: the last rung of the ladder. Never from the manifest. */
@@ -44,6 +53,7 @@ export function sshOptionsFromEnv(
       process.env.PICOTRADER_IDENTITY ??
       (process.env.SSH_AUTH_SOCK ? undefined : existsSync(defaultKey) ? defaultKey : undefined),
     knownHostsFile: process.env.PICOTRADER_KNOWN_HOSTS ?? join(homedir(), ".ssh", "known_hosts"),
+    systemKnownHostsFile: "/etc/ssh/ssh_known_hosts",
     acceptNewHostKeys,
     confirmedFingerprints: parseFingerprints(process.env.PICOTRADER_HOST_FINGERPRINTS ?? ""),
     bootstrapPassword: () => {
@@ -85,9 +95,14 @@ export class SshTransport implements Transport {
   private readonly pinnedBeforeRun: KnownHost[];
 
   constructor(private readonly options: SshOptions) {
-    this.pinnedBeforeRun = existsSync(options.knownHostsFile)
-      ? parseKnownHosts(readFileSync(options.knownHostsFile, "utf8"))
-      : [];
+    this.pinnedBeforeRun = this.readKnownHosts();
+  }
+
+  /** The entries of the user's known_hosts file, then of the system's; a missing file has none. */
+  private readKnownHosts(): KnownHost[] {
+    return [this.options.knownHostsFile, this.options.systemKnownHostsFile]
+      .filter((f): f is string => f !== undefined && existsSync(f))
+      .flatMap((f) => parseKnownHosts(readFileSync(f, "utf8")));
   }
 
   forgetHostKey(node: { name: string; address: string; sshPort?: number }): void {
@@ -145,9 +160,13 @@ export class SshTransport implements Transport {
     stats: SessionStats,
   ): Promise<NodeSSH | string> {
     const port = node.sshPort ?? 22;
-    const pinned = existsSync(this.options.knownHostsFile)
-      ? keysFor(parseKnownHosts(readFileSync(this.options.knownHostsFile, "utf8")), node.address, port)
-      : [];
+    const policy = hostKeyPolicy(this.readKnownHosts(), node.address, port);
+    const pinned = policy.pinned;
+    if (pinned.length === 0 && policy.certAuthorities.length > 0)
+      throw new HostKeyError(
+        node.name,
+        `${knownHostName(node.address, port)} is trusted only through @cert-authority lines: PicoTrader does not verify host certificates; pin the host key itself`,
+      );
     if (pinned.length === 0 && !this.options.acceptNewHostKeys && !this.relearn.has(node.name)) {
       throw new HostKeyError(
         node.name,
@@ -155,6 +174,7 @@ export class SshTransport implements Transport {
       );
     }
     let rejectedKey: string | undefined;
+    let revokedKey: string | undefined;
     let learnedKey: string | undefined;
     let unconfirmed: string | undefined;
     const trustedBeforeRun = keysFor(this.pinnedBeforeRun, node.address, port).map((k) => k.key);
@@ -176,6 +196,10 @@ export class SshTransport implements Transport {
           : {}),
         hostVerifier: (key: Buffer) => {
           const presented = key.toString("base64");
+          if (policy.revoked.includes(presented)) {
+            revokedKey = fingerprintOf(key);
+            return false;
+          }
           // A secret goes only to a key pinned before this run, or one the operator confirmed.
           if (
             credential.how === "password" &&
@@ -196,6 +220,12 @@ export class SshTransport implements Transport {
       });
     } catch (err) {
       ssh.dispose();
+      if (revokedKey !== undefined)
+        throw new HostKeyError(
+          node.name,
+          `host key ${revokedKey} of ${node.address} is REVOKED (@revoked in known_hosts): refused`,
+          { cause: err },
+        );
       if (unconfirmed !== undefined) {
         throw new HostKeyError(
           node.name,

@@ -59,7 +59,7 @@ if (lab) {
           n.name === "node3"
             ? ["22/tcp", "10250/tcp", "30000:32767/tcp"]
             : ["22/tcp", "6443/tcp", "2379:2380/tcp", "10250/tcp", "10257/tcp", "10259/tcp"];
-        t.same(
+        t.strictSame(
           rules.filter((l) => !l.includes("(v6)")).map((l) => l.split(" ")[0]),
           want,
           `${n.name}: exactly the declared rules`,
@@ -84,7 +84,7 @@ if (lab) {
     await sshAdmin(lab, "node3", "ufw allow 8080/tcp >/dev/null");
     const { exitCode, report } = await dryRun(good);
     t.equal(exitCode, 2);
-    t.same(
+    t.strictSame(
       report.plan.nodes.map((n) => n.changes.map((c) => `${c.concern}: ${c.summary}`)),
       [
         ["ssh-keys: authorized_keys of sysman: 1 to remove"],
@@ -391,6 +391,37 @@ if (lab) {
 
       const c = await picotrader(lab, ["reconcile", "-f", good, "--only", "node1"]);
       t.equal(c.exitCode, 0, "with the right password and key node1 converges");
+    },
+  );
+
+  t.test(
+    "known_hosts the OpenSSH way: a wildcard pins, @revoked refuses, @cert-authority is refused clearly",
+    async (t) => {
+      const known = readFileSync(lab.knownHostsPath, "utf8");
+      const line2 = known.split("\n").find((l) => l.startsWith("10.88.0.12 ")) ?? "";
+      const key2 = line2.split(" ").slice(1).join(" ");
+      t.match(key2, /^ssh-ed25519 AAAA/);
+      const file = join(dir, "known_hosts.patterns");
+      const plan = (text: string) => {
+        writeFileSync(file, text);
+        return picotrader(lab, ["reconcile", "-f", good, "--only", "node2", "--dry-run"], {
+          PICOTRADER_KNOWN_HOSTS: file,
+        });
+      };
+      const wild = await plan(known.replace(line2, `10.88.0.1?,!10.88.0.11 ${key2}`));
+      t.equal(wild.exitCode, 0, `a wildcard line pins node2\n${wild.stdout}`);
+      const revoked = await plan(`${known}@revoked * ${key2}\n`);
+      t.equal(revoked.exitCode, 1);
+      t.match(
+        revoked.stdout,
+        /host key SHA256:\S{43} of 10\.88\.0\.12 is REVOKED \(@revoked in known_hosts\): refused/,
+      );
+      const ca = await plan(known.replace(line2, `@cert-authority 10.88.0.* ${key2}`));
+      t.equal(ca.exitCode, 1);
+      t.match(
+        ca.stdout,
+        /10\.88\.0\.12 is trusted only through @cert-authority lines: PicoTrader does not verify host certificates/,
+      );
     },
   );
 

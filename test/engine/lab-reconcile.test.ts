@@ -26,7 +26,7 @@ if (lab) {
     const { exitCode, report } = await dryRun();
     t.equal(exitCode, 2, "changes pending");
     for (const n of report.plan.nodes) {
-      t.same(
+      t.strictSame(
         [...new Set(n.changes.map((c) => c.concern))],
         ["hosts", "hostname", "admin-user", "ssh-keys", "sshd", "firewall", "ip-forward"],
         n.node,
@@ -48,7 +48,7 @@ if (lab) {
         node.name,
         "hostname; cat /etc/hostname; sysctl -n net.ipv4.ip_forward; getent hosts node3 workstation $(hostname)",
       );
-      t.same(
+      t.strictSame(
         facts.stdout
           .trim()
           .split("\n")
@@ -71,11 +71,11 @@ if (lab) {
     async (t) => {
       const { exitCode, report } = await dryRun();
       t.equal(exitCode, 0);
-      t.same(
+      t.strictSame(
         report.plan.nodes.map((n) => [n.changes.length, n.identity]),
         [0, 0, 0].map(() => [0, "sysman (key)"]),
       );
-      t.same(
+      t.strictSame(
         report.results.map((r) => r.stats),
         [0, 0, 0].map(() => ({ connections: 1, execs: 1 })),
         "one connection and one exec per node",
@@ -101,7 +101,7 @@ if (lab) {
       t.equal(recorded.result, "converged", `${n.node} recorded its result`);
       t.equal(n.generation, recorded.generation);
       t.equal(n.pending, 0);
-      t.same(
+      t.strictSame(
         n.conditions.map((c) => `${c.type}=${c.status}`),
         ["Reachable=True", "Converged=True", "Applied=True"],
         n.node,
@@ -131,17 +131,28 @@ if (lab) {
     const { exitCode, report } = await dryRun();
     t.equal(exitCode, 2);
     const changes = report.plan.nodes.map((n) => n.changes.map((c) => `${c.concern}: ${c.summary}`));
-    t.same(changes, [
+    t.strictSame(changes, [
       ["hostname: hostname node1/intruder -> node1"],
       ["hosts: /etc/hosts: 2 addresses to change"],
       ["ip-forward: net.ipv4.ip_forward 0 -> 1"],
     ]);
-    t.same(report.plan.nodes[1]?.changes[0]?.diff, [
+    t.strictSame(report.plan.nodes[1]?.changes[0]?.diff, [
       { kind: "D", path: ["10.88.0.99"], lhs: "node3" },
       { kind: "N", path: ["10.88.0.13"], rhs: "node3" },
     ]);
     const fix = await picotrader(lab, ["reconcile", "-f", file]);
     t.equal(fix.exitCode, 0, fix.stdout + fix.stderr);
+    t.equal((await sshAdmin(lab, "node1", "hostname")).stdout.trim(), "node1", "node1: the kernel hostname");
+    t.equal(
+      (await sshAdmin(lab, "node2", "grep -E '^10\\.88\\.0\\.(13|99)\\s' /etc/hosts")).stdout.trim(),
+      "10.88.0.13\tnode3",
+      "node2: /etc/hosts has node3 at its address again, and no 10.88.0.99",
+    );
+    t.equal(
+      (await sshAdmin(lab, "node3", "sysctl -n net.ipv4.ip_forward")).stdout.trim(),
+      "1",
+      "node3: forwarding is on at runtime",
+    );
     t.equal((await dryRun()).exitCode, 0, "converged again");
   });
 

@@ -8,8 +8,8 @@ t.test("after is respected, otherwise the listed order is kept", async (t) => {
     { name: "a" },
     { name: "b", after: ["a"] },
   ]).map((r) => r.name);
-  t.same(order, ["a", "b", "c"]);
-  t.same(
+  t.strictSame(order, ["a", "b", "c"]);
+  t.strictSame(
     orderReconcilers(reconcilers).map((r) => r.name),
     reconcilers.map((r) => r.name),
     "the registry is already in apply order",

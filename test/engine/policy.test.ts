@@ -64,19 +64,19 @@ t.test("a suspended node is observed and reported, never written to", async (t) 
     concurrency: 2,
     apply: true,
   });
-  t.same(
+  t.strictSame(
     plan.nodes.map((n) => n.changes.length),
     [2, 2],
     "both nodes are planned",
   );
-  t.same(
+  t.strictSame(
     results.map((r) => [r.node, r.outcome, r.applied, r.suspended ?? false]),
     [
       ["a", "converged", 2, false],
       ["b", "pending", 0, true],
     ],
   );
-  t.same(
+  t.strictSame(
     transport.log.filter((l) => l.node === "b").map((l) => l.command),
     ["sh -s"],
     "b only answered the probe",
@@ -95,11 +95,11 @@ t.test("the whole cluster suspended: nothing is applied anywhere", async (t) => 
     concurrency: 2,
     apply: true,
   });
-  t.same(
+  t.strictSame(
     results.map((r) => r.outcome),
     ["pending", "pending"],
   );
-  t.same(
+  t.strictSame(
     transport.log.map((l) => l.command),
     ["sh -s", "sh -s"],
   );
@@ -118,18 +118,18 @@ t.test("withheld risks stay pending and visible; the rest is applied", async (t)
     only: ["a"],
     withhold: ["reboot", "destroy"],
   });
-  t.same(
+  t.strictSame(
     transport.log.filter((l) => /-step$/.test(l.command)).map((l) => l.command),
     ["plain-step"],
     "the reboot was not run",
   );
   t.equal(results[0]?.outcome, "pending");
-  t.same(
+  t.strictSame(
     results[0]?.remaining.map((c) => c.summary),
     ["reboot"],
     "the reboot is still pending after verify",
   );
-  t.same(results[0]?.errors, [], "a withheld change is not an error");
+  t.strictSame(results[0]?.errors, [], "a withheld change is not an error");
 });
 
 t.test("where reboots are withheld, a conditional reboot step (after upgrades) is skipped", async (t) => {

@@ -83,18 +83,18 @@ t.test("a converged cluster: one connection and one exec per node, exit 0", asyn
     concurrency: 4,
     apply: false,
   });
-  t.same(
+  t.strictSame(
     plan.nodes.map((n) => [n.changes.length, n.errors]),
     [
       [0, []],
       [0, []],
     ],
   );
-  t.same(
+  t.strictSame(
     results.map((r) => r.outcome),
     ["converged", "converged"],
   );
-  t.same(
+  t.strictSame(
     [...transport.stats.values()],
     [
       { connections: 1, execs: 1 },
@@ -116,7 +116,7 @@ t.test("dry-run of factory nodes plans every concern and runs nothing", async (t
     concurrency: 4,
     apply: false,
   });
-  t.same(
+  t.strictSame(
     plan.nodes[0]?.changes.map((c) => c.concern),
     [
       "hosts",
@@ -131,14 +131,14 @@ t.test("dry-run of factory nodes plans every concern and runs nothing", async (t
       "ip-forward",
     ],
   );
-  t.same(
+  t.strictSame(
     transport.log.map((l) => l.command),
     ["sh -s", "sh -s"],
     "only the probe ran",
   );
   t.equal(exitCodeFor(results, true), 2);
   t.equal(exitCodeFor(results, false), 0);
-  t.same(JSON.parse(JSON.stringify(plan)), plan, "the plan is plain JSON data");
+  t.strictSame(JSON.parse(JSON.stringify(plan)), plan, "the plan is plain JSON data");
 });
 
 t.test(
@@ -149,14 +149,14 @@ t.test(
       b: { probeRounds: [factoryProbe("odroid64"), converged("b")], commands: stepCommands },
     });
     const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 1, apply: true });
-    t.same(
+    t.strictSame(
       results.map((r) => [r.outcome, r.applied, r.errors]),
       [
         ["converged", 10, []],
         ["converged", 10, []],
       ],
     );
-    t.same(
+    t.strictSame(
       transport.log.filter((l) => l.node === "a").map((l) => label(l.command)),
       [
         "sh -s",
@@ -219,7 +219,7 @@ t.test("a refused proof rolls the access changes back and names the node", async
     /a: access changes rolled back: a new login as sysman with the key failed: a: all configured authentication methods failed/,
   );
   const onA = transport.log.filter((l) => l.node === "a").map((l) => label(l.command));
-  t.same(
+  t.strictSame(
     onA.slice(-5),
     [
       "(proof: new login as sysman)",
@@ -296,7 +296,7 @@ t.test("an unreachable node is named; the others converge", async (t) => {
   });
   t.equal(plan.nodes[0]?.status, "unreachable");
   t.match(plan.nodes[0]?.errors[0], /^a: cannot connect/);
-  t.same(
+  t.strictSame(
     results.map((r) => r.outcome),
     ["unreachable", "converged"],
   );
@@ -317,13 +317,13 @@ t.test("a failing probe makes only its concern unknown", async (t) => {
     apply: false,
     only: ["a"],
   });
-  t.same(
+  t.strictSame(
     plan.nodes.map((n) => n.node),
     ["a"],
     "--only limits the nodes",
   );
-  t.same(plan.nodes[0]?.errors, ["hostname: facts unknown: probe exited 127: sh: hostname: not found"]);
-  t.same(plan.nodes[0]?.changes, [], "the other concerns were still planned (converged)");
+  t.strictSame(plan.nodes[0]?.errors, ["hostname: facts unknown: probe exited 127: sh: hostname: not found"]);
+  t.strictSame(plan.nodes[0]?.changes, [], "the other concerns were still planned (converged)");
   t.equal(results[0]?.outcome, "failed");
 });
 

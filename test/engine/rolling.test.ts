@@ -87,7 +87,7 @@ t.test("one control-plane node at a time; the next waits for one holder of the v
     concurrency: 3,
     apply: true,
   });
-  t.same(
+  t.strictSame(
     results.map((r) => [r.node, r.outcome]),
     [
       ["a", "converged"],
@@ -125,7 +125,7 @@ t.test("no holder after a node: the roll stops, the next node is not touched and
     apply: true,
     vipTimeoutMs: 300,
   });
-  t.same(restarted, ["a"], "only the first node was restarted");
+  t.strictSame(restarted, ["a"], "only the first node was restarted");
   const [a, b] = results;
   t.equal(a?.outcome, "failed");
   t.match(
@@ -152,7 +152,7 @@ t.test("changes of concerns that are not rolling run in parallel, without waitin
     concurrency: 3,
     apply: true,
   });
-  t.same(
+  t.strictSame(
     results.map((r) => r.outcome),
     ["converged", "converged", "converged"],
   );

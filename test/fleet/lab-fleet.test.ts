@@ -5,10 +5,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { labManifest, labStart, labStop } from "../../src/lab/lab.js";
+import { labManifest, labStart, labStatus, labStop } from "../../src/lab/lab.js";
 import type { ReconcileReport } from "../../src/report/json.js";
 import { bootMark as labBootMark, inLab, picotrader, sshAdmin, useLab } from "../helpers/lab.js";
 import { packageRoot } from "../../src/paths.js";
+import { run } from "../../src/util/run.js";
 
 const NAME = "tfleet";
 const lab = await useLab(t, NAME, 3);
@@ -66,7 +67,7 @@ if (lab) {
     ]);
     t.equal(drift.exitCode, 2);
     const report = JSON.parse(drift.stdout) as ReconcileReport;
-    t.same(
+    t.strictSame(
       report.plan.nodes[1]?.changes.map((c) => c.concern),
       ["root-password"],
     );
@@ -94,7 +95,7 @@ if (lab) {
       t.equal(r.exitCode, 0, r.stderr);
       const after = await Promise.all(["node1", "node2", "node3"].map(bootMark));
       t.not(after[1], before[1], "node2 rebooted");
-      t.same([after[0], after[2]], [before[0], before[2]], "the others did not");
+      t.strictSame([after[0], after[2]], [before[0], before[2]], "the others did not");
       t.equal(
         (await picotrader(lab, ["reconcile", "-f", file, "--dry-run", "--detailed-exitcode"])).exitCode,
         0,
@@ -115,7 +116,7 @@ if (lab) {
       'test "$(hostname)" != node2',
     ]);
     t.equal(failing.exitCode, 1, "a node whose command fails makes exit 1");
-    t.same(
+    t.strictSame(
       (JSON.parse(failing.stdout) as { node: string; exitCode: number }[]).map((o) => [o.node, o.exitCode]),
       [
         ["node1", 0],
@@ -130,7 +131,7 @@ if (lab) {
     const refused = await picotrader(lab, ["reboot", "-f", file]);
     t.equal(refused.exitCode, 1, "without --yes and without a terminal: refused");
     t.match(refused.stderr, /not confirmed/);
-    t.same(await Promise.all(["node1", "node2", "node3"].map(bootMark)), before, "nothing rebooted");
+    t.strictSame(await Promise.all(["node1", "node2", "node3"].map(bootMark)), before, "nothing rebooted");
     const r = await picotrader(lab, ["reboot", "-f", file, "--yes", "--timeout", "120"]);
     t.equal(r.exitCode, 0, r.stderr);
     t.match(
@@ -140,6 +141,20 @@ if (lab) {
     t.comment(r.stdout.trim().replace(/\n/g, "; "));
     const after = await Promise.all(["node1", "node2", "node3"].map(bootMark));
     after.forEach((mark, i) => t.not(mark, before[i], `node${i + 1} booted anew`));
+    // When each new boot began, on the clock the nodes share (one kernel: PID 1's start time in
+    // clock ticks since the host booted): one at a time means each began well after the one before.
+    const started = await Promise.all(
+      ["node1", "node2", "node3"].map(async (n) =>
+        Number((await sshAdmin(lab, n, "cut -d' ' -f22 /proc/1/stat")).stdout.trim()),
+      ),
+    );
+    const ticks = Number((await run("getconf", ["CLK_TCK"])).stdout.trim());
+    const gaps = [started[1]! - started[0]!, started[2]! - started[1]!].map((d) => d / ticks);
+    t.comment(`new boots began ${gaps.map((g) => g.toFixed(1)).join(" s and ")} s apart`);
+    t.ok(
+      gaps.every((g) => g >= 1),
+      `each node's new boot began at least 1 s after the previous one's (a boot takes about 3.5 s here): ${gaps.join(", ")}`,
+    );
     const converged = await picotrader(lab, ["reconcile", "-f", file, "--dry-run", "--detailed-exitcode"]);
     t.equal(converged.exitCode, 0, "after the reboot the nodes are still converged (persisted settings)");
   });
@@ -172,16 +187,16 @@ if (lab) {
     const r = await picotrader(lab, ["shutdown", "-f", file, "--yes", "--only", "node2", "--timeout", "60"]);
     t.equal(r.exitCode, 0, r.stderr);
     t.match(r.stdout, /^node2: off after [\d.]+ s\n$/);
-    const status = await picotrader(lab, ["status", "-f", file, "--json"]);
-    const nodes = (JSON.parse(status.stdout) as { nodes: { node: string; reachable: boolean }[] }).nodes;
-    t.same(
-      nodes.map((n) => [n.node, n.reachable]),
+    await new Promise((r) => setTimeout(r, 3000));
+    const { nodes } = await labStatus(NAME);
+    t.strictSame(
+      nodes.map((n) => [n.name, n.state, n.ssh]),
       [
-        ["node1", true],
-        ["node2", false],
-        ["node3", true],
+        ["node1", "running", true],
+        ["node2", "off", false],
+        ["node3", "running", true],
       ],
-      "node2 is off, the others are up",
+      "the lab's supervisor says node2 is off (no container, no SSH) 3 s later; the others run",
     );
     await labStart(NAME, "node2");
     t.equal((await sshAdmin(lab, "node2", "hostname")).stdout.trim(), "node2", "and starts again");

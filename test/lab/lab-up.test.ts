@@ -82,7 +82,7 @@ if (lab) {
         knownHostsPath: string;
       }[];
     };
-    t.same(
+    t.strictSame(
       status.nodes.map((n) => [n.name, n.address, n.sshPort, n.state, n.ssh]),
       lab.nodes.map((n) => [n.name, n.address, 22, "running", true]),
     );

@@ -31,5 +31,5 @@ t.test("the schema documents every property for editors", async (t) => {
     walk((node as { items?: unknown }).items, `${path}[]`);
   };
   walk(schema, "");
-  t.same(undocumented, []);
+  t.strictSame(undocumented, []);
 });

@@ -25,7 +25,7 @@ t.test("broken manifests: every problem at once, as file:line:col: path: problem
       if (!(err instanceof ManifestError)) throw err;
       got = err.diagnostics.map(formatDiagnostic);
     }
-    t.same(got, messages, file);
+    t.strictSame(got, messages, file);
   }
 });
 

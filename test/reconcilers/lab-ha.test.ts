@@ -115,7 +115,7 @@ if (lab) {
     );
     const again = await dryRun();
     t.equal(again.exitCode, 0, "the second run plans nothing");
-    t.same(
+    t.strictSame(
       again.report.plan.nodes.map((n) => n.changes.length),
       [0, 0, 0],
     );
@@ -128,7 +128,7 @@ if (lab) {
         node,
         "docker info --format '{{.CgroupDriver}}'; systemctl is-enabled docker; grep -c '^/swapfile' /etc/fstab; grep -c '^# disabled by picotrader.*/swapfile' /etc/fstab",
       );
-      t.same(r.stdout.trim().split("\n"), ["systemd", "enabled", "0", "1"], node);
+      t.strictSame(r.stdout.trim().split("\n"), ["systemd", "enabled", "0", "1"], node);
     }
     // A container cannot switch swap on (swapon needs the host's CAP_SYS_ADMIN), so an active swap
     // is only shown by the fixture table; here /proc/swaps is the host's, and has no entries.
@@ -141,7 +141,7 @@ if (lab) {
     async (t) => {
       await waitForHolder("node1");
       await new Promise((r) => setTimeout(r, 3000));
-      t.same(
+      t.strictSame(
         await holders(),
         ["node1"],
         "still one holder 3 s later: VRRP passes the firewall (no split brain)",
@@ -151,13 +151,20 @@ if (lab) {
         "node2",
         "ufw status | head -1; iptables -S ufw-before-input | grep -c 'vrrp'",
       );
-      t.same(fw.stdout.trim().split("\n"), ["Status: active", "1"]);
+      t.strictSame(fw.stdout.trim().split("\n"), ["Status: active", "1"]);
       const worker = await sshAdmin(
         lab,
         "node3",
-        "dpkg-query -W -f '${db:Status-Abbrev}' haproxy keepalived 2>&1; systemctl is-active haproxy keepalived",
+        `for p in haproxy keepalived; do printf '%s=%s\\n' "$p" "$(dpkg-query -W -f '\${db:Status-Abbrev}' "$p" 2>/dev/null | tr -d ' ')"; done; systemctl is-active haproxy keepalived`,
       );
-      t.notMatch(worker.stdout, /^ii/m, "the worker has neither package");
+      const status = Object.fromEntries(
+        worker.stdout
+          .split("\n")
+          .filter((l) => l.includes("="))
+          .map((l) => l.split("=")),
+      ) as Record<string, string>;
+      t.strictSame(Object.keys(status), ["haproxy", "keepalived"], "both packages were asked");
+      t.notOk(status.haproxy === "ii" || status.keepalived === "ii", "the worker has neither package");
       t.match(worker.stdout, /inactive\ninactive/);
     },
   );
@@ -179,7 +186,7 @@ if (lab) {
       if (name !== "") served.add(name);
       await new Promise((r) => setTimeout(r, 300));
     }
-    t.same([...served].sort(), ["node1", "node2"], "round robin over both API servers");
+    t.strictSame([...served].sort(), ["node1", "node2"], "round robin over both API servers");
   });
 
   t.test(
@@ -244,13 +251,29 @@ if (lab) {
       const summaries = drift.report.plan.nodes.map((n) =>
         n.changes.map((c) => `${c.concern}: ${c.summary}`),
       );
-      t.match(summaries[0], [
+      t.equal(summaries.length, 3);
+      t.matchOnly(summaries[0], [
         /^haproxy: rewrite \/etc\/haproxy\/haproxy\.cfg \(2 line\(s\) added, 2 removed\)/,
       ]);
-      t.match(summaries[1], [/^swap: comment out 1 swap line\(s\) of \/etc\/fstab/]);
-      t.match(summaries[2], [/^docker: start docker/]);
+      t.matchOnly(summaries[1], [/^swap: comment out 1 swap line\(s\) of \/etc\/fstab/]);
+      t.matchOnly(summaries[2], [/^docker: start docker/]);
       const fixed = await run();
       t.equal(fixed.exitCode, 0, fixed.stderr);
+      t.equal(
+        (await sshAdmin(lab, "node2", "grep -c '^/swapfile' /etc/fstab || true")).stdout.trim(),
+        "0",
+        "node2: no active swap line in fstab",
+      );
+      t.match(
+        (await sshAdmin(lab, "node2", "grep '/swapfile' /etc/fstab")).stdout,
+        /^#.*\/swapfile none swap sw 0 0$/m,
+        "node2: the line is kept, commented out",
+      );
+      t.equal(
+        (await sshAdmin(lab, "node1", "grep -c 'inter 9s' /etc/haproxy/haproxy.cfg || true")).stdout.trim(),
+        "0",
+        "node1: haproxy.cfg has its declared check interval again",
+      );
       const after = await dryRun();
       t.equal(after.exitCode, 0, "the second run plans nothing");
       t.equal((await sshAdmin(lab, "node3", "systemctl is-active docker")).stdout.trim(), "active");

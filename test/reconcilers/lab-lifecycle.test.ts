@@ -101,7 +101,7 @@ if (lab) {
         /\[node1\] boot: boot from TFTP \(stock boot\.ini saved as \/media\/boot\/boot\.ini\.emmc\), reboot\n\[node1\] rebooting\n\[node1\] back on a new boot/,
       );
       t.not(await bootMark("node1"), before[0], "node1 rebooted");
-      t.same(
+      t.strictSame(
         [await bootMark("node2"), await bootMark("node3")],
         before.slice(1),
         "the other nodes were not rebooted",
@@ -123,7 +123,7 @@ if (lab) {
         "tr '\\0' '\\n' < /proc/1/environ | grep PICOTRADER_LAB_BOOT",
       );
       t.equal(env2.stdout.trim(), "PICOTRADER_LAB_BOOT=emmc");
-      t.same(
+      t.strictSame(
         [await bootMark("node2"), await bootMark("node3")],
         before.slice(1),
         "the other nodes are still untouched",

@@ -17,7 +17,7 @@ t.test("the batched probe runs every section once and keeps their outputs apart"
   const r = await run("sh", ["-s"], { input: script });
   t.equal(r.exitCode, 0);
   const answers = parseProbeOutput(r.stdout, nonce);
-  t.same(Object.fromEntries(answers), {
+  t.strictSame(Object.fromEntries(answers), {
     one: { exitCode: 0, stdout: "hello\ntwo lines\n", stderr: "" },
     fails: { exitCode: 3, stdout: "partial\n", stderr: "oops\n" },
     spoof: { exitCode: 0, stdout: "@@fakenonce begin one 0\nno newline", stderr: "" },
