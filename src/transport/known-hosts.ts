@@ -17,7 +17,8 @@ export function parseKnownHosts(text: string): KnownHost[] {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
     const fields = line.split(/\s+/);
-    const marker = fields[0] === "@revoked" ? "revoked" : fields[0] === "@cert-authority" ? "cert-authority" : undefined;
+    const marker =
+      fields[0] === "@revoked" ? "revoked" : fields[0] === "@cert-authority" ? "cert-authority" : undefined;
     // An unknown marker makes the line mean nothing we could honour: skip it, as OpenSSH does.
     if (marker === undefined && fields[0]?.startsWith("@")) continue;
     const [hosts, keyType, key] = marker === undefined ? fields : fields.slice(1);
@@ -54,7 +55,10 @@ export function knownHostName(address: string, port: number): string {
 
 /** OpenSSH's wildcards: `*` any run of characters, `?` one character; the rest literally. Pure. */
 function wildcard(pattern: string, name: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${source}$`, "i").test(name);
 }
 
