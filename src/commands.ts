@@ -18,6 +18,7 @@ import { colour, plain, renderPlanText, renderResultsText } from "./report/text.
 import { SshTransport, sshOptionsFromEnv } from "./transport/ssh.js";
 import { run } from "./util/run.js";
 import { confirm, promptSecret } from "./prompt.js";
+import { readHostTrust } from "./trust.js";
 
 const common = {
   file: { type: "string", short: "f", default: "cluster.yaml" },
@@ -45,11 +46,22 @@ export async function engineCommand(command: string, argv: string[]): Promise<nu
       const { values, positionals } = parseArgs({
         args: argv,
         allowPositionals: true,
-        options: { ...common, "accept-new-host-keys": { type: "boolean", default: false } },
+        options: {
+          ...common,
+          "accept-new-host-keys": { type: "boolean", default: false },
+          "host-fingerprint": { type: "string", multiple: true },
+        },
       });
       const m = loadManifest(values.file);
       const inputs = readInputs(m, values.file, process.env);
-      const transport = new SshTransport(sshOptionsFromEnv(m.admin.user, values["accept-new-host-keys"]));
+      const transport = new SshTransport(
+        sshOptionsFromEnv(
+          m.admin.user,
+          values["accept-new-host-keys"],
+          undefined,
+          readHostTrust(m, values["host-fingerprint"]),
+        ),
+      );
       const out: Record<string, unknown> = {};
       let code = 0;
       for (const node of selectNodes(m, positionals.length > 0 ? positionals : undefined)) {
@@ -110,6 +122,7 @@ async function reconcileCommand(argv: string[]): Promise<number> {
       only: { type: "string" },
       concurrency: { type: "string", default: "8" },
       "accept-new-host-keys": { type: "boolean", default: false },
+      "host-fingerprint": { type: "string", multiple: true },
       "deadman-seconds": { type: "string", default: "120" },
       "allow-rebuild": { type: "boolean", default: false },
       yes: { type: "boolean", default: false },
@@ -129,7 +142,12 @@ async function reconcileCommand(argv: string[]): Promise<number> {
   const apply = !values["dry-run"];
   const { plan, results } = await reconcile({
     transport: new SshTransport(
-      sshOptionsFromEnv(m.admin.user, values["accept-new-host-keys"], promptPassword),
+      sshOptionsFromEnv(
+        m.admin.user,
+        values["accept-new-host-keys"],
+        promptPassword,
+        readHostTrust(m, values["host-fingerprint"]),
+      ),
     ),
     manifest: m,
     inputs: readInputs(m, values.file, process.env),

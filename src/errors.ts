@@ -68,6 +68,19 @@ export class HostKeyError extends ConnectError {
   override name = "HostKeyError";
 }
 
+/** A secret was about to go to a host key nobody pinned or confirmed: the operator may confirm `fingerprint`. */
+export class UnconfirmedHostKeyError extends HostKeyError {
+  override name = "UnconfirmedHostKeyError";
+  constructor(
+    node: string,
+    readonly fingerprint: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(node, message, options);
+  }
+}
+
 /** A step of a change failed on a node. */
 export class StepError extends PicoError {
   override name = "StepError";

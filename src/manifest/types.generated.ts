@@ -336,6 +336,10 @@ export interface NodeSpec {
    */
   sshPort?: number;
   /**
+   * The node's SSH host key fingerprint as `ssh-keygen -lf` prints it, confirmed on the board's console: the bootstrap password may go to this key even when known_hosts does not list it yet. Default: only keys pinned before the run.
+   */
+  hostKeyFingerprint?: string;
+  /**
    * A host name (RFC 1123 label).
    */
   hostname?: string;

@@ -3,7 +3,7 @@ import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } f
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { NodeSSH } from "node-ssh";
-import { ConnectError, HostKeyError } from "../errors.js";
+import { ConnectError, HostKeyError, UnconfirmedHostKeyError } from "../errors.js";
 import {
   hostKeyPolicy,
   keysFor,
@@ -33,6 +33,8 @@ export interface SshOptions {
    * goes only to a host whose key was pinned before the run or is confirmed here.
    */
   confirmedFingerprints?: Readonly<Record<string, string>>;
+  /** Asks the operator whether `fingerprint` is the node's key (a terminal prompt); false or absent: no. */
+  confirmHostKey?: (node: string, fingerprint: string) => Promise<boolean>;
   readyTimeoutMs?: number;
 }
 
@@ -44,6 +46,11 @@ export function sshOptionsFromEnv(
   adminUser: string,
   acceptNewHostKeys = false,
   prompt?: () => Promise<string>,
+  /** Fingerprints confirmed by the manifest or the command line (over the environment's), and a prompt. */
+  trust: {
+    fingerprints?: Readonly<Record<string, string>>;
+    confirm?: (node: string, fingerprint: string) => Promise<boolean>;
+  } = {},
 ): SshOptions {
   const defaultKey = join(homedir(), ".ssh", "id_ed25519");
   let asked: Promise<string | undefined> | undefined;
@@ -55,7 +62,11 @@ export function sshOptionsFromEnv(
     knownHostsFile: process.env.PICOTRADER_KNOWN_HOSTS ?? join(homedir(), ".ssh", "known_hosts"),
     systemKnownHostsFile: "/etc/ssh/ssh_known_hosts",
     acceptNewHostKeys,
-    confirmedFingerprints: parseFingerprints(process.env.PICOTRADER_HOST_FINGERPRINTS ?? ""),
+    confirmedFingerprints: {
+      ...parseFingerprints(process.env.PICOTRADER_HOST_FINGERPRINTS ?? ""),
+      ...trust.fingerprints,
+    },
+    ...(trust.confirm ? { confirmHostKey: trust.confirm } : {}),
     bootstrapPassword: () => {
       const env = process.env.PICOTRADER_BOOTSTRAP_PASSWORD;
       if (env !== undefined && env !== "") return Promise.resolve(env);
@@ -94,8 +105,12 @@ export class SshTransport implements Transport {
   /** known_hosts as it was when the run began: the only keys the bootstrap password may go to. */
   private readonly pinnedBeforeRun: KnownHost[];
 
+  /** Fingerprints confirmed for the bootstrap password: the options', and those confirmed at the prompt. */
+  private readonly confirmed: Record<string, string>;
+
   constructor(private readonly options: SshOptions) {
     this.pinnedBeforeRun = this.readKnownHosts();
+    this.confirmed = { ...options.confirmedFingerprints };
   }
 
   /** The entries of the user's known_hosts file, then of the system's; a missing file has none. */
@@ -136,7 +151,19 @@ export class SshTransport implements Transport {
       } else {
         credential = rung;
       }
-      const outcome = await this.tryConnect(node, credential, stats);
+      let outcome: NodeSSH | string;
+      try {
+        outcome = await this.tryConnect(node, credential, stats);
+      } catch (err) {
+        // Asked on a terminal once, outside the handshake; a yes lets the password go to that key only.
+        if (
+          !(err instanceof UnconfirmedHostKeyError) ||
+          !(await this.options.confirmHostKey?.(node.name, err.fingerprint))
+        )
+          throw err;
+        this.confirmed[node.name] = err.fingerprint;
+        outcome = await this.tryConnect(node, credential, stats);
+      }
       if (outcome instanceof NodeSSH) {
         return new SshSession(
           node.name,
@@ -204,7 +231,7 @@ export class SshTransport implements Transport {
           if (
             credential.how === "password" &&
             !trustedBeforeRun.includes(presented) &&
-            this.options.confirmedFingerprints?.[node.name] !== fingerprintOf(key)
+            this.confirmed[node.name] !== fingerprintOf(key)
           ) {
             unconfirmed = fingerprintOf(key);
             return false;
@@ -227,9 +254,10 @@ export class SshTransport implements Transport {
           { cause: err },
         );
       if (unconfirmed !== undefined) {
-        throw new HostKeyError(
+        throw new UnconfirmedHostKeyError(
           node.name,
-          `not sending the bootstrap password to ${node.address}: its host key ${unconfirmed} was not pinned before this run; check it on the console and confirm it with PICOTRADER_HOST_FINGERPRINTS=${node.name}=${unconfirmed}`,
+          unconfirmed,
+          `not sending the bootstrap password to ${node.address}: its host key ${unconfirmed} was not pinned before this run; check it on the console and confirm it (nodes[].hostKeyFingerprint, --host-fingerprint ${node.name}=${unconfirmed}, or PICOTRADER_HOST_FINGERPRINTS)`,
           { cause: err },
         );
       }

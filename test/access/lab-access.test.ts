@@ -448,9 +448,8 @@ if (lab) {
     const real = await run("ssh-keygen", ["-l", "-f", `${lab.knownHostsPath}`]);
     t.match(real.stdout, fingerprint, "the fingerprint shown is the node's real one");
     t.match(refused.stdout, /node1 \(10\.88\.0\.11\): unreachable/, "node1 is named");
-    const confirmed = await picotrader(lab, args, {
+    const confirmed = await picotrader(lab, [...args, "--host-fingerprint", `node1=${fingerprint}`], {
       PICOTRADER_KNOWN_HOSTS: unpinned,
-      PICOTRADER_HOST_FINGERPRINTS: `node1=${fingerprint}`,
     });
     t.equal(confirmed.exitCode, 0, confirmed.stdout + confirmed.stderr);
     t.ok(await adminWorks("node1"), "node1 converged once its key was confirmed");
