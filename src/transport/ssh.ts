@@ -102,6 +102,8 @@ type Credential = { user: string; how: "key" } | { user: string; how: "password"
 export class SshTransport implements Transport {
   /** Nodes re-imaged in this run: their new host key is learned even without --accept-new-host-keys. */
   private readonly relearn = new Set<string>();
+  /** The first key each node showed in this run when known_hosts had none for it. */
+  private readonly seen = new Map<string, KnownHost>();
   /** known_hosts as it was when the run began: the only keys the bootstrap password may go to. */
   private readonly pinnedBeforeRun: KnownHost[];
 
@@ -122,6 +124,7 @@ export class SshTransport implements Transport {
 
   forgetHostKey(node: { name: string; address: string; sshPort?: number }): void {
     this.relearn.add(node.name);
+    this.seen.delete(node.name);
     const file = this.options.knownHostsFile;
     if (!existsSync(file)) return;
     const tmp = `${file}.picotrader-${process.pid}`;
@@ -188,7 +191,10 @@ export class SshTransport implements Transport {
   ): Promise<NodeSSH | string> {
     const port = node.sshPort ?? 22;
     const policy = hostKeyPolicy(this.readKnownHosts(), node.address, port);
-    const pinned = policy.pinned;
+    // Within a run, the first key a node showed binds every later connection to it, even before
+    // it is written to known_hosts (which happens only once a login on it succeeded).
+    const seen = this.seen.get(node.name);
+    const pinned = policy.pinned.length > 0 || seen === undefined ? policy.pinned : [seen];
     if (pinned.length === 0 && policy.certAuthorities.length > 0)
       throw new HostKeyError(
         node.name,
@@ -238,6 +244,8 @@ export class SshTransport implements Transport {
           }
           if (pinned.length === 0) {
             learnedKey = presented;
+            const blob = key.subarray(4, 4 + key.readUInt32BE(0)).toString();
+            this.seen.set(node.name, { patterns: [], keyType: blob, key: presented });
             return true;
           }
           if (pinned.some((k) => k.key === presented)) return true;
@@ -274,13 +282,13 @@ export class SshTransport implements Transport {
         cause: err,
       });
     }
-    if (learnedKey !== undefined) {
-      const blob = Buffer.from(learnedKey, "base64");
+    // A key is written to known_hosts once a login on it succeeded: a host that only showed a key
+    // (and was refused, or was refused a secret) is not trusted by the next run either.
+    const toPin = learnedKey ?? (policy.pinned.length === 0 ? seen?.key : undefined);
+    if (toPin !== undefined) {
+      const blob = Buffer.from(toPin, "base64");
       const type = blob.subarray(4, 4 + blob.readUInt32BE(0)).toString();
-      appendFileSync(
-        this.options.knownHostsFile,
-        `${knownHostName(node.address, port)} ${type} ${learnedKey}\n`,
-      );
+      appendFileSync(this.options.knownHostsFile, `${knownHostName(node.address, port)} ${type} ${toPin}\n`);
     }
     return ssh;
   }

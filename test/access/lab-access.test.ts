@@ -448,10 +448,16 @@ if (lab) {
     const real = await run("ssh-keygen", ["-l", "-f", `${lab.knownHostsPath}`]);
     t.match(real.stdout, fingerprint, "the fingerprint shown is the node's real one");
     t.match(refused.stdout, /node1 \(10\.88\.0\.11\): unreachable/, "node1 is named");
+    t.notMatch(
+      readFileSync(unpinned, "utf8"),
+      /^10\.88\.0\.11 /m,
+      "a key that was only shown (no login succeeded on it) is not pinned for the next run",
+    );
     const confirmed = await picotrader(lab, [...args, "--host-fingerprint", `node1=${fingerprint}`], {
       PICOTRADER_KNOWN_HOSTS: unpinned,
     });
     t.equal(confirmed.exitCode, 0, confirmed.stdout + confirmed.stderr);
     t.ok(await adminWorks("node1"), "node1 converged once its key was confirmed");
+    t.match(readFileSync(unpinned, "utf8"), /^10\.88\.0\.11 ssh-ed25519 /m, "and its key is pinned now");
   });
 }
