@@ -9,6 +9,7 @@ import {
   parseRecord,
   RECORD_PROBE,
   RECORD_SECTION,
+  type DeadmanRestore,
   type NodeRecord,
 } from "./record.js";
 import {
@@ -27,7 +28,7 @@ export interface Observation {
   record?: NodeRecord;
   recordError?: string;
   /** Restores the dead-man timer made since the last apply that converged; [] when none. */
-  restored: string[];
+  restored: DeadmanRestore[];
 }
 
 /**

@@ -13,7 +13,7 @@ import type { Session, SessionStats, Transport } from "../transport/session.js";
 import { mapLimit } from "../util/run.js";
 import { applyChanges, lockNode, unlockNode } from "./apply.js";
 import { observeNode } from "./observe.js";
-import { buildRecordStep, RECORD_PATH, type NodeRecord } from "./record.js";
+import { buildRecordStep, describeRestore, RECORD_PATH, type NodeRecord } from "./record.js";
 import { buildStepCommand } from "../transport/steps.js";
 import { orderReconcilers } from "./order.js";
 import { planNode } from "./plan.js";
@@ -470,8 +470,8 @@ async function applyAndVerify(
   const after = planNode(node, o.manifest, ordered, facts, o.inputs);
   errors.push(...after.errors);
   // A restore of this run's own transaction means the node is back in its old state, not a mix.
-  const ours = txn === undefined ? [] : restored.filter((r) => r.includes(`transaction ${txn})`));
-  errors.push(...ours.map((r) => `${node.name}: access changes ${r}`));
+  const ours = restored.filter((r) => r.transaction === txn);
+  errors.push(...ours.map((r) => `${node.name}: access changes ${describeRestore(r)}`));
   const withheld = (c: Change) => c.risk !== undefined && o.withhold?.includes(c.risk) === true;
   const unexpected = after.changes.filter((c) => !withheld(c));
   if (unexpected.length > 0 && !rolledBack) {

@@ -20,11 +20,23 @@ export interface NodeRecord {
 /** The probe section that prints the dead-man timer's restores not yet seen by an apply. */
 export const DEADMAN_SECTION = "@deadman";
 
-/** "restored by the dead-man timer at T (access transaction X)" for each line of the restore log. Pure. */
-export function parseDeadmanLog(text: string): string[] {
-  return [...text.matchAll(/^(\S+) (\S+)$/gm)].map(
-    (m) => `restored by the dead-man timer at ${m[1]} (access transaction ${m[2]})`,
-  );
+/** One restore the dead-man timer made on a node: when, and of which access transaction. */
+export interface DeadmanRestore {
+  at: string;
+  transaction: string;
+}
+
+/** The restore log's "<time> <transaction>" lines. Pure. */
+export function parseDeadmanLog(text: string): DeadmanRestore[] {
+  return [...text.matchAll(/^(\S+) (\S+)$/gm)].map((m) => ({
+    at: m[1] as string,
+    transaction: m[2] as string,
+  }));
+}
+
+/** How reports say it: "restored by the dead-man timer at T (access transaction X)". Pure. */
+export function describeRestore(r: DeadmanRestore): string {
+  return `restored by the dead-man timer at ${r.at} (access transaction ${r.transaction})`;
 }
 
 /** The probe section that prints the record, or nothing when there is none. */

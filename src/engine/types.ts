@@ -1,6 +1,6 @@
 import type { Manifest, NodeSpec } from "../manifest/types.generated.js";
 import type { DiffEntry } from "./diff.js";
-import type { NodeRecord } from "./record.js";
+import type { DeadmanRestore, NodeRecord } from "./record.js";
 
 export type { Manifest, NodeSpec };
 
@@ -140,8 +140,8 @@ export interface NodePlan {
   recorded?: NodeRecord;
   /** Why the node's record could not be read. */
   recordError?: string;
-  /** Restores the dead-man timer made on the node since its last converged apply (display only). */
-  restored?: string[];
+  /** Restores the dead-man timer made on the node since its last converged apply. */
+  restored?: DeadmanRestore[];
 }
 
 /** A plan: plain, JSON-serialisable data. Dry-run renders it; apply runs exactly it. */

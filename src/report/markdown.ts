@@ -1,3 +1,4 @@
+import { describeRestore } from "../engine/record.js";
 import type { NodeResult } from "../engine/reconcile.js";
 import type { Plan } from "../engine/types.js";
 
@@ -25,7 +26,8 @@ export function renderPlanMarkdown(plan: Plan, results: NodeResult[]): string {
     out.push("", `### ${n.node}`, "");
     for (const c of n.changes)
       out.push(`- \`${c.concern}\`: ${cell(c.summary)}${c.risk ? ` (risk: ${c.risk})` : ""}`);
-    for (const e of [...(n.restored ?? []), ...n.errors]) out.push(`- :warning: ${cell(e)}`);
+    for (const e of [...(n.restored ?? []).map(describeRestore), ...n.errors])
+      out.push(`- :warning: ${cell(e)}`);
   }
   return out.join("\n") + "\n";
 }

@@ -2,6 +2,7 @@ import type { DiffEntry } from "../engine/diff.js";
 import { formatPath } from "../manifest/load.js";
 import type { NodeResult } from "../engine/reconcile.js";
 import type { Plan } from "../engine/types.js";
+import { describeRestore } from "../engine/record.js";
 
 /** Colours for a terminal; `plain` for CI and pipes. */
 export interface Style {
@@ -59,7 +60,7 @@ export function renderPlanText(plan: Plan, s: Style = plain): string {
         ? s.dim("converged")
         : `${n.changes.length} change${n.changes.length === 1 ? "" : "s"}`;
     out.push(`${s.bold(n.node)} (${n.address}) as ${n.identity ?? "?"}: ${state}`);
-    for (const r of n.restored ?? []) out.push(s.remove(`  ! ${r}`));
+    for (const r of n.restored ?? []) out.push(s.remove(`  ! ${describeRestore(r)}`));
     for (const c of n.changes) {
       const risk = c.risk ? ` [risk: ${c.risk}]` : "";
       out.push(s.change(`  ~ ${c.concern}: ${c.summary}${risk}`));

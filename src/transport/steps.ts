@@ -39,7 +39,7 @@ export function buildStepCommand(step: Exclude<Step, { kind: "reboot" }>): {
     // hashes. The newest BACKUPS_KEPT of each file stay; the glob lists them oldest first.
     `if [ -e "$p" ]; then (`,
     `  umask 077; b=${BACKUP_DIR}"$p"; mkdir -p ${BACKUP_DIR} "$(dirname "$b")"; chmod 700 ${BACKUP_DIR}`,
-    `  cp --preserve=timestamps "$p" "$b.$(date -u +%Y%m%dT%H%M%SZ)"; chmod 600 "$b".[0-9]*Z`,
+    `  cp --preserve=timestamps "$p" "$b.$(date -u +%Y%m%dT%H%M%S.%NZ)"; chmod 600 "$b".[0-9]*Z`,
     `  set -- "$b".[0-9]*Z; n=$#; for f; do [ "$n" -le ${BACKUPS_KEPT} ] || rm -f -- "$f"; n=$((n - 1)); done`,
     `) fi`,
     `mv -f "$tmp" "$p"`,

@@ -7,7 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { labManifest, labReset, labRunArgv, labStart, labStop } from "../../src/lab/lab.js";
+import { describeRestore } from "../../src/engine/record.js";
+import { buildSnapshotCommand, buildTxnPrefix, DEADMAN_LOG, ROLLBACK_DIR } from "../../src/engine/guard.js";
 import { packageRoot } from "../../src/paths.js";
+import { BACKUP_DIR, buildStepCommand } from "../../src/transport/steps.js";
+import { shellQuote } from "../../src/transport/quote.js";
 import type { ReconcileReport } from "../../src/report/json.js";
 import { run } from "../../src/util/run.js";
 import { inLab, picotrader, sshAdmin, sshNode, useLab } from "../helpers/lab.js";
@@ -246,6 +250,11 @@ if (lab) {
     );
     t.match(
       seen.report.plan.nodes[1]?.restored?.[0],
+      { at: /^\d{4}-\d\d-\d\dT\S+Z$/, transaction: /^\w+$/ },
+      "JSON: when, and which transaction",
+    );
+    t.match(
+      describeRestore(seen.report.plan.nodes[1]?.restored?.[0] ?? { at: "", transaction: "" }),
       /^restored by the dead-man timer at \d{4}-\d\d-\d\dT\S+Z \(access transaction \w+\)$/,
     );
     const text = await picotrader(lab, ["reconcile", "-f", good, "--dry-run"]);
@@ -347,6 +356,67 @@ if (lab) {
     },
   );
 
+  t.test(
+    "a restore first stops the transaction's processes still running, then records itself",
+    async (t) => {
+      // A transaction of our own on node3 guarding a scratch file, with one of its steps still running.
+      const txn = "t3stkill";
+      const setup = [
+        "printf old > /root/guarded",
+        buildSnapshotCommand(txn, [{ paths: ["/root/guarded"], reactivate: [] }]),
+        `( ${buildTxnPrefix(txn)}\nprintf new > /root/guarded; exec sleep 300 ) >/dev/null 2>&1 &`,
+        "sleep 0.5",
+        `grep -lzx 'PICOTRADER_TXN=${txn}' /proc/[0-9]*/environ 2>/dev/null | wc -l`,
+      ].join("\n");
+      const running = await sshAdmin(lab, "node3", setup);
+      t.not(running.stdout.trim().split("\n").pop(), "0", "a marked step is running");
+      const restore = await sshAdmin(
+        lab,
+        "node3",
+        [
+          `sh ${ROLLBACK_DIR}/${txn}/restore.sh deadman`,
+          "sleep 0.5",
+          `for e in /proc/[0-9]*/environ; do tr '\\0' '\\n' < "$e" 2>/dev/null | grep -qx 'PICOTRADER_TXN=${txn}' && echo still-running; done; true`,
+          "cat /root/guarded; echo",
+          `grep -c ' ${txn}$' ${DEADMAN_LOG}`,
+          `stat -c %a ${ROLLBACK_DIR}/${txn} ${ROLLBACK_DIR}/${txn}/saved.tar`,
+        ].join("\n"),
+      );
+      t.strictSame(restore.stdout.trim().split("\n"), ["old", "1", "700", "600"], restore.stderr);
+      const refusedStep = await sshAdmin(lab, "node3", `${buildTxnPrefix(txn)}\necho ran`);
+      t.equal(refusedStep.exitCode, 75, "no step of the transaction starts after the restore");
+      t.match(refusedStep.stderr, new RegExp(`access transaction ${txn} is over`));
+      await sshAdmin(lab, "node3", `rm -rf ${ROLLBACK_DIR}/${txn} /root/guarded ${DEADMAN_LOG}`);
+    },
+  );
+
+  t.test("backups are root's alone, and only the newest 5 of a file are kept", async (t) => {
+    const writes = Array.from({ length: 7 }, (_, i) => {
+      const { command, stdin } = buildStepCommand({
+        kind: "write",
+        path: "/root/picotrader-prune-test",
+        content: `v${i}\n`,
+        mode: "0644",
+        owner: "root",
+        group: "root",
+      });
+      return `printf '%s' ${shellQuote(stdin ?? "")} | { ${command}\n}`;
+    });
+    const r = await sshAdmin(
+      lab,
+      "node3",
+      [
+        "umask 022",
+        ...writes,
+        `ls ${BACKUP_DIR}/root/ | grep -c '^picotrader-prune-test\\.'`,
+        `stat -c %a ${BACKUP_DIR} $(ls -d ${BACKUP_DIR}/root/picotrader-prune-test.* | tail -1)`,
+        `cat $(ls -d ${BACKUP_DIR}/root/picotrader-prune-test.* | tail -1)`,
+        `rm -rf /root/picotrader-prune-test ${BACKUP_DIR}/root`,
+      ].join("\n"),
+    );
+    t.strictSame(r.stdout.trim().split("\n"), ["5", "700", "600", "v5"], r.stderr);
+  });
+
   t.test("a converged node passes ssh-audit with no failure", async (t) => {
     const r = await inLab(lab, ["ssh-audit", "-n", lab.nodes[0]?.address ?? ""]);
     // Exit 2 also means "an algorithm ssh-audit 2.5 does not know" (kex-strict, the Terrapin fix);
@@ -373,6 +443,11 @@ if (lab) {
       );
       t.match(a.stdout, /! node3: cannot connect to 10\.88\.0\.13:22/);
       t.match(a.stdout, /node2: converged \(1 change applied\)/);
+      t.equal(
+        (await sshAdmin(lab, "node2", "hostname")).stdout.trim(),
+        "node2",
+        "node2's hostname, read back",
+      );
 
       const known = readFileSync(lab.knownHostsPath, "utf8");
       const node2Key = known
@@ -388,6 +463,11 @@ if (lab) {
       t.equal(b.exitCode, 1);
       t.match(b.stdout, /! node1: host key of 10\.88\.0\.11 has CHANGED/);
       t.match(b.stdout, /node2: converged \(1 change applied\)/);
+      t.equal(
+        (await sshAdmin(lab, "node2", "hostname")).stdout.trim(),
+        "node2",
+        "node2's hostname, read back",
+      );
 
       const c = await picotrader(lab, ["reconcile", "-f", good, "--only", "node1"]);
       t.equal(c.exitCode, 0, "with the right password and key node1 converges");
