@@ -63,6 +63,11 @@ export class ConnectError extends PicoError {
   }
 }
 
+/** No SSH conversation with the node at all (refused, timed out, no route): it may answer later. */
+export class UnreachableError extends ConnectError {
+  override name = "UnreachableError";
+}
+
 /** The node's host key is not the pinned one: possibly a re-imaged board, possibly an attack. */
 export class HostKeyError extends ConnectError {
   override name = "HostKeyError";

@@ -1,6 +1,6 @@
 import { hostname as localHostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import { PicoError, StepError } from "../errors.js";
+import { PicoError, StepError, UnreachableError } from "../errors.js";
 import {
   buildArmCommand,
   buildDisarmCommand,
@@ -590,9 +590,9 @@ async function proveAccess(o: ReconcileOptions, node: NodeSpec): Promise<string 
           ? undefined
           : `${user} logged in but sudo -n failed (exit ${r.exitCode}): ${r.stderr.trim()}`;
       } catch (err) {
-        const message = (err as Error).message;
-        if (done || !/cannot connect/.test(message))
-          return `a new login as ${user} with the key failed: ${message}`;
+        // Only "no answer at all" is retried; a refused login or a host key problem is the answer.
+        if (done || !(err instanceof UnreachableError))
+          return `a new login as ${user} with the key failed: ${(err as Error).message}`;
       } finally {
         await proof?.close();
       }

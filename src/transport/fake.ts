@@ -1,4 +1,4 @@
-import { ConnectError } from "../errors.js";
+import { ConnectError, UnreachableError } from "../errors.js";
 import type { ExecResult, Session, SessionStats, Transport } from "./session.js";
 
 /** What a concern's probe "prints" on a fake node. */
@@ -38,7 +38,7 @@ export class FakeTransport implements Transport {
     this.stats.set(node.name, stats);
     stats.connections++;
     if (!fake) return Promise.reject(new Error(`FakeTransport: no fake node ${node.name}`));
-    if (fake.unreachable) return Promise.reject(new ConnectError(node.name, fake.unreachable));
+    if (fake.unreachable) return Promise.reject(new UnreachableError(node.name, fake.unreachable));
     if (as) {
       this.log.push({ node: node.name, command: `(proof: new login as ${as.user})` });
       if (fake.proofRefused) return Promise.reject(new ConnectError(node.name, fake.proofRefused));

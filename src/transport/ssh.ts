@@ -3,7 +3,7 @@ import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } f
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { NodeSSH } from "node-ssh";
-import { ConnectError, HostKeyError, UnconfirmedHostKeyError } from "../errors.js";
+import { ConnectError, HostKeyError, UnconfirmedHostKeyError, UnreachableError } from "../errors.js";
 import {
   hostKeyPolicy,
   keysFor,
@@ -276,11 +276,15 @@ export class SshTransport implements Transport {
           { cause: err },
         );
       }
-      const message = (err as Error).message;
-      if (/authentication/i.test(message)) return "refused";
-      throw new ConnectError(node.name, `cannot connect to ${node.address}:${port}: ${message}`, {
-        cause: err,
-      });
+      // ssh2 marks a refused login by its level, whatever the message says.
+      if ((err as { level?: string }).level === "client-authentication") return "refused";
+      throw new UnreachableError(
+        node.name,
+        `cannot connect to ${node.address}:${port}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
     // A key is written to known_hosts once a login on it succeeded: a host that only showed a key
     // (and was refused, or was refused a secret) is not trusted by the next run either.
