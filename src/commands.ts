@@ -294,9 +294,16 @@ function driftReportCommand(argv: string[]): number {
   } catch (err) {
     throw new PicoError(`${values.plan}: not a reconcile --json report: ${(err as Error).message}`);
   }
-  if (values.issue) process.stdout.write(JSON.stringify(buildDriftIssue(report), null, 2) + "\n");
-  else process.stdout.write(renderPlanMarkdown(report.plan, report.results));
-  return 0;
+  if (!values.issue) {
+    process.stdout.write(renderPlanMarkdown(report.plan, report.results));
+    return 0;
+  }
+  const issue = buildDriftIssue(report);
+  process.stdout.write(JSON.stringify(issue, null, 2) + "\n");
+  // Unknown state is an error of the check: the issue script must neither close nor open anything.
+  if (issue.unknown.length > 0)
+    process.stderr.write(`state unknown on ${issue.unknown.join(", ")}: the drift issue is left as it is\n`);
+  return issue.unknown.length > 0 ? 1 : 0;
 }
 
 /**

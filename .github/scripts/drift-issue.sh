@@ -9,6 +9,11 @@ label=picotrader-drift
 field() { node -e 'const p=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); process.stdout.write(String(p[process.argv[2]]))' "$payload" "$1"; }
 
 drift=$(field drift)
+unknown=$(field unknown)
+if [ -n "$unknown" ]; then
+  echo "state unknown on $unknown: the drift issue is neither closed nor updated" >&2
+  exit 1
+fi
 fingerprint=$(field fingerprint)
 open=$(gh issue list --label "$label" --state open --json number --jq '.[0].number // empty')
 

@@ -6,8 +6,19 @@ import {
   type Inputs,
   type Manifest,
   type NodeSpec,
+  type NodeState,
   type Reconciler,
 } from "./types.js";
+
+/** A node's state: unknown when unreachable or when a concern's facts are unknown, else pending or converged. Pure. */
+export function nodeState(
+  status: "planned" | "unreachable",
+  changes: readonly unknown[],
+  unknown: readonly string[] = [],
+): NodeState {
+  if (status === "unreachable" || unknown.length > 0) return "unknown";
+  return changes.length > 0 ? "pending" : "converged";
+}
 
 /** The reconcilers that apply to a node, in the given (apply) order. Pure. */
 export function concernsFor(node: NodeSpec, m: Manifest, reconcilers: Reconciler[]): Reconciler[] {
@@ -24,17 +35,20 @@ export function planNode(
   reconcilers: Reconciler[],
   facts: Facts,
   inputs: Inputs = NO_INPUTS,
-): { changes: Change[]; errors: string[] } {
+): { changes: Change[]; errors: string[]; unknown: string[] } {
   const changes: Change[] = [];
   const errors: string[] = [];
+  const unknown: string[] = [];
   for (const r of concernsFor(node, m, reconcilers)) {
     const observed = facts[r.name];
     if (!observed) {
       errors.push(`${r.name}: no facts were gathered`);
+      unknown.push(r.name);
       continue;
     }
     if (!observed.ok) {
       errors.push(`${r.name}: facts unknown: ${observed.error}`);
+      unknown.push(r.name);
       continue;
     }
     let drafts;
@@ -43,6 +57,7 @@ export function planNode(
     } catch (err) {
       // A concern that cannot plan (e.g. a fact it needs is missing) stops only itself.
       errors.push(`${r.name}: cannot plan: ${(err as Error).message}`);
+      unknown.push(r.name);
       continue;
     }
     for (const draft of drafts) {
@@ -54,5 +69,5 @@ export function planNode(
       });
     }
   }
-  return { changes, errors };
+  return { changes, errors, unknown };
 }

@@ -16,7 +16,7 @@ import { observeNode } from "./observe.js";
 import { buildRecordStep, describeRestore, RECORD_PATH, type NodeRecord } from "./record.js";
 import { buildStepCommand } from "../transport/steps.js";
 import { orderReconcilers } from "./order.js";
-import { planNode } from "./plan.js";
+import { nodeState, planNode } from "./plan.js";
 import { rebootAndReconnect } from "./reboot.js";
 import { needsRolling, waitForOneVipHolder } from "./rolling.js";
 import type { Change, Guard, Manifest, NodePlan, NodeSpec, Plan, Reconciler, Risk, Inputs } from "./types.js";
@@ -109,13 +109,15 @@ async function planAll(o: ReconcileOptions, ordered: Reconciler[], nodes: NodeSp
         ordered,
         o.inputs,
       );
-      const { changes, errors } = planNode(node, o.manifest, ordered, facts, o.inputs);
+      const { changes, errors, unknown } = planNode(node, o.manifest, ordered, facts, o.inputs);
       return {
         node,
         session,
         nodePlan: {
           ...base,
           status: "planned",
+          state: nodeState("planned", changes, unknown),
+          ...(unknown.length > 0 ? { unknown } : {}),
           identity: session.identity,
           errors,
           changes,
@@ -126,7 +128,10 @@ async function planAll(o: ReconcileOptions, ordered: Reconciler[], nodes: NodeSp
       };
     } catch (err) {
       await session?.close();
-      return { node, nodePlan: { ...base, status: "unreachable", errors: [(err as Error).message] } };
+      return {
+        node,
+        nodePlan: { ...base, status: "unreachable", state: "unknown", errors: [(err as Error).message] },
+      };
     }
   });
 }

@@ -125,12 +125,22 @@ export interface Reconciler<D = unknown, O = unknown> {
 /** Observed facts of one node: per concern, the parsed value or why it is unknown. */
 export type Facts = Record<string, { ok: true; value: unknown } | { ok: false; error: string }>;
 
+/**
+ * What a plan knows of a node: `converged`, `pending` (changes to make), or `unknown` (unreachable,
+ * or some concern's facts could not be read: never taken for converged).
+ */
+export type NodeState = "converged" | "pending" | "unknown";
+
 /** The plan for one node. */
 export interface NodePlan {
   node: string;
   address: string;
   /** planned: facts were gathered (maybe with unknown concerns); unreachable: no connection. */
   status: "planned" | "unreachable";
+  /** Decided once, when the plan is made (nodeState()); every report reads it. */
+  state: NodeState;
+  /** Concerns whose facts are unknown (their errors say why); absent when none. */
+  unknown?: string[];
   /** The login used, e.g. "sysman (key)"; undefined when unreachable. */
   identity?: string;
   /** Why the node is unreachable, or why some concerns' facts are unknown. */

@@ -8,6 +8,8 @@ export const DRIFT_MARKER = "picotrader-drift";
 /** What the drift workflow sends to the issue tracker: open/update one issue, or close it. */
 export interface DriftIssue {
   drift: boolean;
+  /** Nodes whose state is unknown: then nothing may be closed or said of the cluster as a whole. */
+  unknown: string[];
   /** sha256 of the sorted pending changes; "" when there is no drift. */
   fingerprint: string;
   title: string;
@@ -22,9 +24,20 @@ export function buildDriftIssue(report: ReconcileReport): DriftIssue {
   const changes = report.plan.nodes
     .flatMap((n) => n.changes.map((c) => `${n.node}|${c.concern}|${c.summary}`))
     .sort();
+  const unknown = report.plan.nodes.filter((n) => n.state === "unknown").map((n) => n.node);
+  if (changes.length === 0 && unknown.length > 0) {
+    return {
+      drift: false,
+      unknown,
+      fingerprint: "",
+      title: `State unknown in ${report.plan.cluster}: ${unknown.join(", ")}`,
+      body: renderPlanMarkdown(report.plan, report.results),
+    };
+  }
   if (changes.length === 0) {
     return {
       drift: false,
+      unknown,
       fingerprint: "",
       title: `No drift in ${report.plan.cluster}`,
       body: `The cluster matches the manifest again (${report.plan.createdAt}).`,
@@ -34,6 +47,7 @@ export function buildDriftIssue(report: ReconcileReport): DriftIssue {
   const nodes = new Set(report.plan.nodes.filter((n) => n.changes.length > 0).map((n) => n.node));
   return {
     drift: true,
+    unknown,
     fingerprint,
     title: `Drift in ${report.plan.cluster}: ${changes.length} change(s) pending on ${[...nodes].join(", ")}`,
     body: `<!-- ${DRIFT_MARKER}:${fingerprint} -->\n${renderPlanMarkdown(report.plan, report.results)}`,

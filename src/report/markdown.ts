@@ -9,16 +9,23 @@ function cell(text: string): string {
 /** The plan as Markdown, for CI summaries ($GITHUB_STEP_SUMMARY). Pure. */
 export function renderPlanMarkdown(plan: Plan, results: NodeResult[]): string {
   const pending = plan.nodes.reduce((sum, n) => sum + n.changes.length, 0);
-  const out = [
-    `## PicoTrader plan: ${plan.cluster}`,
-    "",
-    pending === 0 ? "No changes: the cluster is converged." : `**${pending} change(s) pending.**`,
-    "",
+  const unknown = plan.nodes.filter((n) => n.state === "unknown").map((n) => n.node);
+  // "Converged" only when every node was observed completely: unknown is never taken for it.
+  const headline = [
+    ...(unknown.length > 0
+      ? [`**State unknown on ${unknown.join(", ")}** (unreachable, or some facts could not be read).`, ""]
+      : []),
+    pending > 0
+      ? `**${pending} change(s) pending.**`
+      : unknown.length === 0
+        ? "No changes: the cluster is converged."
+        : "No changes pending on the nodes that could be observed.",
   ];
-  out.push("| node | outcome | changes |", "| --- | --- | --- |");
+  const out = [`## PicoTrader plan: ${plan.cluster}`, "", ...headline, ""];
+  out.push("| node | state | outcome | changes |", "| --- | --- | --- | --- |");
   for (const n of plan.nodes) {
     const outcome = results.find((r) => r.node === n.node)?.outcome ?? n.status;
-    out.push(`| ${n.node} | ${outcome} | ${n.changes.length} |`);
+    out.push(`| ${n.node} | ${n.state} | ${outcome} | ${n.changes.length} |`);
   }
   for (const n of plan.nodes.filter(
     (n) => n.changes.length > 0 || n.errors.length > 0 || n.restored !== undefined,

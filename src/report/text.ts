@@ -55,10 +55,13 @@ export function renderPlanText(plan: Plan, s: Style = plain): string {
       );
       continue;
     }
+    const changes = `${n.changes.length} change${n.changes.length === 1 ? "" : "s"}`;
     const state =
-      n.changes.length === 0
-        ? s.dim("converged")
-        : `${n.changes.length} change${n.changes.length === 1 ? "" : "s"}`;
+      n.state === "unknown"
+        ? `${s.remove(`unknown (facts of ${(n.unknown ?? []).join(", ")} unknown)`)}${n.changes.length > 0 ? `; ${changes}` : ""}`
+        : n.state === "converged"
+          ? s.dim("converged")
+          : changes;
     out.push(`${s.bold(n.node)} (${n.address}) as ${n.identity ?? "?"}: ${state}`);
     for (const r of n.restored ?? []) out.push(s.remove(`  ! ${describeRestore(r)}`));
     for (const c of n.changes) {
@@ -69,14 +72,12 @@ export function renderPlanText(plan: Plan, s: Style = plain): string {
     for (const e of n.errors) out.push(s.remove(`  ! ${e}`));
   }
   const changes = plan.nodes.reduce((sum, n) => sum + n.changes.length, 0);
-  const converged = plan.nodes.filter(
-    (n) => n.status === "planned" && n.changes.length === 0 && n.errors.length === 0,
-  ).length;
+  const count = (state: string) => plan.nodes.filter((n) => n.state === state).length;
   const unreachable = plan.nodes.filter((n) => n.status === "unreachable").length;
   out.push(
     "",
     s.bold(
-      `Plan: ${changes} change${changes === 1 ? "" : "s"} on ${plan.nodes.length} node${plan.nodes.length === 1 ? "" : "s"}; ${converged} converged, ${unreachable} unreachable.`,
+      `Plan: ${changes} change${changes === 1 ? "" : "s"} on ${plan.nodes.length} node${plan.nodes.length === 1 ? "" : "s"}; ${count("converged")} converged, ${count("pending")} pending, ${count("unknown")} unknown (${unreachable} unreachable).`,
     ),
   );
   return out.join("\n") + "\n";

@@ -23,7 +23,16 @@ t.test("sensitive write steps are redacted; others are shown whole", async (t) =
     plan: {
       cluster: "c",
       createdAt: "now",
-      nodes: [{ node: "n1", address: "10.0.0.1", status: "planned", errors: [], changes: [change] }],
+      nodes: [
+        {
+          node: "n1",
+          address: "10.0.0.1",
+          status: "planned",
+          state: "pending",
+          errors: [],
+          changes: [change],
+        },
+      ],
     },
     results: [
       {

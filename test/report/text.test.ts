@@ -1,6 +1,8 @@
 import t from "tap";
 import { diffValues } from "../../src/engine/diff.js";
 import type { Plan } from "../../src/engine/types.js";
+import { buildDriftIssue } from "../../src/report/drift.js";
+import { renderJson, type ReconcileReport } from "../../src/report/json.js";
 import { renderPlanMarkdown } from "../../src/report/markdown.js";
 import { renderPlanText, renderResultsText } from "../../src/report/text.js";
 
@@ -22,6 +24,7 @@ const plan: Plan = {
       node: "node1",
       address: "10.88.0.11",
       status: "planned",
+      state: "pending",
       identity: "sysman (key)",
       errors: [],
       changes: [
@@ -45,6 +48,7 @@ const plan: Plan = {
       node: "node2",
       address: "10.88.0.12",
       status: "planned",
+      state: "converged",
       identity: "sysman (key)",
       errors: [],
       changes: [],
@@ -53,6 +57,7 @@ const plan: Plan = {
       node: "node3",
       address: "10.88.0.13",
       status: "unreachable",
+      state: "unknown",
       errors: ["node3: cannot connect to 10.88.0.13:22: connect EHOSTUNREACH"],
       changes: [],
     },
@@ -84,4 +89,75 @@ t.test("results text", async (t) => {
   ];
   t.matchSnapshot(renderResultsText(results));
   t.matchSnapshot(renderPlanMarkdown(plan, results));
+});
+
+/** Nodes that could not be observed, completely or in part. */
+const unknownPlan: Plan = {
+  cluster: "demo",
+  createdAt: "2026-11-27T00:00:00.000Z",
+  nodes: [
+    {
+      node: "node1",
+      address: "10.88.0.11",
+      status: "unreachable",
+      state: "unknown",
+      errors: ["node1: cannot connect to 10.88.0.11:22: connect EHOSTUNREACH"],
+      changes: [],
+    },
+    {
+      node: "node2",
+      address: "10.88.0.12",
+      status: "planned",
+      state: "unknown",
+      unknown: ["firewall"],
+      identity: "sysman (key)",
+      errors: ["firewall: facts unknown: probe exited 2: iptables: Permission denied"],
+      changes: [],
+    },
+  ],
+};
+
+t.test("unknown is never converged: text, Markdown, JSON and the drift issue say so", async (t) => {
+  const text = renderPlanText(unknownPlan);
+  t.match(text, "node2 (10.88.0.12) as sysman (key): unknown (facts of firewall unknown)");
+  t.match(text, "Plan: 0 changes on 2 nodes; 0 converged, 0 pending, 2 unknown (1 unreachable).");
+  t.notMatch(text, /: converged/);
+  const results = [
+    {
+      node: "node1",
+      outcome: "unreachable" as const,
+      applied: 0,
+      remaining: [],
+      errors: [],
+      stats: { connections: 1, execs: 0 },
+    },
+    {
+      node: "node2",
+      outcome: "failed" as const,
+      applied: 0,
+      remaining: [],
+      errors: [],
+      stats: { connections: 1, execs: 1 },
+    },
+  ];
+  const md = renderPlanMarkdown(unknownPlan, results);
+  t.notMatch(md, /converged/, "Markdown never says converged");
+  t.match(md, "**State unknown on node1, node2** (unreachable, or some facts could not be read).");
+  t.match(md, "| node2 | unknown | failed | 0 |");
+  const json = JSON.parse(
+    renderJson({ plan: unknownPlan, results, exitCode: 1 } as unknown as ReconcileReport),
+  ) as {
+    plan: Plan;
+  };
+  t.strictSame(
+    json.plan.nodes.map((n) => [n.node, n.state, n.unknown ?? []]),
+    [
+      ["node1", "unknown", []],
+      ["node2", "unknown", ["firewall"]],
+    ],
+  );
+  const issue = buildDriftIssue({ plan: unknownPlan, results, exitCode: 1 } as unknown as ReconcileReport);
+  t.equal(issue.drift, false);
+  t.strictSame(issue.unknown, ["node1", "node2"], "the issue script will neither close nor open anything");
+  t.match(issue.title, /^State unknown in demo: node1, node2$/);
 });

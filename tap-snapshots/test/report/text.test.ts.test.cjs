@@ -4,7 +4,7 @@
  * Re-generate by setting TAP_SNAPSHOT=1 and running tests.
  * Make sure to inspect the output below.  Do not ignore changes!
  */
-"use strict";
+'use strict'
 exports[`test/report/text.test.ts > TAP > plan text > must match snapshot 1`] = `
 node1 (10.88.0.11) as sysman (key): 2 changes
   ~ hosts: /etc/hosts: 2 addresses to change
@@ -16,9 +16,9 @@ node2 (10.88.0.12) as sysman (key): converged
 node3 (10.88.0.13): unreachable
   ! node3: cannot connect to 10.88.0.13:22: connect EHOSTUNREACH
 
-Plan: 2 changes on 3 nodes; 1 converged, 1 unreachable.
+Plan: 2 changes on 3 nodes; 1 converged, 1 pending, 1 unknown (1 unreachable).
 
-`;
+`
 
 exports[`test/report/text.test.ts > TAP > results text > must match snapshot 1`] = `
 node1: converged (2 changes applied)
@@ -27,18 +27,20 @@ node3: unreachable
 
 Apply failed on: node3.
 
-`;
+`
 
 exports[`test/report/text.test.ts > TAP > results text > must match snapshot 2`] = `
 ## PicoTrader plan: demo
 
+**State unknown on node3** (unreachable, or some facts could not be read).
+
 **2 change(s) pending.**
 
-| node | outcome | changes |
-| --- | --- | --- |
-| node1 | converged | 2 |
-| node2 | planned | 0 |
-| node3 | unreachable | 0 |
+| node | state | outcome | changes |
+| --- | --- | --- | --- |
+| node1 | pending | converged | 2 |
+| node2 | converged | planned | 0 |
+| node3 | unknown | unreachable | 0 |
 
 ### node1
 
@@ -49,4 +51,4 @@ exports[`test/report/text.test.ts > TAP > results text > must match snapshot 2`]
 
 - :warning: node3: cannot connect to 10.88.0.13:22: connect EHOSTUNREACH
 
-`;
+`
