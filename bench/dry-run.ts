@@ -33,7 +33,7 @@ async function bench(nodes: number): Promise<void> {
   try {
     const file = join(mkdtempSync(join(tmpdir(), "picotrader-bench-")), "lab.yaml");
     writeFileSync(file, labManifest(lab));
-    const converge = await cli(lab, ["reconcile", "-f", file, "--json"]);
+    const converge = await cli(lab, ["reconcile", "-f", file, "--json", "--yes"]);
     if (converge.exitCode !== 0)
       throw new Error(`reconcile failed: ${converge.stderr}${converge.stdout.slice(0, 2000)}`);
     const times: number[] = [];

@@ -10,8 +10,8 @@ pt lab list | grep -qx "$name" && pt lab down --name "$name"
 pt lab up --name "$name" --nodes "${NODES:-3}"
 manifest=$(mktemp --suffix=.yaml)
 pt lab manifest --name "$name" > "$manifest"
-echo; echo "== picotrader reconcile -f $manifest   (inside the lab's network namespace)"
-pt lab run --name "$name" -- node dist/src/cli.js reconcile -f "$manifest"
+echo; echo "== picotrader reconcile -f $manifest --yes   (inside the lab's network namespace; --yes approves the plan it shows)"
+pt lab run --name "$name" -- node dist/src/cli.js reconcile -f "$manifest" --yes
 echo; echo "== picotrader reconcile -f $manifest --dry-run --detailed-exitcode   (nothing left to do: exit 0)"
 pt lab run --name "$name" -- node dist/src/cli.js reconcile -f "$manifest" --dry-run --detailed-exitcode
 echo; echo "The lab is still up: node dist/src/cli.js lab status --name $name; remove it with: node dist/src/cli.js lab down --name $name"

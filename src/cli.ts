@@ -7,7 +7,7 @@ const USAGE = `usage: picotrader <command> [options]
   validate  [-f cluster.yaml]                       check the manifest (schema and rules)
   reconcile [-f FILE] [--dry-run] [--detailed-exitcode] [--json] [--markdown]
             [--only NODE,...] [--concurrency N] [--accept-new-host-keys] [--host-fingerprint NODE=SHA256:...]
-            [--allow-rebuild [--yes]]
+            [--yes] [--allow-rebuild]       applies only after a y on a terminal, or with --yes
   facts     [-f FILE] [NODE]                        observed facts as JSON
   status    [-f FILE] [--json] [--only NODE,...]     per node: reachable, commit applied, pending changes
   watch     [-f FILE] [--interval 5m] [--no-fetch]  the GitOps controller: reconcile on change, commit and interval

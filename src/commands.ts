@@ -155,6 +155,13 @@ async function reconcileCommand(argv: string[]): Promise<number> {
     deadmanSeconds,
     // A rebuild (a higher generation) wipes a node: only with --allow-rebuild, and confirmed.
     withhold: values["allow-rebuild"] ? [] : ["destroy"],
+    // Nothing changes without a yes: the terminal's, or --yes (Terraform's -auto-approve).
+    approve: ({ changes, nodes }) =>
+      values.yes
+        ? Promise.resolve(true)
+        : confirm(
+            `Apply ${changes} change${changes === 1 ? "" : "s"} on ${nodes} node${nodes === 1 ? "" : "s"}?`,
+          ),
     confirm: (nodes) =>
       values.yes
         ? Promise.resolve(true)

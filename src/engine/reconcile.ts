@@ -68,7 +68,12 @@ export interface ReconcileOptions {
   commit?: string;
   /** Changes with these risks are not applied (they stay pending), e.g. reboots from watch mode. */
   withhold?: Risk[];
-  /** Asked once, after the plan is shown, when it rebuilds nodes; false stops the run before any change. */
+  /**
+   * Asked once, after the plan is shown, when it has changes this run would apply; false stops the
+   * run before any change. Absent: approved (watch mode's own policy).
+   */
+  approve?: (pending: { changes: number; nodes: number }) => Promise<boolean>;
+  /** Asked once, after the approval, when the plan rebuilds nodes; false stops the run before any change. */
   confirm?: (rebuilds: string[]) => Promise<boolean>;
   /** How long a node may take to come back from a reboot step. Default 300 s. */
   rebootTimeoutMs?: number;
@@ -155,6 +160,22 @@ export async function reconcile(
   // Sessions to control-plane nodes outside `--only`, opened when the rolling apply asks them.
   const gateSessions = new Map<string, Session>();
   try {
+    // Nothing changes on a node without a yes: what this run would apply is counted once, here.
+    const applicable = planned.filter((p) => p.session !== undefined && !isSuspended(o.manifest, p.node));
+    const changes = applicable.flatMap((p) =>
+      p.nodePlan.changes.filter((c) => c.risk === undefined || !o.withhold?.includes(c.risk)),
+    );
+    const nodes = new Set(changes.map((c) => c.node)).size;
+    if (
+      o.apply &&
+      changes.length > 0 &&
+      o.approve &&
+      !(await o.approve({ changes: changes.length, nodes }))
+    ) {
+      throw new PicoError(
+        `${changes.length} change${changes.length === 1 ? "" : "s"} on ${nodes} node${nodes === 1 ? "" : "s"} not approved (answer y on a terminal, or pass --yes): nothing was applied`,
+      );
+    }
     const rebuilds = plan.nodes.filter((n) => n.changes.some((c) => isAllowedRebuild(c, o)));
     if (o.apply && rebuilds.length > 0 && o.confirm && !(await o.confirm(rebuilds.map((n) => n.node)))) {
       throw new PicoError(

@@ -28,7 +28,7 @@ export async function labCommand(argv: string[]): Promise<number> {
       );
       for (const n of state.nodes) say(`  ${n.name}  ${n.address}`);
       say(
-        `next: picotrader lab manifest --name ${name} > lab.yaml && picotrader lab run --name ${name} -- picotrader reconcile -f lab.yaml`,
+        `next: picotrader lab manifest --name ${name} > lab.yaml && picotrader lab run --name ${name} -- picotrader reconcile -f lab.yaml --yes`,
       );
       return 0;
     }

@@ -48,7 +48,7 @@ if (lab) {
     "factory-fresh nodes converge with one reconcile, bootstrapped with the root password",
     async (t) => {
       for (const n of lab.nodes) await sshNode(lab, n.name, "rm /root/.ssh/authorized_keys");
-      const r = await picotrader(lab, ["reconcile", "-f", good]);
+      const r = await picotrader(lab, ["reconcile", "-f", good, "--yes"]);
       t.equal(r.exitCode, 0, r.stdout + r.stderr);
       t.match(r.stdout, /node1 \(10\.88\.0\.11\) as root \(password\): 10 changes/);
       t.notMatch(r.stdout + r.stderr, /odroid(?!64)/, "the bootstrap password is never printed");
@@ -96,7 +96,7 @@ if (lab) {
         ["firewall: remove allow 8080/tcp"],
       ],
     );
-    const fix = await picotrader(lab, ["reconcile", "-f", good]);
+    const fix = await picotrader(lab, ["reconcile", "-f", good, "--yes"]);
     t.equal(fix.exitCode, 0, fix.stdout + fix.stderr);
     t.equal(
       (await sshAdmin(lab, "node1", "grep -c intruder /home/sysman/.ssh/authorized_keys")).stdout.trim(),
@@ -130,6 +130,7 @@ if (lab) {
       manifest("wrong-key.yaml", wrongKey),
       "--only",
       "node1",
+      "--yes",
     ]);
     t.equal(r.exitCode, 1);
     t.match(
@@ -142,7 +143,14 @@ if (lab) {
 
   t.test("an sshd setting that sshd -t refuses changes nothing", async (t) => {
     const bad = base.replace("nodes:\n", "ssh:\n  settings:\n    MaxAuthTries: lots\nnodes:\n");
-    const r = await picotrader(lab, ["reconcile", "-f", manifest("bad-sshd.yaml", bad), "--only", "node2"]);
+    const r = await picotrader(lab, [
+      "reconcile",
+      "-f",
+      manifest("bad-sshd.yaml", bad),
+      "--only",
+      "node2",
+      "--yes",
+    ]);
     t.equal(r.exitCode, 1);
     t.match(
       r.stdout,
@@ -174,7 +182,7 @@ if (lab) {
 
   t.test("a valid manifest that locks the admin out (AllowUsers root): proven, rolled back", async (t) => {
     t.equal((await picotrader(lab, ["validate", "-f", allowRootOnly])).exitCode, 0, "validate cannot know");
-    const r = await picotrader(lab, ["reconcile", "-f", allowRootOnly, "--only", "node3"]);
+    const r = await picotrader(lab, ["reconcile", "-f", allowRootOnly, "--only", "node3", "--yes"]);
     t.equal(r.exitCode, 1);
     t.match(r.stdout, /node3: rolled-back[\s\S]*access changes rolled back: a new login as sysman/);
     t.ok(await adminWorks("node3"), "sysman logs in again");
@@ -200,6 +208,7 @@ if (lab) {
       "node2",
       "--deadman-seconds",
       String(DEADMAN),
+      "--yes",
     ]);
     const child = spawn(cmd as string, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
@@ -261,7 +270,7 @@ if (lab) {
     t.match(text.stdout, /node2 .*\n {2}! restored by the dead-man timer at /, "text says so");
     const md = await picotrader(lab, ["reconcile", "-f", good, "--dry-run", "--markdown"]);
     t.match(md.stdout, /- :warning: restored by the dead-man timer at /, "Markdown says so");
-    const fix = await picotrader(lab, ["reconcile", "-f", good, "--only", "node2"]);
+    const fix = await picotrader(lab, ["reconcile", "-f", good, "--only", "node2", "--yes"]);
     t.equal(fix.exitCode, 0, fix.stdout + fix.stderr);
     t.equal((await dryRun(good)).exitCode, 0, "after a converged apply the restore is no longer reported");
   });
@@ -278,7 +287,16 @@ if (lab) {
       ),
     );
     const started = Date.now();
-    const r = await picotrader(lab, ["reconcile", "-f", slow, "--only", "node3", "--deadman-seconds", "5"]);
+    const r = await picotrader(lab, [
+      "reconcile",
+      "-f",
+      slow,
+      "--only",
+      "node3",
+      "--deadman-seconds",
+      "5",
+      "--yes",
+    ]);
     const took = Date.now() - started;
     t.equal(r.exitCode, 0, r.stdout + r.stderr);
     t.ok(took > 12_000, `the run took ${(took / 1000).toFixed(1)} s, the timer 5 s`);
@@ -341,7 +359,7 @@ if (lab) {
         "evil.yaml",
         base.replace("nodes:\n", "packages:\n  install: [evil-conflict]\nnodes:\n"),
       );
-      const r = await picotrader(lab, ["reconcile", "-f", evil, "--only", "node3"]);
+      const r = await picotrader(lab, ["reconcile", "-f", evil, "--only", "node3", "--yes"]);
       t.equal(r.exitCode, 1);
       t.match(
         r.stdout,
@@ -435,7 +453,9 @@ if (lab) {
       await labStop(NAME, "node3");
       t.teardown(() => labStart(NAME, "node3"));
       await sshAdmin(lab, "node2", "hostname drift1");
-      const a = await picotrader(lab, ["reconcile", "-f", good], { PICOTRADER_BOOTSTRAP_PASSWORD: "wrong" });
+      const a = await picotrader(lab, ["reconcile", "-f", good, "--yes"], {
+        PICOTRADER_BOOTSTRAP_PASSWORD: "wrong",
+      });
       t.equal(a.exitCode, 1);
       t.match(
         a.stdout,
@@ -459,7 +479,7 @@ if (lab) {
       const forged = join(dir, "known_hosts");
       writeFileSync(forged, known.replace(/^10\.88\.0\.11 .*$/m, `10.88.0.11 ${node2Key}`));
       await sshAdmin(lab, "node2", "hostname drift2");
-      const b = await picotrader(lab, ["reconcile", "-f", good], { PICOTRADER_KNOWN_HOSTS: forged });
+      const b = await picotrader(lab, ["reconcile", "-f", good, "--yes"], { PICOTRADER_KNOWN_HOSTS: forged });
       t.equal(b.exitCode, 1);
       t.match(b.stdout, /! node1: host key of 10\.88\.0\.11 has CHANGED/);
       t.match(b.stdout, /node2: converged \(1 change applied\)/);
@@ -469,7 +489,7 @@ if (lab) {
         "node2's hostname, read back",
       );
 
-      const c = await picotrader(lab, ["reconcile", "-f", good, "--only", "node1"]);
+      const c = await picotrader(lab, ["reconcile", "-f", good, "--only", "node1", "--yes"]);
       t.equal(c.exitCode, 0, "with the right password and key node1 converges");
     },
   );
@@ -516,7 +536,7 @@ if (lab) {
         .filter((l) => !l.startsWith("10.88.0.11 "))
         .join("\n"),
     );
-    const args = ["reconcile", "-f", good, "--only", "node1", "--accept-new-host-keys"];
+    const args = ["reconcile", "-f", good, "--only", "node1", "--accept-new-host-keys", "--yes"];
     const refused = await picotrader(lab, args, { PICOTRADER_KNOWN_HOSTS: unpinned });
     t.equal(refused.exitCode, 1);
     const m =

@@ -79,7 +79,7 @@ if (lab) {
   };
 
   t.test("converged: exit 0, a clean summary, and an open drift issue gets closed", async (t) => {
-    const r = await picotrader(lab, ["reconcile", "-f", join(dir, "cluster.yaml")]);
+    const r = await picotrader(lab, ["reconcile", "-f", join(dir, "cluster.yaml"), "--yes"]);
     t.equal(r.exitCode, 0, r.stderr);
     t.equal(await planStep(), 0);
     t.match(await summary(), /No changes: the cluster is converged\./);

@@ -36,7 +36,7 @@ if (lab) {
   });
 
   t.test("reconcile converges the fresh lab, showing plan then apply", async (t) => {
-    const r = await picotrader(lab, ["reconcile", "-f", file]);
+    const r = await picotrader(lab, ["reconcile", "-f", file, "--yes"]);
     t.equal(r.exitCode, 0, r.stderr);
     t.match(
       r.stdout,
@@ -140,7 +140,20 @@ if (lab) {
       { kind: "D", path: ["10.88.0.99"], lhs: "node3" },
       { kind: "N", path: ["10.88.0.13"], rhs: "node3" },
     ]);
-    const fix = await picotrader(lab, ["reconcile", "-f", file]);
+    const unapproved = await picotrader(lab, ["reconcile", "-f", file]);
+    t.equal(unapproved.exitCode, 1, "no terminal and no --yes: refused");
+    t.match(unapproved.stdout, /Plan: 3 changes on 3 nodes/, "the plan is shown");
+    t.match(
+      unapproved.stderr,
+      /3 changes on 3 nodes not approved \(answer y on a terminal, or pass --yes\): nothing was applied/,
+    );
+    t.equal((await sshAdmin(lab, "node1", "hostname")).stdout.trim(), "intruder", "node1 untouched");
+    t.equal(
+      (await sshAdmin(lab, "node3", "sysctl -n net.ipv4.ip_forward")).stdout.trim(),
+      "0",
+      "node3 untouched",
+    );
+    const fix = await picotrader(lab, ["reconcile", "-f", file, "--yes"]);
     t.equal(fix.exitCode, 0, fix.stdout + fix.stderr);
     t.equal((await sshAdmin(lab, "node1", "hostname")).stdout.trim(), "node1", "node1: the kernel hostname");
     t.equal(
@@ -160,7 +173,7 @@ if (lab) {
     await labStop(NAME, "node3");
     t.teardown(() => labStart(NAME, "node3"));
     await sshAdmin(lab, "node1", "hostname drifted");
-    const r = await picotrader(lab, ["reconcile", "-f", file]);
+    const r = await picotrader(lab, ["reconcile", "-f", file, "--yes"]);
     t.equal(r.exitCode, 1);
     t.match(
       r.stdout,

@@ -334,3 +334,52 @@ t.test("--only with an unknown node is an error naming it", async (t) => {
     /no node named zz/,
   );
 });
+
+t.test("nothing changes without a yes: a refusal stops the run before any command on any node", async (t) => {
+  const transport = new FakeTransport({
+    a: { probeRounds: [factoryProbe("odroid64")], commands: stepCommands },
+    b: { probeRounds: [converged("b")], commands: stepCommands },
+  });
+  const asked: { changes: number; nodes: number }[] = [];
+  await t.rejects(
+    reconcile({
+      transport,
+      manifest,
+      reconcilers,
+      concurrency: 2,
+      apply: true,
+      approve: (pending) => (asked.push(pending), Promise.resolve(false)),
+    }),
+    {
+      message:
+        "10 changes on 1 node not approved (answer y on a terminal, or pass --yes): nothing was applied",
+    },
+  );
+  t.strictSame(asked, [{ changes: 10, nodes: 1 }], "asked once, with what would be applied");
+  t.strictSame(
+    transport.log.map((l) => l.command),
+    ["sh -s", "sh -s"],
+    "only the probes ran",
+  );
+});
+
+t.test("a plan with nothing to apply asks nothing", async (t) => {
+  const transport = new FakeTransport({
+    a: { probeRounds: [converged("a")], commands: stepCommands },
+    b: { probeRounds: [converged("b")], commands: stepCommands },
+  });
+  let asked = 0;
+  const { results } = await reconcile({
+    transport,
+    manifest,
+    reconcilers,
+    concurrency: 2,
+    apply: true,
+    approve: () => (asked++, Promise.resolve(false)),
+  });
+  t.equal(asked, 0);
+  t.strictSame(
+    results.map((r) => r.outcome),
+    ["converged", "converged"],
+  );
+});

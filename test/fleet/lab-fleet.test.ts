@@ -34,7 +34,7 @@ if (lab) {
   t.test("hash-password makes a sha512-crypt hash; the nodes converge with it", async (t) => {
     t.equal(hashed.exitCode, 0, hashed.stderr);
     t.match(hash, /^\$6\$[./A-Za-z0-9]+\$[./A-Za-z0-9]{86}$/);
-    const r = await picotrader(lab, ["reconcile", "-f", file]);
+    const r = await picotrader(lab, ["reconcile", "-f", file, "--yes"]);
     t.equal(r.exitCode, 0, r.stderr);
     t.match(
       r.stdout,
@@ -74,7 +74,7 @@ if (lab) {
     const facts = await picotrader(lab, ["facts", "-f", file, "node2"]);
     for (const out of [drift.stdout, facts.stdout])
       t.notOk(out.includes("$6$"), "no crypt hash in plan or facts");
-    const fixed = await picotrader(lab, ["reconcile", "-f", file, "--json"]);
+    const fixed = await picotrader(lab, ["reconcile", "-f", file, "--json", "--yes"]);
     t.equal(fixed.exitCode, 0, fixed.stderr);
     t.notOk(fixed.stdout.includes(hash), "the JSON of an apply redacts the hash too");
     t.match(fixed.stdout, /\(sensitive: \d+ bytes\)/);
@@ -91,7 +91,7 @@ if (lab) {
       const drift = await picotrader(lab, ["reconcile", "-f", file, "--dry-run", "--detailed-exitcode"]);
       t.equal(drift.exitCode, 2);
       t.match(drift.stdout, /updates: reboot: the node says earlier upgrades require it \[risk: reboot\]/);
-      const r = await picotrader(lab, ["reconcile", "-f", file]);
+      const r = await picotrader(lab, ["reconcile", "-f", file, "--yes"]);
       t.equal(r.exitCode, 0, r.stderr);
       const after = await Promise.all(["node1", "node2", "node3"].map(bootMark));
       t.not(after[1], before[1], "node2 rebooted");

@@ -105,7 +105,7 @@ if (lab) {
   const connectVip = async () => (await inLab(lab, ["node", "-e", CLIENT])).stdout.trim();
 
   t.test("a fresh lab converges: Docker, swap off, kernel settings, HAProxy and keepalived", async (t) => {
-    const r = await run();
+    const r = await run("--yes");
     t.equal(r.exitCode, 0, r.stderr);
     t.match(r.stdout, /Apply complete: 3 nodes converged\./);
     // Rolling: the two control-plane nodes were applied one after the other, each followed by the gate.
@@ -201,13 +201,13 @@ if (lab) {
       const drift = await dryRun();
       t.equal(drift.exitCode, 2);
       t.match(JSON.stringify(drift.report.plan.nodes[0]?.changes.map((c) => c.summary)), /start keepalived/);
-      t.equal((await run()).exitCode, 0);
+      t.equal((await run("--yes")).exitCode, 0);
       await waitForHolder("node1");
       // HAProxy stopped by hand on the holder: its health check fails and keepalived gives the IP up.
       await sshAdmin(lab, "node1", "systemctl stop haproxy");
       const away = await waitForHolder("node2");
       t.comment(`HAProxy stopped on node1: node2 held ${VIP} after ${away.toFixed(1)} s`);
-      t.equal((await run()).exitCode, 0, "reconcile starts HAProxy again");
+      t.equal((await run("--yes")).exitCode, 0, "reconcile starts HAProxy again");
       await waitForHolder("node1");
     },
   );
@@ -221,7 +221,7 @@ if (lab) {
       );
       const prober = startVipProber(lab);
       await new Promise((r) => setTimeout(r, 1000));
-      const r = await run();
+      const r = await run("--yes");
       await new Promise((r) => setTimeout(r, 1000));
       const probe = await prober.stop();
       t.equal(r.exitCode, 0, r.stderr);
@@ -257,7 +257,7 @@ if (lab) {
       ]);
       t.matchOnly(summaries[1], [/^swap: comment out 1 swap line\(s\) of \/etc\/fstab/]);
       t.matchOnly(summaries[2], [/^docker: start docker/]);
-      const fixed = await run();
+      const fixed = await run("--yes");
       t.equal(fixed.exitCode, 0, fixed.stderr);
       t.equal(
         (await sshAdmin(lab, "node2", "grep -c '^/swapfile' /etc/fstab || true")).stdout.trim(),

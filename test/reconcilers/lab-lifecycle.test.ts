@@ -65,7 +65,7 @@ if (lab) {
     t.equal(prep.exitCode, 0, prep.stderr);
     t.match(prep.stdout, /4 part\(s\) and SHA256SUMS, boot files from/);
     write("", "");
-    const r = await reconcile();
+    const r = await reconcile("--yes");
     t.equal(r.exitCode, 0, r.stderr);
     t.match(r.stdout, /tftp-server: copy 9 file\(s\)/);
     const served = await sshAdmin(
@@ -94,7 +94,7 @@ if (lab) {
       const stock = await bootFiles("node1");
       const before = await Promise.all(["node1", "node2", "node3"].map(bootMark));
       write("    boot: tftp\n", "");
-      const toTftp = await reconcile();
+      const toTftp = await reconcile("--yes");
       t.equal(toTftp.exitCode, 0, toTftp.stderr);
       t.match(
         toTftp.stderr,
@@ -113,7 +113,7 @@ if (lab) {
 
       const onTftp = await bootMark("node1");
       write("    boot: emmc\n", "");
-      const back = await reconcile();
+      const back = await reconcile("--yes");
       t.equal(back.exitCode, 0, back.stderr);
       t.not(await bootMark("node1"), onTftp, "node1 rebooted again");
       t.equal(await bootFiles("node1"), stock, "the files on /media/boot are exactly the stock ones");
@@ -144,14 +144,14 @@ if (lab) {
       t.equal(change?.risk, "destroy");
       t.match(change?.summary, /REBUILD: re-image the node from TFTP \(generation 1 -> 2\)/);
       const before = await bootMark("node2");
-      const withheld = await reconcile("--detailed-exitcode");
+      const withheld = await reconcile("--detailed-exitcode", "--yes");
       t.equal(withheld.exitCode, 2, "not applied: still pending");
       t.match(withheld.stderr, /rebuild of node2 planned, not applied: pass --allow-rebuild/);
       const unconfirmed = await reconcile("--allow-rebuild");
       t.equal(unconfirmed.exitCode, 1);
       t.match(
         unconfirmed.stderr,
-        /rebuild of node2 not confirmed \(answer y on a terminal, or pass --yes\): nothing was applied/,
+        /\d+ changes? on 1 node not approved \(answer y on a terminal, or pass --yes\): nothing was applied/,
       );
       t.equal(await bootMark("node2"), before, "node2 was not touched");
     },
