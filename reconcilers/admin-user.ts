@@ -58,6 +58,7 @@ fi`,
       const groups = d.groups.length > 0 ? ` --groups ${shellQuote(d.groups.join(","))}` : "";
       changes.push({
         summary: `create user ${d.user}`,
+        action: "create",
         before: { exists: false },
         after: { exists: true, shell: d.shell, groups: d.groups },
         steps: [

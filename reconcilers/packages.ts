@@ -76,6 +76,7 @@ done`;
     ];
     const change: ChangeDraft = {
       summary: `install ${missing.join(", ")}${unknown.length > 0 ? " (after apt-get update)" : ""}`,
+      action: "create",
       before: { missing },
       after: { installed: missing },
       steps,

@@ -69,6 +69,7 @@ true`,
     if (extra.length > 0) {
       changes.push({
         summary: `remove ${extra.length} file(s) from ${ROOT} that tftp.root does not have`,
+        action: "remove",
         before: { files: extra },
         after: { files: [] },
         steps: [

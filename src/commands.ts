@@ -14,7 +14,7 @@ import { buildDriftIssue } from "./report/drift.js";
 import { renderJson, type ReconcileReport } from "./report/json.js";
 import { buildStatus, renderStatusText } from "./report/status.js";
 import { renderPlanMarkdown } from "./report/markdown.js";
-import { colour, plain, renderPlanText, renderResultsText } from "./report/text.js";
+import { renderPlanText, renderResultsText, styleFor } from "./report/text.js";
 import { SshTransport, sshOptionsFromEnv } from "./transport/ssh.js";
 import { run } from "./util/run.js";
 import { confirm, promptSecret } from "./prompt.js";
@@ -27,10 +27,6 @@ const common = {
 /** Asks for the bootstrap password of factory-fresh nodes. */
 function promptPassword(): Promise<string> {
   return promptSecret("root password of factory-fresh nodes (PICOTRADER_BOOTSTRAP_PASSWORD): ");
-}
-
-function interactive(): boolean {
-  return Boolean(process.stdout.isTTY) && !process.env.CI && !process.env.NO_COLOR;
 }
 
 /** The engine and controller commands (validate, facts, reconcile, status, watch, ...): returns the exit code. */
@@ -137,7 +133,7 @@ async function reconcileCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new PicoError(`--concurrency must be a positive integer, not "${values.concurrency}"`);
   const m = loadManifest(values.file);
-  const style = interactive() ? colour : plain;
+  const style = styleFor(Boolean(process.stdout.isTTY), process.env);
   const human = !values.json && !values.markdown;
   const apply = !values["dry-run"];
   const { plan, results } = await reconcile({

@@ -47,6 +47,8 @@ export interface ChangeDraft {
   /** The desired part that differs (display only). */
   after: unknown;
   steps: Step[];
+  /** What the change does to the thing it owns, for people: default "update". */
+  action?: "create" | "update" | "remove";
   risk?: Risk;
   /** Required with risk "access": what to save before the change and how to undo it. */
   guard?: Guard;
@@ -60,6 +62,16 @@ export interface ChangeDraft {
 export interface Guard {
   paths: string[];
   reactivate: string[];
+}
+
+/** How a plan shows a change: its action, or a reboot, or a rebuild (they outweigh the action). */
+export type ChangeKind = "create" | "update" | "remove" | "reboot" | "rebuild";
+
+/** The kind of a change: a rebuild (risk destroy), a reboot (a reboot step), else its action. Pure. */
+export function changeKind(c: ChangeDraft): ChangeKind {
+  if (c.risk === "destroy") return "rebuild";
+  if (c.steps.some((s) => s.kind === "reboot")) return "reboot";
+  return c.action ?? "update";
 }
 
 /** A change in a plan: the draft with its concern and node, and the diff of before and after. */

@@ -1,7 +1,8 @@
 import type { DiffEntry } from "../engine/diff.js";
 import { formatPath } from "../manifest/load.js";
 import type { NodeResult } from "../engine/reconcile.js";
-import type { Plan } from "../engine/types.js";
+import { styleText } from "node:util";
+import { changeKind, type ChangeKind, type Plan } from "../engine/types.js";
 import { describeRestore } from "../engine/record.js";
 
 /** Colours for a terminal; `plain` for CI and pipes. */
@@ -13,13 +14,17 @@ export interface Style {
   dim(s: string): string;
 }
 
-const esc = (code: string) => (s: string) => `\x1b[${code}m${s}\x1b[0m`;
+const styled =
+  (format: Parameters<typeof styleText>[0]) =>
+  (s: string): string =>
+    // styleFor() has decided already, for whichever stream the text goes to.
+    styleText(format, s, { validateStream: false });
 export const colour: Style = {
-  add: esc("32"),
-  remove: esc("31"),
-  change: esc("33"),
-  bold: esc("1"),
-  dim: esc("2"),
+  add: styled("green"),
+  remove: styled("red"),
+  change: styled("yellow"),
+  bold: styled("bold"),
+  dim: styled("dim"),
 };
 export const plain: Style = {
   add: (s) => s,
@@ -27,6 +32,25 @@ export const plain: Style = {
   change: (s) => s,
   bold: (s) => s,
   dim: (s) => s,
+};
+
+/**
+ * Colour or not, as the conventions say: FORCE_COLOR (not "0") forces it, NO_COLOR turns it off, and
+ * otherwise only a terminal outside CI gets it. Pure.
+ */
+export function styleFor(isTTY: boolean, env: NodeJS.ProcessEnv): Style {
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "0") return colour;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return plain;
+  return isTTY && !env.CI ? colour : plain;
+}
+
+/** The mark of each kind of change, as Terraform users read them; `!` a rebuild, `^` a reboot. */
+export const KIND_MARK: Record<ChangeKind, string> = {
+  create: "+",
+  update: "~",
+  remove: "-",
+  reboot: "^",
+  rebuild: "!",
 };
 
 function show(value: unknown): string {
@@ -66,18 +90,22 @@ export function renderPlanText(plan: Plan, s: Style = plain): string {
     for (const r of n.restored ?? []) out.push(s.remove(`  ! ${describeRestore(r)}`));
     for (const c of n.changes) {
       const risk = c.risk ? ` [risk: ${c.risk}]` : "";
-      out.push(s.change(`  ~ ${c.concern}: ${c.summary}${risk}`));
+      const kind = changeKind(c);
+      const line = `  ${KIND_MARK[kind]} ${c.concern}: ${c.summary}${risk}`;
+      out.push(kind === "create" ? s.add(line) : kind === "update" ? s.change(line) : s.remove(line));
       for (const d of c.diff) out.push(`      ${renderDiff(d, s)}`);
     }
     for (const e of n.errors) out.push(s.remove(`  ! ${e}`));
   }
-  const changes = plan.nodes.reduce((sum, n) => sum + n.changes.length, 0);
   const count = (state: string) => plan.nodes.filter((n) => n.state === state).length;
   const unreachable = plan.nodes.filter((n) => n.status === "unreachable").length;
+  const kinds = plan.nodes.flatMap((n) => n.changes.map(changeKind));
+  const of = (kind: ChangeKind) => kinds.filter((k) => k === kind).length;
+  const nodes = `${plan.nodes.length} node${plan.nodes.length === 1 ? "" : "s"}`;
   out.push(
     "",
     s.bold(
-      `Plan: ${changes} change${changes === 1 ? "" : "s"} on ${plan.nodes.length} node${plan.nodes.length === 1 ? "" : "s"}; ${count("converged")} converged, ${count("pending")} pending, ${count("unknown")} unknown (${unreachable} unreachable).`,
+      `Plan: ${of("create")} to create, ${of("update")} to change, ${of("remove")} to remove, ${of("reboot")} reboot${of("reboot") === 1 ? "" : "s"}, ${of("rebuild")} rebuild${of("rebuild") === 1 ? "" : "s"} on ${nodes}; ${count("converged")} converged, ${count("pending")} pending, ${count("unknown")} unknown (${unreachable} unreachable).`,
     ),
   );
   return out.join("\n") + "\n";

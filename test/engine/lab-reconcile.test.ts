@@ -40,7 +40,7 @@ if (lab) {
     t.equal(r.exitCode, 0, r.stderr);
     t.match(
       r.stdout,
-      /node1 \(10\.88\.0\.11\) as root \(key\): 10 changes[\s\S]*Plan: 30 changes on 3 nodes[\s\S]*Apply complete: 3 nodes converged\./,
+      /node1 \(10\.88\.0\.11\) as root \(key\): 10 changes[\s\S]*Plan: 3 to create, 27 to change, 0 to remove, 0 reboots, 0 rebuilds on 3 nodes[\s\S]*Apply complete: 3 nodes converged\./,
     );
     for (const node of lab.nodes) {
       const facts = await sshAdmin(
@@ -142,7 +142,11 @@ if (lab) {
     ]);
     const unapproved = await picotrader(lab, ["reconcile", "-f", file]);
     t.equal(unapproved.exitCode, 1, "no terminal and no --yes: refused");
-    t.match(unapproved.stdout, /Plan: 3 changes on 3 nodes/, "the plan is shown");
+    t.match(
+      unapproved.stdout,
+      /Plan: 0 to create, 3 to change, 0 to remove, 0 reboots, 0 rebuilds on 3 nodes/,
+      "the plan is shown",
+    );
     t.match(
       unapproved.stderr,
       /3 changes on 3 nodes not approved \(answer y on a terminal, or pass --yes\): nothing was applied/,

@@ -4,7 +4,7 @@ import type { Plan } from "../../src/engine/types.js";
 import { buildDriftIssue } from "../../src/report/drift.js";
 import { renderJson, type ReconcileReport } from "../../src/report/json.js";
 import { renderPlanMarkdown } from "../../src/report/markdown.js";
-import { renderPlanText, renderResultsText } from "../../src/report/text.js";
+import { colour, plain, renderPlanText, renderResultsText, styleFor } from "../../src/report/text.js";
 
 const change = (node: string, concern: string, summary: string, before: unknown, after: unknown) => ({
   node,
@@ -120,7 +120,10 @@ const unknownPlan: Plan = {
 t.test("unknown is never converged: text, Markdown, JSON and the drift issue say so", async (t) => {
   const text = renderPlanText(unknownPlan);
   t.match(text, "node2 (10.88.0.12) as sysman (key): unknown (facts of firewall unknown)");
-  t.match(text, "Plan: 0 changes on 2 nodes; 0 converged, 0 pending, 2 unknown (1 unreachable).");
+  t.match(
+    text,
+    "Plan: 0 to create, 0 to change, 0 to remove, 0 reboots, 0 rebuilds on 2 nodes; 0 converged, 0 pending, 2 unknown (1 unreachable).",
+  );
   t.notMatch(text, /: converged/);
   const results = [
     {
@@ -161,3 +164,53 @@ t.test("unknown is never converged: text, Markdown, JSON and the drift issue say
   t.strictSame(issue.unknown, ["node1", "node2"], "the issue script will neither close nor open anything");
   t.match(issue.title, /^State unknown in demo: node1, node2$/);
 });
+
+t.test(
+  "a mark per kind of change, a count per kind, and colour only where the conventions allow",
+  async (t) => {
+    const c = (concern: string, extra: Partial<Plan["nodes"][number]["changes"][number]>) => ({
+      ...change("n1", concern, `${concern} change`, {}, {}),
+      ...extra,
+    });
+    const kinds: Plan = {
+      cluster: "demo",
+      createdAt: "2026-11-27T00:00:00.000Z",
+      nodes: [
+        {
+          node: "n1",
+          address: "10.0.0.1",
+          status: "planned",
+          state: "pending",
+          identity: "sysman (key)",
+          errors: [],
+          changes: [
+            c("admin-user", { action: "create" }),
+            c("hosts", {}),
+            c("tftp-server", { action: "remove" }),
+            c("boot", { risk: "reboot", steps: [{ kind: "reboot" }] }),
+            c("generation", { risk: "destroy", steps: [{ kind: "reboot" }] }),
+          ],
+        },
+      ],
+    };
+    const text = renderPlanText(kinds);
+    t.strictSame(
+      text.split("\n").filter((l) => /^ {2}\S/.test(l)),
+      [
+        "  + admin-user: admin-user change",
+        "  ~ hosts: hosts change",
+        "  - tftp-server: tftp-server change",
+        "  ^ boot: boot change [risk: reboot]",
+        "  ! generation: generation change [risk: destroy]",
+      ],
+    );
+    t.match(text, "Plan: 1 to create, 1 to change, 1 to remove, 1 reboot, 1 rebuild on 1 node;");
+    t.equal(styleFor(true, {}), colour, "a terminal gets colour");
+    t.equal(styleFor(true, { CI: "true" }), plain, "CI does not");
+    t.equal(styleFor(true, { NO_COLOR: "1" }), plain, "NO_COLOR turns it off");
+    t.equal(styleFor(false, { FORCE_COLOR: "1" }), colour, "FORCE_COLOR turns it on, even in a pipe");
+    t.equal(styleFor(false, { FORCE_COLOR: "0" }), plain, "FORCE_COLOR=0 does not");
+    t.equal(styleFor(false, {}), plain, "a pipe gets none");
+    t.ok(renderPlanText(kinds, colour).includes("\u001b[32m  + admin-user"), "create in green");
+  },
+);

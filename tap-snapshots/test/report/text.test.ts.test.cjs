@@ -16,7 +16,7 @@ node2 (10.88.0.12) as sysman (key): converged
 node3 (10.88.0.13): unreachable
   ! node3: cannot connect to 10.88.0.13:22: connect EHOSTUNREACH
 
-Plan: 2 changes on 3 nodes; 1 converged, 1 pending, 1 unknown (1 unreachable).
+Plan: 0 to create, 2 to change, 0 to remove, 0 reboots, 0 rebuilds on 3 nodes; 1 converged, 1 pending, 1 unknown (1 unreachable).
 
 `
 
