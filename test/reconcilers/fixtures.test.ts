@@ -10,7 +10,14 @@ import { loadManifest } from "../../src/manifest/validate.js";
 
 interface Fixture {
   parse?: { name: string; output: string; observed: unknown }[];
-  plan?: { name: string; desired: unknown; observed: unknown; changes: unknown[] }[];
+  plan?: {
+    name: string;
+    desired: unknown;
+    observed: unknown;
+    changes: unknown[];
+    /** The facts once the changes' steps ran: planning again on them must give nothing. */
+    observedAfter?: unknown;
+  }[];
   desired?: { name: string; node: string; network?: object; desired: unknown }[];
 }
 
@@ -51,6 +58,14 @@ for (const r of reconcilers) {
       t.strictSame(asJson(r.parse(c.output)), c.observed, `parse: ${c.name}`);
     for (const c of fixture.plan ?? [])
       t.strictSame(r.plan(c.desired, c.observed), c.changes, `plan: ${c.name}`);
+    // The second run, as pyinfra's tests make it: on the facts after the steps, nothing to do.
+    const after = (fixture.plan ?? []).filter((c) => c.observedAfter !== undefined);
+    t.ok(
+      after.some((c) => c.changes.length > 0),
+      "has a plan case with changes and the facts after them (observedAfter)",
+    );
+    for (const c of after)
+      t.strictSame(r.plan(c.desired, c.observedAfter), [], `second plan after: ${c.name}`);
     for (const c of fixture.desired ?? []) {
       const node = manifest.nodes.find((n) => n.name === c.node);
       if (!node) throw new Error(`fixture ${r.name}: no node ${c.node} in cluster.yaml`);
