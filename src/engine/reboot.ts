@@ -27,6 +27,9 @@ export async function waitForNewBoot(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     await sleep(1000);
+    // A re-imaged node may show its old key once more while it goes down (a login that then
+    // fails): every attempt until the new boot learns afresh, so no stale key binds the new one.
+    if (reimaged) transport.forgetHostKey?.(node);
     const session = await transport.connect(node).catch(() => undefined);
     if (!session) continue;
     const mark = await session.exec(BOOT_MARK).then(
@@ -34,8 +37,6 @@ export async function waitForNewBoot(
       () => "",
     );
     if (mark !== "" && mark !== before) return session;
-    // Still the old system: a re-imaged node must not keep the old key this login just pinned.
-    if (reimaged) transport.forgetHostKey?.(node);
     await session.close();
   }
   return undefined;
