@@ -150,7 +150,9 @@ async function reconcileCommand(argv: string[]): Promise<number> {
     reconcilers,
     deadmanSeconds,
     // A rebuild (a higher generation) wipes a node: only with --allow-rebuild, and confirmed.
-    withhold: values["allow-rebuild"] ? [] : ["destroy"],
+    policy: {
+      withhold: values["allow-rebuild"] ? {} : { destroy: "a rebuild is applied only with --allow-rebuild" },
+    },
     // Nothing changes without a yes: the terminal's, or --yes (Terraform's -auto-approve).
     approve: ({ changes, nodes }) =>
       values.yes
@@ -176,10 +178,12 @@ async function reconcileCommand(argv: string[]): Promise<number> {
       if (human && apply) process.stderr.write(style.dim(`[${node}] ${message}\n`));
     },
   });
-  const refused = plan.nodes.filter((n) => n.changes.some((c) => c.risk === "destroy"));
-  if (apply && !values["allow-rebuild"] && refused.length > 0)
+  const withheld = plan.nodes.filter((n) =>
+    n.changes.some((c) => c.risk === "destroy" && c.disposition.kind === "withheld"),
+  );
+  if (apply && withheld.length > 0)
     process.stderr.write(
-      `rebuild of ${refused.map((n) => n.node).join(", ")} planned, not applied: pass --allow-rebuild (and --yes without a terminal)\n`,
+      `rebuild of ${withheld.map((n) => n.node).join(", ")} planned, not applied: pass --allow-rebuild (and --yes without a terminal)\n`,
     );
   const exitCode = exitCodeFor(results, values["detailed-exitcode"]);
   if (values.json)

@@ -1,8 +1,9 @@
+import type { ApplyPolicy } from "../engine/dispositions.js";
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { watch as watchFile } from "chokidar";
 import { simpleGit } from "simple-git";
-import type { Inputs, Reconciler, Risk } from "../engine/types.js";
+import type { Inputs, Reconciler } from "../engine/types.js";
 import { reconcile, type NodeResult } from "../engine/reconcile.js";
 import { ManifestError, PicoError } from "../errors.js";
 import { parseManifestSource } from "../manifest/load.js";
@@ -25,7 +26,10 @@ export interface WatchOptions {
 }
 
 /** Changes watch mode never applies: they stay pending and visible in the plan. */
-export const WITHHELD_IN_WATCH: Risk[] = ["reboot", "destroy"];
+export const WITHHELD_IN_WATCH: ApplyPolicy["withhold"] = {
+  reboot: "watch mode does not reboot nodes (watch.applyDisruptive: true allows it)",
+  destroy: "watch mode does not rebuild nodes (watch.applyDisruptive: true allows it)",
+};
 
 /** Parses "30s", "5m", "1h" into milliseconds; throws on anything else. Pure. */
 export function parseInterval(text: string): number {
@@ -116,7 +120,7 @@ export class WatchController {
       concurrency: this.o.concurrency,
       deadmanSeconds: this.o.deadmanSeconds,
       apply: true,
-      withhold: manifest.watch?.applyDisruptive === true ? [] : WITHHELD_IN_WATCH,
+      policy: { withhold: manifest.watch?.applyDisruptive === true ? {} : WITHHELD_IN_WATCH },
       ...(commit !== undefined ? { commit } : {}),
     });
     this.lastResults = results;

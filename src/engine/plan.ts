@@ -66,6 +66,8 @@ export function planNode(
         concern: r.name,
         node: node.name,
         diff: diffValues(draft.before, draft.after),
+        // Until the run's policy decides (decideDispositions), a change would be applied.
+        disposition: { kind: "apply" },
       });
     }
   }

@@ -19,7 +19,15 @@ import { orderReconcilers } from "./order.js";
 import { nodeState, planNode } from "./plan.js";
 import { rebootAndReconnect } from "./reboot.js";
 import { needsRolling, waitForOneVipHolder } from "./rolling.js";
-import type { Change, Guard, Manifest, NodePlan, NodeSpec, Plan, Reconciler, Risk, Inputs } from "./types.js";
+import {
+  APPLY_ALL,
+  decideDispositions,
+  isSuspended,
+  refusals,
+  toApply,
+  type ApplyPolicy,
+} from "./dispositions.js";
+import type { Change, Guard, Manifest, NodePlan, NodeSpec, Plan, Reconciler, Inputs } from "./types.js";
 
 /** How one node ended. */
 export type NodeOutcome =
@@ -66,8 +74,8 @@ export interface ReconcileOptions {
   proofTimeoutMs?: number;
   /** The manifest's Git commit, recorded on each node after apply; undefined outside Git. */
   commit?: string;
-  /** Changes with these risks are not applied (they stay pending), e.g. reboots from watch mode. */
-  withhold?: Risk[];
+  /** What this run may apply (decided once, on the plan); default: everything. */
+  policy?: ApplyPolicy;
   /**
    * Asked once, after the plan is shown, when it has changes this run would apply; false stops the
    * run before any change. Absent: approved (watch mode's own policy).
@@ -142,6 +150,28 @@ async function planAll(o: ReconcileOptions, ordered: Reconciler[], nodes: NodeSp
 }
 
 /**
+ * Stamps every change's disposition with the run's policy. Only a control-plane rebuild asks which
+ * other control-plane nodes are down (the run's own view, or a connection for nodes outside `--only`).
+ */
+async function decideAll(
+  o: ReconcileOptions,
+  planned: Planned[],
+  extra: Map<string, Session>,
+): Promise<Planned[]> {
+  const policy = o.policy ?? APPLY_ALL;
+  const rebuildsControlPlane = planned.some(
+    (p) =>
+      p.node.roles.includes("control-plane") &&
+      p.nodePlan.changes.some((c) => c.risk === "destroy" && policy.withhold.destroy === undefined),
+  );
+  const down = rebuildsControlPlane ? (await controlPlaneSessions(o, planned, extra)).down : [];
+  return planned.map((p) => ({
+    ...p,
+    nodePlan: decideDispositions(p.nodePlan, p.node, o.manifest, policy, down),
+  }));
+}
+
+/**
  * One reconcile of the whole observed state: observe every node, plan, and (when `apply`) run the
  * plan node by node, observe again and verify that the new plan is empty. A node that fails never
  * stops the others. Returns the plan that was shown and per-node results.
@@ -150,21 +180,19 @@ export async function reconcile(
   o: ReconcileOptions & { apply: boolean },
 ): Promise<{ plan: Plan; results: NodeResult[] }> {
   const ordered = orderReconcilers(o.reconcilers);
-  const planned = await planAll(o, ordered, selectNodes(o.manifest, o.only));
+  const observed = await planAll(o, ordered, selectNodes(o.manifest, o.only));
+  // Sessions to control-plane nodes outside `--only`, opened when the plan or the roll asks them.
+  const gateSessions = new Map<string, Session>();
+  const planned = await decideAll(o, observed, gateSessions);
   const plan: Plan = {
     cluster: o.manifest.cluster.name,
     createdAt: new Date().toISOString(),
     nodes: planned.map((p) => p.nodePlan),
   };
   o.onPlan?.(plan);
-  // Sessions to control-plane nodes outside `--only`, opened when the rolling apply asks them.
-  const gateSessions = new Map<string, Session>();
   try {
     // Nothing changes on a node without a yes: what this run would apply is counted once, here.
-    const applicable = planned.filter((p) => p.session !== undefined && !isSuspended(o.manifest, p.node));
-    const changes = applicable.flatMap((p) =>
-      p.nodePlan.changes.filter((c) => c.risk === undefined || !o.withhold?.includes(c.risk)),
-    );
+    const changes = planned.flatMap((p) => (p.session === undefined ? [] : toApply(p.nodePlan.changes)));
     const nodes = new Set(changes.map((c) => c.node)).size;
     if (
       o.apply &&
@@ -176,7 +204,7 @@ export async function reconcile(
         `${changes.length} change${changes.length === 1 ? "" : "s"} on ${nodes} node${nodes === 1 ? "" : "s"} not approved (answer y on a terminal, or pass --yes): nothing was applied`,
       );
     }
-    const rebuilds = plan.nodes.filter((n) => n.changes.some((c) => isAllowedRebuild(c, o)));
+    const rebuilds = plan.nodes.filter((n) => toApply(n.changes).some((c) => c.risk === "destroy"));
     if (o.apply && rebuilds.length > 0 && o.confirm && !(await o.confirm(rebuilds.map((n) => n.node)))) {
       throw new PicoError(
         `rebuild of ${rebuilds.map((n) => n.node).join(", ")} not confirmed (answer y on a terminal, or pass --yes): nothing was applied`,
@@ -185,10 +213,7 @@ export async function reconcile(
     const runOne = (p: Planned) => runNode(o, ordered, p);
     if (!o.apply) return { plan, results: await mapLimit(planned, o.concurrency, runOne) };
     // Nodes whose changes may move the virtual IP (or reboot) go one at a time, after the others.
-    const rolling = (p: Planned) =>
-      p.session !== undefined &&
-      !isSuspended(o.manifest, p.node) &&
-      needsRolling(p.nodePlan, ordered, o.withhold);
+    const rolling = (p: Planned) => p.session !== undefined && needsRolling(p.nodePlan, ordered);
     const byNode = new Map<string, NodeResult>();
     for (const r of await mapLimit(
       planned.filter((p) => !rolling(p)),
@@ -200,11 +225,6 @@ export async function reconcile(
     for (const p of planned.filter(rolling)) {
       if (stopped !== undefined) {
         byNode.set(p.node.name, notApplied(p, stopped));
-        continue;
-      }
-      const refusal = await rebuildRefusal(o, planned, gateSessions, p);
-      if (refusal !== undefined) {
-        byNode.set(p.node.name, notApplied(p, refusal));
         continue;
       }
       const result = await runOne(p);
@@ -242,9 +262,11 @@ async function runNode(
   if (!p.session) return { ...result, outcome: "unreachable" };
   const suspended = isSuspended(o.manifest, p.node);
   if (suspended && o.apply) o.onProgress?.(p.node.name, "suspended: observed and reported, not applied");
-  if (!o.apply || suspended || p.nodePlan.changes.length === 0) {
+  // A refused change is an error of the run, whatever else happens on the node.
+  result.errors.push(...refusals(p.nodePlan.changes).map((r) => `${p.node.name}: ${r}`));
+  if (!o.apply || toApply(p.nodePlan.changes).length === 0) {
     const outcome =
-      p.nodePlan.errors.length > 0 ? "failed" : p.nodePlan.changes.length > 0 ? "pending" : "converged";
+      result.errors.length > 0 ? "failed" : p.nodePlan.changes.length > 0 ? "pending" : "converged";
     if (o.apply && !suspended && outcome === "converged")
       await recordOnNode(o, p.session, p.nodePlan, { ...result, outcome });
     return { ...result, outcome, ...(suspended ? { suspended } : {}) };
@@ -253,34 +275,6 @@ async function runNode(
   // After a reboot the node answers on a new connection: the run keeps that one (and closes it).
   p.session = applied.session;
   return applied.result;
-}
-
-/** A rebuild this run may apply (not withheld). */
-function isAllowedRebuild(c: Change, o: ReconcileOptions): boolean {
-  return c.risk === "destroy" && !o.withhold?.includes("destroy");
-}
-
-function isSuspended(m: Manifest, node: NodeSpec): boolean {
-  return m.suspend === true || node.suspend === true;
-}
-
-/**
- * Why a node's rebuild must not run now: it is a control-plane node and another one is down, so it
- * could be the last holder of the virtual IP. undefined when it may run (or is no rebuild).
- */
-async function rebuildRefusal(
-  o: ReconcileOptions,
-  planned: Planned[],
-  extra: Map<string, Session>,
-  p: Planned,
-): Promise<string | undefined> {
-  const rebuild = p.nodePlan.changes.some((c) => isAllowedRebuild(c, o));
-  if (!rebuild || !p.node.roles.includes("control-plane") || o.manifest.keepalived === undefined)
-    return undefined;
-  const { down } = await controlPlaneSessions(o, planned, extra, p.node);
-  return down.length > 0
-    ? `rebuild refused: ${down.join(", ")} (control-plane) is down, and ${p.node.name} could be the last holder of the virtual IP`
-    : undefined;
 }
 
 /**
@@ -415,7 +409,7 @@ async function applyAndVerify(
 ): Promise<NodeResult> {
   const errors = [...result.errors];
   const progress = (c: Change) => o.onProgress?.(node.name, `${c.concern}: ${c.summary}`);
-  const destroy = nodePlan.changes.filter((c) => isAllowedRebuild(c, o));
+  const destroy = toApply(nodePlan.changes).filter((c) => c.risk === "destroy");
   let rebuiltApplied = 0;
   if (destroy.length > 0) {
     // A rebuild wipes the node: nothing else of this plan fits what comes back. The fresh node is
@@ -430,10 +424,15 @@ async function applyAndVerify(
     o.onProgress?.(node.name, `rebuilt; observing the fresh node as ${session.identity}`);
     const { facts } = await observeNode(session, node, o.manifest, ordered, o.inputs);
     const fresh = planNode(node, o.manifest, ordered, facts, o.inputs);
-    nodePlan = { ...nodePlan, changes: fresh.changes, errors: fresh.errors };
+    nodePlan = decideDispositions(
+      { ...nodePlan, changes: fresh.changes, errors: fresh.errors },
+      node,
+      o.manifest,
+      o.policy ?? APPLY_ALL,
+    );
     errors.push(...fresh.errors);
   }
-  const allowed = nodePlan.changes.filter((c) => c.risk === undefined || !o.withhold?.includes(c.risk));
+  const allowed = toApply(nodePlan.changes);
   const rebooting = (c: Change) => c.steps.some((s) => s.kind === "reboot");
   // The access changes go first, alone, as one guarded transaction: proven by a new login and the
   // dead-man timer disarmed before anything else runs, so no slow step can outlast the timer.
@@ -479,7 +478,7 @@ async function applyAndVerify(
     if (rest.error) errors.push(rest.error.message);
     applied += rest.applied;
     if (!rest.error) {
-      const mayReboot = !o.withhold?.includes("reboot");
+      const mayReboot = o.policy?.withhold.reboot === undefined;
       const rebooted = await applyChanges(
         session,
         allowed.filter(rebooting),
@@ -493,13 +492,18 @@ async function applyAndVerify(
   }
   o.onProgress?.(node.name, "verifying");
   const { facts, restored } = await observeNode(current, node, o.manifest, ordered, o.inputs);
-  const after = planNode(node, o.manifest, ordered, facts, o.inputs);
+  const replanned = planNode(node, o.manifest, ordered, facts, o.inputs);
+  const after = decideDispositions(
+    { ...nodePlan, changes: replanned.changes, errors: replanned.errors },
+    node,
+    o.manifest,
+    o.policy ?? APPLY_ALL,
+  );
   errors.push(...after.errors);
   // A restore of this run's own transaction means the node is back in its old state, not a mix.
   const ours = restored.filter((r) => r.transaction === txn);
   errors.push(...ours.map((r) => `${node.name}: access changes ${describeRestore(r)}`));
-  const withheld = (c: Change) => c.risk !== undefined && o.withhold?.includes(c.risk) === true;
-  const unexpected = after.changes.filter((c) => !withheld(c));
+  const unexpected = toApply(after.changes);
   if (unexpected.length > 0 && !rolledBack) {
     errors.push(
       `not converged after apply: ${unexpected.map((c) => `${c.concern}: ${c.summary}`).join("; ")}`,

@@ -3,15 +3,14 @@
 // holds the virtual IP again, so that the API never has no holder (or two) because of us.
 import type { Session } from "../transport/session.js";
 import { shellQuote } from "../transport/quote.js";
-import type { NodePlan, Reconciler, Risk } from "./types.js";
+import type { NodePlan, Reconciler } from "./types.js";
 
-/** True when the node's plan must be applied in the rolling phase. Pure. */
-export function needsRolling(nodePlan: NodePlan, reconcilers: Reconciler[], withhold: Risk[] = []): boolean {
+/** True when the changes this run applies on the node must go in the rolling phase. Pure. */
+export function needsRolling(nodePlan: NodePlan, reconcilers: Reconciler[]): boolean {
   const rolling = new Set(reconcilers.filter((r) => r.rolling).map((r) => r.name));
   return nodePlan.changes.some(
     (c) =>
-      c.risk !== undefined &&
-      !withhold.includes(c.risk) &&
+      c.disposition.kind === "apply" &&
       (c.risk === "reboot" || c.risk === "destroy" || (c.risk === "restart" && rolling.has(c.concern))),
   );
 }

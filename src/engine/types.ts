@@ -74,11 +74,28 @@ export function changeKind(c: ChangeDraft): ChangeKind {
   return c.action ?? "update";
 }
 
+/**
+ * What this run does with a change, decided once when the plan is made (decideDispositions()) and
+ * read by everything after it: the approval, the apply, the rolling gate, reports and exit codes.
+ * - apply: it runs (once approved).
+ * - withheld: a policy keeps it pending and visible (a rebuild without --allow-rebuild, a reboot in
+ *   watch mode); not an error.
+ * - suspended: the manifest suspends the node or the cluster.
+ * - refused: it must not run now (say, a rebuild that could take the last holder of the virtual
+ *   IP); an error of the run.
+ */
+export type Disposition =
+  | { kind: "apply" }
+  | { kind: "withheld"; reason: string }
+  | { kind: "suspended" }
+  | { kind: "refused"; reason: string };
+
 /** A change in a plan: the draft with its concern and node, and the diff of before and after. */
 export interface Change extends ChangeDraft {
   concern: string;
   node: string;
   diff: DiffEntry[];
+  disposition: Disposition;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { describeDisposition } from "../engine/dispositions.js";
 import { describeRestore } from "../engine/record.js";
 import type { NodeResult } from "../engine/reconcile.js";
 import type { Plan } from "../engine/types.js";
@@ -32,7 +33,9 @@ export function renderPlanMarkdown(plan: Plan, results: NodeResult[]): string {
   )) {
     out.push("", `### ${n.node}`, "");
     for (const c of n.changes)
-      out.push(`- \`${c.concern}\`: ${cell(c.summary)}${c.risk ? ` (risk: ${c.risk})` : ""}`);
+      out.push(
+        `- \`${c.concern}\`: ${cell(c.summary)}${c.risk ? ` (risk: ${c.risk})` : ""}${cell(describeDisposition(c.disposition))}`,
+      );
     for (const e of [...(n.restored ?? []).map(describeRestore), ...n.errors])
       out.push(`- :warning: ${cell(e)}`);
   }

@@ -3,6 +3,7 @@ import { formatPath } from "../manifest/load.js";
 import type { NodeResult } from "../engine/reconcile.js";
 import { styleText } from "node:util";
 import { changeKind, type ChangeKind, type Plan } from "../engine/types.js";
+import { describeDisposition } from "../engine/dispositions.js";
 import { describeRestore } from "../engine/record.js";
 
 /** Colours for a terminal; `plain` for CI and pipes. */
@@ -91,7 +92,7 @@ export function renderPlanText(plan: Plan, s: Style = plain): string {
     for (const c of n.changes) {
       const risk = c.risk ? ` [risk: ${c.risk}]` : "";
       const kind = changeKind(c);
-      const line = `  ${KIND_MARK[kind]} ${c.concern}: ${c.summary}${risk}`;
+      const line = `  ${KIND_MARK[kind]} ${c.concern}: ${c.summary}${risk}${describeDisposition(c.disposition)}`;
       out.push(kind === "create" ? s.add(line) : kind === "update" ? s.change(line) : s.remove(line));
       for (const d of c.diff) out.push(`      ${renderDiff(d, s)}`);
     }

@@ -1,5 +1,6 @@
 // What the engine applies is decided by policy, not by plugins: suspend and withheld risks.
 import t from "tap";
+import { WITHHELD_IN_WATCH } from "../../src/controller/watch.js";
 import { reconcile } from "../../src/engine/reconcile.js";
 import type { Reconciler } from "../../src/engine/types.js";
 import { parseManifestSource } from "../../src/manifest/load.js";
@@ -116,7 +117,7 @@ t.test("withheld risks stay pending and visible; the rest is applied", async (t)
     concurrency: 1,
     apply: true,
     only: ["a"],
-    withhold: ["reboot", "destroy"],
+    policy: { withhold: WITHHELD_IN_WATCH },
   });
   t.strictSame(
     transport.log.filter((l) => /-step$/.test(l.command)).map((l) => l.command),
@@ -165,7 +166,7 @@ t.test("where reboots are withheld, a conditional reboot step (after upgrades) i
     concurrency: 1,
     apply: true,
     only: ["a"],
-    withhold: ["reboot", "destroy"],
+    policy: { withhold: WITHHELD_IN_WATCH },
   });
   t.equal(results[0]?.outcome, "converged", results[0]?.errors.join("\n") ?? "");
   t.ok(

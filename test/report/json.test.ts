@@ -11,6 +11,7 @@ t.test("sensitive write steps are redacted; others are shown whole", async (t) =
     before: {},
     after: {},
     diff: [],
+    disposition: { kind: "apply" as const },
     steps: [
       { ...write, content: "auth_pass s3cret\n", sensitive: true },
       { ...write, content: "plain text\n" },

@@ -1,6 +1,6 @@
 import t from "tap";
 import { diffValues } from "../../src/engine/diff.js";
-import type { Plan } from "../../src/engine/types.js";
+import type { Disposition, Plan } from "../../src/engine/types.js";
 import { buildDriftIssue } from "../../src/report/drift.js";
 import { renderJson, type ReconcileReport } from "../../src/report/json.js";
 import { renderPlanMarkdown } from "../../src/report/markdown.js";
@@ -13,6 +13,7 @@ const change = (node: string, concern: string, summary: string, before: unknown,
   before,
   after,
   diff: diffValues(before, after),
+  disposition: { kind: "apply" } as Disposition,
   steps: [],
 });
 
