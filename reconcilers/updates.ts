@@ -49,6 +49,12 @@ true`,
       rebootRequired: /^reboot-required$/m.test(output),
     };
   },
+  // The index age moves every second: a saved plan compares only whether it is stale.
+  stableFacts: (o) => ({
+    indexStale: o.indexAgeS === undefined || o.indexAgeS > MAX_INDEX_AGE_S,
+    upgradable: o.upgradable,
+    rebootRequired: o.rebootRequired,
+  }),
   plan(d, o) {
     const relevant = o.upgradable.filter((p) => d.policy === "all" || p.security).map((p) => p.name);
     const stale = o.indexAgeS === undefined || o.indexAgeS > MAX_INDEX_AGE_S;

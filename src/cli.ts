@@ -5,9 +5,10 @@ import { labCommand } from "./lab/cli.js";
 const USAGE = `usage: picotrader <command> [options]
 
   validate  [-f cluster.yaml]                       check the manifest (schema and rules)
-  reconcile [-f FILE] [--dry-run] [--detailed-exitcode] [--json] [--markdown]
+  reconcile [-f FILE] [--dry-run [--out PLAN.json]] [--detailed-exitcode] [--json] [--markdown]
             [--only NODE,...] [--concurrency N] [--accept-new-host-keys] [--host-fingerprint NODE=SHA256:...]
             [--yes] [--allow-rebuild]       applies only after a y on a terminal, or with --yes
+  apply     PLAN.json [--json]                      apply a saved plan (reconcile --dry-run --out PLAN.json); refused when stale
   facts     [-f FILE] [NODE]                        observed facts as JSON
   status    [-f FILE] [--json] [--only NODE,...]     per node: reachable, commit applied, pending changes
   watch     [-f FILE] [--interval 5m] [--no-fetch]  the GitOps controller: reconcile on change, commit and interval

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -19,6 +20,7 @@ import { SshTransport, sshOptionsFromEnv } from "./transport/ssh.js";
 import { run } from "./util/run.js";
 import { confirm, promptSecret } from "./prompt.js";
 import { readHostTrust } from "./trust.js";
+import type { Plan } from "./engine/types.js";
 
 const common = {
   file: { type: "string", short: "f", default: "cluster.yaml" },
@@ -81,6 +83,8 @@ export async function engineCommand(command: string, argv: string[]): Promise<nu
     }
     case "reconcile":
       return reconcileCommand(argv);
+    case "apply":
+      return applyCommand(argv);
     case "status":
       return statusCommand(argv);
     case "watch":
@@ -106,24 +110,98 @@ export async function engineCommand(command: string, argv: string[]): Promise<nu
   }
 }
 
+const runOptions = {
+  "detailed-exitcode": { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  markdown: { type: "boolean", default: false },
+  concurrency: { type: "string", default: "8" },
+  "accept-new-host-keys": { type: "boolean", default: false },
+  "host-fingerprint": { type: "string", multiple: true },
+  "deadman-seconds": { type: "string", default: "120" },
+} as const;
+
+/** The options a run of the engine takes from the command line, `reconcile` and `apply` alike. */
+interface RunFlags {
+  file: string;
+  "detailed-exitcode": boolean;
+  json: boolean;
+  markdown: boolean;
+  concurrency: string;
+  "accept-new-host-keys": boolean;
+  "host-fingerprint"?: string[];
+  "deadman-seconds": string;
+}
+
+/** `reconcile`: plan, show, and (unless --dry-run) apply after a yes; `--out` saves the plan for `apply`. */
 async function reconcileCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
       ...common,
+      ...runOptions,
       "dry-run": { type: "boolean", default: false },
-      "detailed-exitcode": { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      markdown: { type: "boolean", default: false },
+      out: { type: "string" },
       only: { type: "string" },
-      concurrency: { type: "string", default: "8" },
-      "accept-new-host-keys": { type: "boolean", default: false },
-      "host-fingerprint": { type: "string", multiple: true },
-      "deadman-seconds": { type: "string", default: "120" },
       "allow-rebuild": { type: "boolean", default: false },
       yes: { type: "boolean", default: false },
     },
   });
+  if (values.out !== undefined && !values["dry-run"])
+    throw new PicoError("--out saves a plan to review: use it with --dry-run, then picotrader apply FILE");
+  const only = values.only
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return runEngine(values, {
+    apply: !values["dry-run"],
+    allowRebuild: values["allow-rebuild"],
+    ...(only ? { only } : {}),
+    ...(values.out !== undefined ? { out: values.out } : {}),
+    yes: values.yes,
+  });
+}
+
+/** `apply PLAN`: observes again and applies exactly the saved plan, or refuses it as stale. */
+async function applyCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...runOptions, file: { type: "string", short: "f" } },
+  });
+  const [planFile, ...extra] = positionals;
+  if (planFile === undefined || extra.length > 0) throw new PicoError("usage: picotrader apply PLAN.json");
+  let saved: ReconcileReport;
+  try {
+    saved = JSON.parse(readFileSync(planFile, "utf8")) as ReconcileReport;
+  } catch (err) {
+    throw new PicoError(`${planFile}: not a saved plan: ${(err as Error).message}`);
+  }
+  if (saved.saved === undefined)
+    throw new PicoError(
+      `${planFile}: not a saved plan (make one with reconcile --dry-run --out ${planFile})`,
+    );
+  return runEngine(
+    { ...values, file: values.file ?? saved.saved.manifest },
+    {
+      apply: true,
+      allowRebuild: saved.saved.allowRebuild,
+      ...(saved.saved.only ? { only: saved.saved.only } : {}),
+      saved: saved.plan,
+      yes: true,
+    },
+  );
+}
+
+/** sha256 of a file's bytes. */
+function fileDigest(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+/** One run of the engine as the CLI makes it: its output in the chosen format, and its exit code. */
+async function runEngine(
+  values: RunFlags,
+  how: { apply: boolean; allowRebuild: boolean; only?: string[]; out?: string; saved?: Plan; yes: boolean },
+): Promise<number> {
   const deadmanSeconds = Number(values["deadman-seconds"]);
   if (!Number.isInteger(deadmanSeconds) || deadmanSeconds < 5)
     throw new PicoError(
@@ -135,7 +213,7 @@ async function reconcileCommand(argv: string[]): Promise<number> {
   const m = loadManifest(values.file);
   const style = styleFor(Boolean(process.stdout.isTTY), process.env);
   const human = !values.json && !values.markdown;
-  const apply = !values["dry-run"];
+  const apply = how.apply;
   const { plan, results } = await reconcile({
     transport: new SshTransport(
       sshOptionsFromEnv(
@@ -146,29 +224,28 @@ async function reconcileCommand(argv: string[]): Promise<number> {
       ),
     ),
     manifest: m,
+    manifestDigest: fileDigest(values.file),
     inputs: readInputs(m, values.file, process.env),
     reconcilers,
     deadmanSeconds,
     // A rebuild (a higher generation) wipes a node: only with --allow-rebuild, and confirmed.
     policy: {
-      withhold: values["allow-rebuild"] ? {} : { destroy: "a rebuild is applied only with --allow-rebuild" },
+      withhold: how.allowRebuild ? {} : { destroy: "a rebuild is applied only with --allow-rebuild" },
     },
+    ...(how.saved ? { saved: how.saved } : {}),
     // Nothing changes without a yes: the terminal's, or --yes (Terraform's -auto-approve).
     approve: ({ changes, nodes }) =>
-      values.yes
+      how.yes
         ? Promise.resolve(true)
         : confirm(
             `Apply ${changes} change${changes === 1 ? "" : "s"} on ${nodes} node${nodes === 1 ? "" : "s"}?`,
           ),
     confirm: (nodes) =>
-      values.yes
+      how.yes
         ? Promise.resolve(true)
         : confirm(`rebuild ${nodes.join(", ")}? Everything on ${nodes.length > 1 ? "them" : "it"} is lost.`),
     commit: await readManifestCommit(values.file),
-    only: values.only
-      ?.split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
+    ...(how.only ? { only: how.only } : {}),
     concurrency,
     apply,
     onPlan: (p) => {
@@ -186,10 +263,27 @@ async function reconcileCommand(argv: string[]): Promise<number> {
       `rebuild of ${withheld.map((n) => n.node).join(", ")} planned, not applied: pass --allow-rebuild (and --yes without a terminal)\n`,
     );
   const exitCode = exitCodeFor(results, values["detailed-exitcode"]);
-  if (values.json)
-    process.stdout.write(
-      renderJson({ version: 1, mode: apply ? "apply" : "dry-run", exitCode, plan, results }),
-    );
+  const report: ReconcileReport = {
+    version: 1,
+    mode: apply ? "apply" : "dry-run",
+    exitCode,
+    plan,
+    results,
+    ...(how.out !== undefined
+      ? {
+          saved: {
+            manifest: resolve(values.file),
+            allowRebuild: how.allowRebuild,
+            ...(how.only ? { only: how.only } : {}),
+          },
+        }
+      : {}),
+  };
+  if (how.out !== undefined) {
+    writeFileSync(how.out, renderJson(report), { mode: 0o600 });
+    if (human) process.stdout.write(`\nSaved the plan to ${how.out}: picotrader apply ${how.out}\n`);
+  }
+  if (values.json) process.stdout.write(renderJson(report));
   else if (values.markdown) process.stdout.write(renderPlanMarkdown(plan, results));
   else if (apply) process.stdout.write(renderResultsText(results, style));
   return exitCode;

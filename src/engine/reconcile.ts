@@ -17,6 +17,7 @@ import { buildRecordStep, describeRestore, RECORD_PATH, type NodeRecord } from "
 import { buildStepCommand } from "../transport/steps.js";
 import { orderReconcilers } from "./order.js";
 import { nodeState, planNode } from "./plan.js";
+import { factsDigests, findStaleness, type Staleness } from "./saved.js";
 import { rebootAndReconnect } from "./reboot.js";
 import { needsRolling, waitForOneVipHolder } from "./rolling.js";
 import {
@@ -28,6 +29,16 @@ import {
   type ApplyPolicy,
 } from "./dispositions.js";
 import type { Change, Guard, Manifest, NodePlan, NodeSpec, Plan, Reconciler, Inputs } from "./types.js";
+
+/** A saved plan that no longer matches the nodes or the manifest: nothing was applied. */
+export class StalePlanError extends PicoError {
+  override name = "StalePlanError";
+  constructor(readonly stale: Staleness[]) {
+    super(
+      `the saved plan is stale, nothing was applied:\n${stale.map((s) => `  ${s.message}`).join("\n")}\nmake a new plan (reconcile --dry-run --out) and review it`,
+    );
+  }
+}
 
 /** How one node ended. */
 export type NodeOutcome =
@@ -76,6 +87,13 @@ export interface ReconcileOptions {
   commit?: string;
   /** What this run may apply (decided once, on the plan); default: everything. */
   policy?: ApplyPolicy;
+  /** sha256 of the manifest file, recorded on the plan. */
+  manifestDigest?: string;
+  /**
+   * A saved plan to apply: the plan made now must match it (manifest, facts, changes), else the run
+   * stops before any change with StalePlanError. Its approval is the yes: `approve` is not asked.
+   */
+  saved?: Plan;
   /**
    * Asked once, after the plan is shown, when it has changes this run would apply; false stops the
    * run before any change. Absent: approved (watch mode's own policy).
@@ -134,6 +152,7 @@ async function planAll(o: ReconcileOptions, ordered: Reconciler[], nodes: NodeSp
           identity: session.identity,
           errors,
           changes,
+          facts: factsDigests(facts, ordered),
           ...(record ? { recorded: record } : {}),
           ...(recordError ? { recordError } : {}),
           ...(restored.length > 0 ? { restored } : {}),
@@ -187,16 +206,22 @@ export async function reconcile(
   const plan: Plan = {
     cluster: o.manifest.cluster.name,
     createdAt: new Date().toISOString(),
+    ...(o.manifestDigest !== undefined ? { manifestDigest: o.manifestDigest } : {}),
     nodes: planned.map((p) => p.nodePlan),
   };
   o.onPlan?.(plan);
   try {
+    if (o.saved) {
+      const stale = findStaleness(o.saved, plan);
+      if (stale.length > 0) throw new StalePlanError(stale);
+    }
     // Nothing changes on a node without a yes: what this run would apply is counted once, here.
     const changes = planned.flatMap((p) => (p.session === undefined ? [] : toApply(p.nodePlan.changes)));
     const nodes = new Set(changes.map((c) => c.node)).size;
     if (
       o.apply &&
       changes.length > 0 &&
+      !o.saved &&
       o.approve &&
       !(await o.approve({ changes: changes.length, nodes }))
     ) {

@@ -149,6 +149,11 @@ export interface Reconciler<D = unknown, O = unknown> {
   parse(output: string): O;
   /** [] when converged. */
   plan(desired: D, observed: O): ChangeDraft[];
+  /**
+   * What of the facts a saved plan compares; default: all of them. Facts that move by themselves
+   * (an age in seconds) are reduced to what plan() reads from them.
+   */
+  stableFacts?(observed: O): unknown;
 }
 
 /** Observed facts of one node: per concern, the parsed value or why it is unknown. */
@@ -179,6 +184,8 @@ export interface NodePlan {
   recorded?: NodeRecord;
   /** Why the node's record could not be read. */
   recordError?: string;
+  /** Per concern, the digest of the facts its part of this plan was built on (saved plans compare them). */
+  facts?: Record<string, string>;
   /** Restores the dead-man timer made on the node since its last converged apply. */
   restored?: DeadmanRestore[];
 }
@@ -187,5 +194,7 @@ export interface NodePlan {
 export interface Plan {
   cluster: string;
   createdAt: string;
+  /** sha256 of the manifest's bytes, when the run read it from a file. */
+  manifestDigest?: string;
   nodes: NodePlan[];
 }

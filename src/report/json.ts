@@ -8,6 +8,13 @@ export interface ReconcileReport {
   exitCode: number;
   plan: Plan;
   results: NodeResult[];
+  /** Present in a saved plan (reconcile --dry-run --out): what `picotrader apply` needs to run it again. */
+  saved?: {
+    /** The manifest's absolute path. */
+    manifest: string;
+    allowRebuild: boolean;
+    only?: string[];
+  };
 }
 
 /** The report as JSON; a sensitive write step shows the length of its content, never the content. */

@@ -1,6 +1,6 @@
 // The engine end to end on real lab nodes: converge from the factory image, plan nothing the
 // second time, find and repair drift made by hand, and go on past a node that is down.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
@@ -171,6 +171,47 @@ if (lab) {
       "node3: forwarding is on at runtime",
     );
     t.equal((await dryRun()).exitCode, 0, "converged again");
+  });
+
+  t.test("a saved plan: applied as reviewed, and refused as stale once a fact changed", async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "picotrader-saved-"));
+    const planFile = join(dir, "plan.json");
+    await sshAdmin(lab, "node2", "hostname saved-drift");
+    const saved = await picotrader(lab, ["reconcile", "-f", file, "--dry-run", "--out", planFile]);
+    t.equal(saved.exitCode, 0, saved.stderr);
+    t.match(saved.stdout, `Saved the plan to ${planFile}: picotrader apply ${planFile}`);
+    t.equal((statSync(planFile).mode & 0o777).toString(8), "600", "the saved plan is the operator's alone");
+    const report = JSON.parse(readFileSync(planFile, "utf8")) as ReconcileReport;
+    t.match(report.plan.manifestDigest, /^[0-9a-f]{64}$/);
+    t.match(
+      report.plan.nodes[1]?.facts?.hostname,
+      /^[0-9a-f]{64}$/,
+      "per node, per concern, the facts' digest",
+    );
+    t.strictSame(
+      report.plan.nodes.map((n) => n.changes.map((c) => `${c.concern}: ${c.summary}`)),
+      [[], ["hostname: hostname node2/saved-drift -> node2"], []],
+    );
+    const applied = await picotrader(lab, ["apply", planFile]);
+    t.equal(applied.exitCode, 0, applied.stdout + applied.stderr);
+    t.match(applied.stdout, /node2: converged \(1 change applied\)/);
+    t.equal((await sshAdmin(lab, "node2", "hostname")).stdout.trim(), "node2", "applied on the node");
+    t.equal((await dryRun()).exitCode, 0, "the second plan is empty");
+
+    await sshAdmin(lab, "node3", "hostname stale-1");
+    const second = join(dir, "second.json");
+    t.equal((await picotrader(lab, ["reconcile", "-f", file, "--dry-run", "--out", second])).exitCode, 0);
+    await sshAdmin(lab, "node3", "hostname stale-2");
+    const stale = await picotrader(lab, ["apply", second]);
+    t.equal(stale.exitCode, 1, "a stale plan is refused");
+    t.match(
+      stale.stderr,
+      /the saved plan is stale, nothing was applied:\n {2}node3: the facts of hostname changed since the plan was made/,
+    );
+    t.equal((await sshAdmin(lab, "node3", "hostname")).stdout.trim(), "stale-2", "node3 untouched");
+    const manifestChanged = await picotrader(lab, ["apply", join(dir, "plan.json")]);
+    t.equal(manifestChanged.exitCode, 1, "an old plan whose facts have moved on is refused too");
+    await picotrader(lab, ["reconcile", "-f", file, "--yes"]);
   });
 
   t.test("a node that is down makes the run exit 1 naming it; the others converge", async (t) => {

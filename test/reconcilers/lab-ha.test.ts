@@ -224,7 +224,7 @@ if (lab) {
       const r = await run("--yes");
       await new Promise((r) => setTimeout(r, 1000));
       const probe = await prober.stop();
-      t.equal(r.exitCode, 0, r.stderr);
+      t.equal(r.exitCode, 0, r.stdout + r.stderr);
       t.match(
         r.stderr,
         /\[node1\] haproxy: rewrite[\s\S]*\[node1\] virtual IP 10\.88\.0\.200 held by node1[\s\S]*\[node2\] haproxy: rewrite[\s\S]*\[node2\] virtual IP 10\.88\.0\.200 held by node1/,
