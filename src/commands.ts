@@ -4,7 +4,16 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { reconcilers } from "../reconcilers/index.js";
 import { observeNode } from "./engine/observe.js";
-import { exitCodeFor, reconcile, selectNodes } from "./engine/reconcile.js";
+import {
+  applyPlan,
+  dryRun,
+  dryRunResults,
+  exitCodeFor,
+  planCluster,
+  selectNodes,
+  type NodeResult,
+  type ReconcileOptions,
+} from "./engine/reconcile.js";
 import { PicoError } from "./errors.js";
 import { loadManifest } from "./manifest/validate.js";
 import { readInputs } from "./manifest/inputs.js";
@@ -214,7 +223,7 @@ async function runEngine(
   const style = styleFor(Boolean(process.stdout.isTTY), process.env);
   const human = !values.json && !values.markdown;
   const apply = how.apply;
-  const { plan, results } = await reconcile({
+  const options: ReconcileOptions = {
     transport: new SshTransport(
       sshOptionsFromEnv(
         m.admin.user,
@@ -247,14 +256,19 @@ async function runEngine(
     commit: await readManifestCommit(values.file),
     ...(how.only ? { only: how.only } : {}),
     concurrency,
-    apply,
-    onPlan: (p) => {
-      if (human) process.stdout.write(renderPlanText(p, style) + (apply ? "\n" : ""));
-    },
     onProgress: (node, message) => {
       if (human && apply) process.stderr.write(style.dim(`[${node}] ${message}\n`));
     },
-  });
+  };
+  // Phase 1: the plan, shown; phase 2 (not for a dry-run): apply it over the same sessions.
+  const { plan, sessions } = await planCluster(options);
+  let results: NodeResult[];
+  try {
+    if (human) process.stdout.write(renderPlanText(plan, style) + (apply ? "\n" : ""));
+    results = apply ? await applyPlan(plan, sessions, options) : dryRunResults(plan, sessions);
+  } finally {
+    await sessions.close();
+  }
   const withheld = plan.nodes.filter((n) =>
     n.changes.some((c) => c.risk === "destroy" && c.disposition.kind === "withheld"),
   );
@@ -300,7 +314,7 @@ async function statusCommand(argv: string[]): Promise<number> {
     },
   });
   const m = loadManifest(values.file);
-  const { plan, results } = await reconcile({
+  const { plan, results } = await dryRun({
     transport: new SshTransport(sshOptionsFromEnv(m.admin.user)),
     manifest: m,
     inputs: readInputs(m, values.file, process.env),
@@ -310,7 +324,6 @@ async function statusCommand(argv: string[]): Promise<number> {
       .map((s) => s.trim())
       .filter(Boolean),
     concurrency: Math.max(1, Number(values.concurrency) || 8),
-    apply: false,
   });
   const status = buildStatus(plan, results);
   process.stdout.write(

@@ -4,9 +4,9 @@ import { parseArgs } from "node:util";
 import { mapLimit } from "./util/run.js";
 import { PicoError } from "./errors.js";
 import { confirm } from "./prompt.js";
-import { selectNodes } from "./engine/reconcile.js";
+import { selectNodes } from "./engine/planner.js";
 import { BOOT_MARK, buildPowerCommand, waitForNewBoot } from "./engine/reboot.js";
-import { waitForOneVipHolder } from "./engine/rolling.js";
+import { gateVirtualIp, VIP_TIMEOUT_MS } from "./engine/rolling.js";
 import { loadManifest } from "./manifest/validate.js";
 import type { Manifest, NodeSpec } from "./manifest/types.generated.js";
 import type { Session, Transport } from "./transport/session.js";
@@ -142,7 +142,7 @@ export async function powerCycle(o: PowerOptions): Promise<PowerOutcome[]> {
       break;
     }
     const took = `back after ${((Date.now() - started) / 1000).toFixed(1)} s`;
-    const gate = await gateVirtualIp(o, node);
+    const gate = await gateAfterReboot(o, node);
     outcomes.push({
       node: node.name,
       ok: gate === undefined,
@@ -160,20 +160,15 @@ export async function powerCycle(o: PowerOptions): Promise<PowerOutcome[]> {
   return outcomes;
 }
 
-/** After a control-plane node's reboot: waits for exactly one holder of the virtual IP. */
-async function gateVirtualIp(o: PowerOptions, node: NodeSpec): Promise<string | undefined> {
-  const vip = o.manifest.cluster.virtualIp;
-  if (vip === undefined || o.manifest.keepalived === undefined || !node.roles.includes("control-plane"))
-    return undefined;
+/** After a control-plane node's reboot: the rolling gate (exactly one holder of the virtual IP). */
+async function gateAfterReboot(o: PowerOptions, node: NodeSpec): Promise<string | undefined> {
+  if (!node.roles.includes("control-plane")) return undefined;
   const planes = o.manifest.nodes.filter((n) => n.roles.includes("control-plane"));
   const sessions = (
     await Promise.all(planes.map((n) => o.transport.connect(n).catch(() => undefined)))
   ).filter((s): s is Session => s !== undefined);
   try {
-    const gate = await waitForOneVipHolder(sessions, vip, 30_000);
-    if ("error" in gate) return gate.error;
-    o.onProgress?.(node.name, `virtual IP ${vip} held by ${gate.holder}`);
-    return undefined;
+    return await gateVirtualIp(o.manifest, sessions, node.name, VIP_TIMEOUT_MS, o.onProgress);
   } finally {
     await Promise.all(sessions.map((s) => s.close()));
   }

@@ -4,7 +4,8 @@ import { dirname } from "node:path";
 import { watch as watchFile } from "chokidar";
 import { simpleGit } from "simple-git";
 import type { Inputs, Reconciler } from "../engine/types.js";
-import { reconcile, type NodeResult } from "../engine/reconcile.js";
+import { reconcile } from "../engine/reconcile.js";
+import type { NodeResult } from "../engine/results.js";
 import { ManifestError, PicoError } from "../errors.js";
 import { parseManifestSource } from "../manifest/load.js";
 import { readInputs } from "../manifest/inputs.js";
@@ -119,7 +120,6 @@ export class WatchController {
       reconcilers: this.o.reconcilers,
       concurrency: this.o.concurrency,
       deadmanSeconds: this.o.deadmanSeconds,
-      apply: true,
       policy: { withhold: manifest.watch?.applyDisruptive === true ? {} : WITHHELD_IN_WATCH },
       ...(commit !== undefined ? { commit } : {}),
     });

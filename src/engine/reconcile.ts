@@ -1,34 +1,29 @@
+// One reconcile of the whole observed state: plan every node, decide what may be applied, ask, then
+// apply node by node (the rolling ones one at a time behind the virtual-IP gate), verify and record.
 import { hostname as localHostname } from "node:os";
-import { randomBytes } from "node:crypto";
-import { PicoError, StepError, UnreachableError } from "../errors.js";
-import {
-  buildArmCommand,
-  buildDisarmCommand,
-  buildRollbackCommand,
-  buildSnapshotCommand,
-  buildTxnPrefix,
-  DEADMAN_LOG,
-} from "./guard.js";
-import type { Session, SessionStats, Transport } from "../transport/session.js";
+import { PicoError } from "../errors.js";
+import { buildDisarmCommand, buildRollbackCommand, buildTxnPrefix, DEADMAN_LOG } from "./guard.js";
+import type { Session } from "../transport/session.js";
 import { mapLimit } from "../util/run.js";
+import { beginAccessTransaction, proveAccess } from "./access.js";
 import { applyChanges, lockNode, unlockNode } from "./apply.js";
 import { observeNode } from "./observe.js";
+import type { ReconcileOptions } from "./options.js";
 import { buildRecordStep, describeRestore, RECORD_PATH, type NodeRecord } from "./record.js";
+import { nodeOutcome, type NodeResult } from "./results.js";
 import { buildStepCommand } from "../transport/steps.js";
 import { orderReconcilers } from "./order.js";
-import { nodeState, planNode } from "./plan.js";
-import { factsDigests, findStaleness, type Staleness } from "./saved.js";
+import { planNode } from "./plan.js";
+import { controlPlaneSessions, decideAll, planAll, selectNodes, type Planned } from "./planner.js";
+import { findStaleness, type Staleness } from "./saved.js";
 import { rebootAndReconnect } from "./reboot.js";
-import { needsRolling, waitForOneVipHolder } from "./rolling.js";
-import {
-  APPLY_ALL,
-  decideDispositions,
-  isSuspended,
-  refusals,
-  toApply,
-  type ApplyPolicy,
-} from "./dispositions.js";
-import type { Change, Guard, Manifest, NodePlan, NodeSpec, Plan, Reconciler, Inputs } from "./types.js";
+import { gateVirtualIp, needsRolling } from "./rolling.js";
+import { APPLY_ALL, decideDispositions, isSuspended, refusals, toApply } from "./dispositions.js";
+import type { Change, NodePlan, NodeSpec, Plan, Reconciler } from "./types.js";
+
+export type { ReconcileOptions } from "./options.js";
+export { selectNodes } from "./planner.js";
+export { exitCodeFor, type NodeOutcome, type NodeResult } from "./results.js";
 
 /** A saved plan that no longer matches the nodes or the manifest: nothing was applied. */
 export class StalePlanError extends PicoError {
@@ -40,242 +35,166 @@ export class StalePlanError extends PicoError {
   }
 }
 
-/** How one node ended. */
-export type NodeOutcome =
-  /** dry-run: facts gathered, nothing to do. apply: converged and verified. */
-  | "converged"
-  /** dry-run only: changes are pending. */
-  | "pending"
-  /** apply: changes were applied but the new plan is not empty. */
-  | "not-converged"
-  /** a step failed, or some facts are unknown. */
-  | "failed"
-  /** apply: the access changes could not be proven and were undone; the node is reachable as before. */
-  | "rolled-back"
-  | "unreachable";
-
-export interface NodeResult {
-  node: string;
-  outcome: NodeOutcome;
-  /** Changes applied completely (apply only). */
-  applied: number;
-  /** What is still pending after apply and verify (apply) or the plan's changes (dry-run). */
-  remaining: Change[];
-  errors: string[];
-  stats: SessionStats;
-  /** The manifest suspends this node (or the cluster): observed and reported, never applied. */
-  suspended?: boolean;
-}
-
-export interface ReconcileOptions {
-  transport: Transport;
-  manifest: Manifest;
-  /** The run's secrets and files (readInputs()); default none. */
-  inputs?: Inputs;
-  reconcilers: Reconciler[];
-  /** Node names to work on; undefined: all. */
-  only?: string[];
-  concurrency: number;
-  /** Print the plan before applying (called once, with the whole plan). */
-  onPlan?: (plan: Plan) => void;
-  onProgress?: (node: string, message: string) => void;
-  /** Seconds before the dead-man timer restores access if the proof never comes. Default 120. */
-  deadmanSeconds?: number;
-  /** How long the proof login may take. Default 20 s. */
-  proofTimeoutMs?: number;
-  /** The manifest's Git commit, recorded on each node after apply; undefined outside Git. */
-  commit?: string;
-  /** What this run may apply (decided once, on the plan); default: everything. */
-  policy?: ApplyPolicy;
-  /** sha256 of the manifest file, recorded on the plan. */
-  manifestDigest?: string;
-  /**
-   * A saved plan to apply: the plan made now must match it (manifest, facts, changes), else the run
-   * stops before any change with StalePlanError. Its approval is the yes: `approve` is not asked.
-   */
-  saved?: Plan;
-  /**
-   * Asked once, after the plan is shown, when it has changes this run would apply; false stops the
-   * run before any change. Absent: approved (watch mode's own policy).
-   */
-  approve?: (pending: { changes: number; nodes: number }) => Promise<boolean>;
-  /** Asked once, after the approval, when the plan rebuilds nodes; false stops the run before any change. */
-  confirm?: (rebuilds: string[]) => Promise<boolean>;
-  /** How long a node may take to come back from a reboot step. Default 300 s. */
-  rebootTimeoutMs?: number;
-  /** How long the rolling apply waits for one holder of the virtual IP after a node. Default 30 s. */
-  vipTimeoutMs?: number;
-}
-
-/** Picks the nodes to work on; an unknown name in `only` is an error naming it. Pure. */
-export function selectNodes(m: Manifest, only?: string[]): NodeSpec[] {
-  if (!only) return m.nodes;
-  const unknown = only.filter((n) => !m.nodes.some((node) => node.name === n));
-  if (unknown.length > 0)
-    throw new PicoError(
-      `--only: no node named ${unknown.join(", ")} in the manifest (nodes: ${m.nodes.map((n) => n.name).join(", ")})`,
-    );
-  return m.nodes.filter((n) => only.includes(n.name));
-}
-
-interface Planned {
-  node: NodeSpec;
-  session?: Session;
-  nodePlan: NodePlan;
-}
-
-/** Connects and observes every node (bounded parallelism) and returns the plan, sessions kept open. */
-async function planAll(o: ReconcileOptions, ordered: Reconciler[], nodes: NodeSpec[]): Promise<Planned[]> {
-  return mapLimit(nodes, o.concurrency, async (node): Promise<Planned> => {
-    const base = { node: node.name, address: node.address, errors: [] as string[], changes: [] as Change[] };
-    let session: Session | undefined;
-    try {
-      o.onProgress?.(node.name, "connecting");
-      session = await o.transport.connect(node);
-      o.onProgress?.(node.name, `observing as ${session.identity}`);
-      const { facts, record, recordError, restored } = await observeNode(
-        session,
-        node,
-        o.manifest,
-        ordered,
-        o.inputs,
-      );
-      const { changes, errors, unknown } = planNode(node, o.manifest, ordered, facts, o.inputs);
-      return {
-        node,
-        session,
-        nodePlan: {
-          ...base,
-          status: "planned",
-          state: nodeState("planned", changes, unknown),
-          ...(unknown.length > 0 ? { unknown } : {}),
-          identity: session.identity,
-          errors,
-          changes,
-          facts: factsDigests(facts, ordered),
-          ...(record ? { recorded: record } : {}),
-          ...(recordError ? { recordError } : {}),
-          ...(restored.length > 0 ? { restored } : {}),
-        },
-      };
-    } catch (err) {
-      await session?.close();
-      return {
-        node,
-        nodePlan: { ...base, status: "unreachable", state: "unknown", errors: [(err as Error).message] },
-      };
-    }
-  });
+/** The sessions a plan was made over: the nodes' own, and control-plane nodes outside `--only`. */
+export interface ClusterSessions {
+  planned: Planned[];
+  /** Sessions to control-plane nodes outside `--only`, opened when the plan or the roll asks them. */
+  gate: Map<string, Session>;
+  close(): Promise<void>;
 }
 
 /**
- * Stamps every change's disposition with the run's policy. Only a control-plane rebuild asks which
- * other control-plane nodes are down (the run's own view, or a connection for nodes outside `--only`).
+ * Phase 1: connects to every selected node, observes it, plans it and decides each change's
+ * disposition. Returns the plan (plain data) and the sessions, left open for applyPlan(); the
+ * caller closes them. Nothing is changed on any node.
  */
-async function decideAll(
-  o: ReconcileOptions,
-  planned: Planned[],
-  extra: Map<string, Session>,
-): Promise<Planned[]> {
-  const policy = o.policy ?? APPLY_ALL;
-  const rebuildsControlPlane = planned.some(
-    (p) =>
-      p.node.roles.includes("control-plane") &&
-      p.nodePlan.changes.some((c) => c.risk === "destroy" && policy.withhold.destroy === undefined),
-  );
-  const down = rebuildsControlPlane ? (await controlPlaneSessions(o, planned, extra)).down : [];
-  return planned.map((p) => ({
-    ...p,
-    nodePlan: decideDispositions(p.nodePlan, p.node, o.manifest, policy, down),
-  }));
-}
-
-/**
- * One reconcile of the whole observed state: observe every node, plan, and (when `apply`) run the
- * plan node by node, observe again and verify that the new plan is empty. A node that fails never
- * stops the others. Returns the plan that was shown and per-node results.
- */
-export async function reconcile(
-  o: ReconcileOptions & { apply: boolean },
-): Promise<{ plan: Plan; results: NodeResult[] }> {
+export async function planCluster(o: ReconcileOptions): Promise<{ plan: Plan; sessions: ClusterSessions }> {
   const ordered = orderReconcilers(o.reconcilers);
   const observed = await planAll(o, ordered, selectNodes(o.manifest, o.only));
-  // Sessions to control-plane nodes outside `--only`, opened when the plan or the roll asks them.
-  const gateSessions = new Map<string, Session>();
-  const planned = await decideAll(o, observed, gateSessions);
+  const gate = new Map<string, Session>();
+  const planned = await decideAll(o, observed, gate);
   const plan: Plan = {
     cluster: o.manifest.cluster.name,
     createdAt: new Date().toISOString(),
     ...(o.manifestDigest !== undefined ? { manifestDigest: o.manifestDigest } : {}),
     nodes: planned.map((p) => p.nodePlan),
   };
-  o.onPlan?.(plan);
+  const sessions: ClusterSessions = {
+    planned,
+    gate,
+    close: async () => {
+      await Promise.all([
+        ...planned.map((p) => p.session?.close()),
+        ...[...gate.values()].map((x) => x.close()),
+      ]);
+    },
+  };
+  return { plan, sessions };
+}
+
+/** What a plan that is only shown reports per node: pending, converged, failed or unreachable. Pure. */
+export function dryRunResults(plan: Plan, sessions?: ClusterSessions): NodeResult[] {
+  return plan.nodes.map((n) => {
+    const p = sessions?.planned.find((x) => x.node.name === n.node);
+    const errors = [...n.errors, ...refusals(n.changes).map((r) => `${n.node}: ${r}`)];
+    return {
+      node: n.node,
+      outcome:
+        n.status === "unreachable"
+          ? "unreachable"
+          : errors.length > 0
+            ? "failed"
+            : n.changes.length > 0
+              ? "pending"
+              : "converged",
+      applied: 0,
+      remaining: n.changes,
+      errors,
+      stats: p?.session?.stats ?? { connections: 0, execs: 0 },
+      ...(n.changes.some((c) => c.disposition.kind === "suspended") ? { suspended: true } : {}),
+    };
+  });
+}
+
+/** Plans and reports, changing nothing: `reconcile --dry-run`, `status`. The sessions are closed. */
+export async function dryRun(o: ReconcileOptions): Promise<{ plan: Plan; results: NodeResult[] }> {
+  const { plan, sessions } = await planCluster(o);
   try {
-    if (o.saved) {
-      const stale = findStaleness(o.saved, plan);
-      if (stale.length > 0) throw new StalePlanError(stale);
-    }
-    // Nothing changes on a node without a yes: what this run would apply is counted once, here.
-    const changes = planned.flatMap((p) => (p.session === undefined ? [] : toApply(p.nodePlan.changes)));
-    const nodes = new Set(changes.map((c) => c.node)).size;
-    if (
-      o.apply &&
-      changes.length > 0 &&
-      !o.saved &&
-      o.approve &&
-      !(await o.approve({ changes: changes.length, nodes }))
-    ) {
-      throw new PicoError(
-        `${changes.length} change${changes.length === 1 ? "" : "s"} on ${nodes} node${nodes === 1 ? "" : "s"} not approved (answer y on a terminal, or pass --yes): nothing was applied`,
-      );
-    }
-    const rebuilds = plan.nodes.filter((n) => toApply(n.changes).some((c) => c.risk === "destroy"));
-    if (o.apply && rebuilds.length > 0 && o.confirm && !(await o.confirm(rebuilds.map((n) => n.node)))) {
-      throw new PicoError(
-        `rebuild of ${rebuilds.map((n) => n.node).join(", ")} not confirmed (answer y on a terminal, or pass --yes): nothing was applied`,
-      );
-    }
-    const runOne = (p: Planned) => runNode(o, ordered, p);
-    if (!o.apply) return { plan, results: await mapLimit(planned, o.concurrency, runOne) };
-    // Nodes whose changes may move the virtual IP (or reboot) go one at a time, after the others.
-    const rolling = (p: Planned) => p.session !== undefined && needsRolling(p.nodePlan, ordered);
-    const byNode = new Map<string, NodeResult>();
-    for (const r of await mapLimit(
-      planned.filter((p) => !rolling(p)),
-      o.concurrency,
-      runOne,
-    ))
-      byNode.set(r.node, r);
-    let stopped: string | undefined;
-    for (const p of planned.filter(rolling)) {
-      if (stopped !== undefined) {
-        byNode.set(p.node.name, notApplied(p, stopped));
-        continue;
-      }
-      const result = await runOne(p);
-      byNode.set(p.node.name, result);
-      const gate = await waitForVirtualIp(o, planned, gateSessions, p.node.name);
-      if (gate !== undefined) {
-        result.errors.push(gate);
-        if (result.outcome === "converged" || result.outcome === "pending") result.outcome = "failed";
-        stopped = `not applied: the rolling apply stopped after ${p.node.name}: ${gate}`;
-      }
-    }
-    return { plan, results: planned.map((p) => byNode.get(p.node.name) as NodeResult) };
+    o.onPlan?.(plan);
+    return { plan, results: dryRunResults(plan, sessions) };
   } finally {
-    await Promise.all([
-      ...planned.map((p) => p.session?.close()),
-      ...[...gateSessions.values()].map((s) => s.close()),
-    ]);
+    await sessions.close();
   }
 }
 
-/** Runs one node's part of the plan (or only reports it, in a dry-run or when suspended). */
-async function runNode(
-  o: ReconcileOptions & { apply: boolean },
-  ordered: Reconciler[],
-  p: Planned,
-): Promise<NodeResult> {
+/**
+ * Phase 2: applies a plan made by planCluster over its sessions, as its dispositions say: nodes in
+ * parallel (bounded), then the rolling ones one at a time behind the virtual-IP gate; each node
+ * verified (a new plan) and recorded. A saved plan (`o.saved`) must match `plan`, else StalePlanError
+ * and nothing is applied. Asks `o.approve` (unless saved) and `o.confirm` (rebuilds) before any change.
+ */
+export async function applyPlan(
+  plan: Plan,
+  sessions: ClusterSessions,
+  o: ReconcileOptions,
+): Promise<NodeResult[]> {
+  const ordered = orderReconcilers(o.reconcilers);
+  // The plan is the value applied: each node's part of it, with the session it was made over.
+  const planned: Planned[] = plan.nodes.map((nodePlan) => {
+    const p = sessions.planned.find((x) => x.node.name === nodePlan.node);
+    if (!p) throw new PicoError(`${nodePlan.node}: the plan names a node these sessions never observed`);
+    return { ...p, nodePlan };
+  });
+  if (o.saved) {
+    const stale = findStaleness(o.saved, plan);
+    if (stale.length > 0) throw new StalePlanError(stale);
+  }
+  // Nothing changes on a node without a yes: what this run would apply is counted once, here.
+  const changes = planned.flatMap((p) => (p.session === undefined ? [] : toApply(p.nodePlan.changes)));
+  const nodes = new Set(changes.map((c) => c.node)).size;
+  if (changes.length > 0 && !o.saved && o.approve && !(await o.approve({ changes: changes.length, nodes }))) {
+    throw new PicoError(
+      `${changes.length} change${changes.length === 1 ? "" : "s"} on ${nodes} node${nodes === 1 ? "" : "s"} not approved (answer y on a terminal, or pass --yes): nothing was applied`,
+    );
+  }
+  const rebuilds = plan.nodes.filter((n) => toApply(n.changes).some((c) => c.risk === "destroy"));
+  if (rebuilds.length > 0 && o.confirm && !(await o.confirm(rebuilds.map((n) => n.node)))) {
+    throw new PicoError(
+      `rebuild of ${rebuilds.map((n) => n.node).join(", ")} not confirmed (answer y on a terminal, or pass --yes): nothing was applied`,
+    );
+  }
+  const runOne = async (p: Planned) => {
+    const r = await runNode(o, ordered, p);
+    // After a reboot the node answers on a new connection: the run keeps that one (and closes it).
+    const own = sessions.planned.find((x) => x.node.name === p.node.name);
+    if (own) own.session = p.session;
+    return r;
+  };
+  // Nodes whose changes may move the virtual IP (or reboot) go one at a time, after the others.
+  const rolling = (p: Planned) => p.session !== undefined && needsRolling(p.nodePlan, ordered);
+  const byNode = new Map<string, NodeResult>();
+  for (const r of await mapLimit(
+    planned.filter((p) => !rolling(p)),
+    o.concurrency,
+    runOne,
+  ))
+    byNode.set(r.node, r);
+  let stopped: string | undefined;
+  for (const p of planned.filter(rolling)) {
+    if (stopped !== undefined) {
+      byNode.set(p.node.name, notApplied(p, stopped));
+      continue;
+    }
+    const result = await runOne(p);
+    byNode.set(p.node.name, result);
+    const gate = await waitForVirtualIp(o, sessions.planned, sessions.gate, p.node.name);
+    if (gate !== undefined) {
+      result.errors.push(gate);
+      if (result.outcome === "converged" || result.outcome === "pending") result.outcome = "failed";
+      stopped = `not applied: the rolling apply stopped after ${p.node.name}: ${gate}`;
+    }
+  }
+  return planned.map((p) => byNode.get(p.node.name) as NodeResult);
+}
+
+/**
+ * One reconcile of the whole observed state, both phases: plan (shown through `o.onPlan`), then
+ * apply what the dispositions allow once approved, verify and record. A node that fails never stops
+ * the others. Returns the plan that was shown and per-node results. Watch mode and tests use it; the
+ * CLI calls the phases itself.
+ */
+export async function reconcile(o: ReconcileOptions): Promise<{ plan: Plan; results: NodeResult[] }> {
+  const { plan, sessions } = await planCluster(o);
+  try {
+    o.onPlan?.(plan);
+    return { plan, results: await applyPlan(plan, sessions, o) };
+  } finally {
+    await sessions.close();
+  }
+}
+
+/** Runs one node's part of the plan: what its dispositions allow, or only its report. */
+async function runNode(o: ReconcileOptions, ordered: Reconciler[], p: Planned): Promise<NodeResult> {
   const stats = p.session?.stats ?? { connections: 0, execs: 0 };
   const result = {
     node: p.node.name,
@@ -286,45 +205,19 @@ async function runNode(
   };
   if (!p.session) return { ...result, outcome: "unreachable" };
   const suspended = isSuspended(o.manifest, p.node);
-  if (suspended && o.apply) o.onProgress?.(p.node.name, "suspended: observed and reported, not applied");
+  if (suspended) o.onProgress?.(p.node.name, "suspended: observed and reported, not applied");
   // A refused change is an error of the run, whatever else happens on the node.
   result.errors.push(...refusals(p.nodePlan.changes).map((r) => `${p.node.name}: ${r}`));
-  if (!o.apply || toApply(p.nodePlan.changes).length === 0) {
+  if (toApply(p.nodePlan.changes).length === 0) {
     const outcome =
       result.errors.length > 0 ? "failed" : p.nodePlan.changes.length > 0 ? "pending" : "converged";
-    if (o.apply && !suspended && outcome === "converged")
+    if (!suspended && outcome === "converged")
       await recordOnNode(o, p.session, p.nodePlan, { ...result, outcome });
     return { ...result, outcome, ...(suspended ? { suspended } : {}) };
   }
   const applied = await applyNode(o, ordered, p.session, p.node, p.nodePlan, result);
-  // After a reboot the node answers on a new connection: the run keeps that one (and closes it).
   p.session = applied.session;
   return applied.result;
-}
-
-/**
- * Sessions to every control-plane node (but `except`): the run's own, or new ones (kept in `extra`)
- * for nodes outside `--only`; `down` names those that cannot be reached.
- */
-async function controlPlaneSessions(
-  o: ReconcileOptions,
-  planned: Planned[],
-  extra: Map<string, Session>,
-  except?: NodeSpec,
-): Promise<{ sessions: Session[]; down: string[] }> {
-  const sessions: Session[] = [];
-  const down: string[] = [];
-  for (const node of o.manifest.nodes.filter((n) => n !== except && n.roles.includes("control-plane"))) {
-    const q = planned.find((x) => x.node.name === node.name);
-    let session = q ? q.session : extra.get(node.name);
-    if (!q && !session) {
-      session = await o.transport.connect(node).catch(() => undefined);
-      if (session) extra.set(node.name, session);
-    }
-    if (session) sessions.push(session);
-    else down.push(node.name);
-  }
-  return { sessions, down };
 }
 
 /** A rolling node left alone because an earlier one did not bring the virtual IP back. */
@@ -350,17 +243,9 @@ async function waitForVirtualIp(
   extra: Map<string, Session>,
   after: string,
 ): Promise<string | undefined> {
-  const vip = o.manifest.cluster.virtualIp;
-  if (vip === undefined || o.manifest.keepalived === undefined) return undefined;
+  if (o.manifest.cluster.virtualIp === undefined || o.manifest.keepalived === undefined) return undefined;
   const { sessions } = await controlPlaneSessions(o, planned, extra);
-  o.onProgress?.(after, `waiting for one holder of the virtual IP ${vip}`);
-  const gate = await waitForOneVipHolder(sessions, vip, o.vipTimeoutMs ?? 30_000);
-  if ("error" in gate) return gate.error;
-  o.onProgress?.(
-    after,
-    `virtual IP ${vip} held by ${gate.holder} (${(gate.waitedMs / 1000).toFixed(1)} s after the changes)`,
-  );
-  return undefined;
+  return gateVirtualIp(o.manifest, sessions, after, o.vipTimeoutMs, o.onProgress);
 }
 
 async function applyNode(
@@ -534,15 +419,12 @@ async function applyAndVerify(
       `not converged after apply: ${unexpected.map((c) => `${c.concern}: ${c.summary}`).join("; ")}`,
     );
   }
-  const verdict: NodeOutcome = rolledBack
-    ? "rolled-back"
-    : errors.length > 0
-      ? unexpected.length > 0
-        ? "not-converged"
-        : "failed"
-      : after.changes.length > 0
-        ? "pending"
-        : "converged";
+  const verdict = nodeOutcome({
+    rolledBack,
+    errors: errors.length,
+    unexpected: unexpected.length,
+    remaining: after.changes.length,
+  });
   return { ...result, applied, remaining: after.changes, errors, outcome: verdict };
 }
 
@@ -589,85 +471,4 @@ async function recordOnNode(
   } catch (err) {
     result.errors.push(`${node.name}: could not write ${RECORD_PATH}: ${(err as Error).message}`);
   }
-}
-
-/** Saves what the access changes may touch and arms the dead-man timer; returns the transaction id. */
-async function beginAccessTransaction(
-  o: ReconcileOptions,
-  session: Session,
-  access: Change[],
-): Promise<string> {
-  const missing = access.filter((c) => !c.guard).map((c) => c.concern);
-  if (missing.length > 0)
-    throw new PicoError(`access changes without a guard (a bug in ${missing.join(", ")})`);
-  const txn = `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
-  for (const command of [
-    buildSnapshotCommand(
-      txn,
-      access.map((c) => c.guard as Guard),
-    ),
-    buildArmCommand(txn, o.deadmanSeconds ?? 120),
-  ]) {
-    const r = await session.exec(command);
-    if (r.exitCode !== 0)
-      throw new StepError(
-        session.node,
-        "access guard",
-        command.split("\n")[0] ?? command,
-        r.exitCode,
-        r.stderr,
-      );
-  }
-  return txn;
-}
-
-/**
- * Proves that the admin user can still log in: a NEW connection with the key, and `sudo -n true`.
- * Returns undefined when proven, else why not.
- */
-async function proveAccess(o: ReconcileOptions, node: NodeSpec): Promise<string | undefined> {
-  const user = o.manifest.admin.user;
-  const timeoutMs = o.proofTimeoutMs ?? 20_000;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<string>((resolve) => {
-    timer = setTimeout(() => resolve(`no login as ${user} within ${timeoutMs / 1000} s`), timeoutMs);
-  });
-  let done = false;
-  const attempt = (async () => {
-    // sshd may be re-executing after a reload: a refused connection is retried until the timeout;
-    // a refused login is an answer.
-    for (;;) {
-      let proof: Session | undefined;
-      try {
-        proof = await o.transport.connect(node, { user });
-        const r = await proof.exec("true");
-        return r.exitCode === 0
-          ? undefined
-          : `${user} logged in but sudo -n failed (exit ${r.exitCode}): ${r.stderr.trim()}`;
-      } catch (err) {
-        // Only "no answer at all" is retried; a refused login or a host key problem is the answer.
-        if (done || !(err instanceof UnreachableError))
-          return `a new login as ${user} with the key failed: ${(err as Error).message}`;
-      } finally {
-        await proof?.close();
-      }
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  })();
-  try {
-    return await Promise.race([attempt, timeout]);
-  } finally {
-    done = true;
-    clearTimeout(timer);
-  }
-}
-
-/**
- * The exit code of a reconcile, as in `terraform plan -detailed-exitcode`: 1 when any node failed,
- * was unreachable or did not converge; 2 (only when `detailed`) when changes are pending; else 0.
- */
-export function exitCodeFor(results: NodeResult[], detailed: boolean): number {
-  if (results.some((r) => r.outcome !== "converged" && r.outcome !== "pending")) return 1;
-  if (detailed && results.some((r) => r.outcome === "pending")) return 2;
-  return 0;
 }

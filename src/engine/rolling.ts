@@ -3,7 +3,7 @@
 // holds the virtual IP again, so that the API never has no holder (or two) because of us.
 import type { Session } from "../transport/session.js";
 import { shellQuote } from "../transport/quote.js";
-import type { NodePlan, Reconciler } from "./types.js";
+import type { Manifest, NodePlan, Reconciler } from "./types.js";
 
 /** True when the changes this run applies on the node must go in the rolling phase. Pure. */
 export function needsRolling(nodePlan: NodePlan, reconcilers: Reconciler[]): boolean {
@@ -53,4 +53,31 @@ export async function waitForOneVipHolder(
       };
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** How long a rolling apply (or reboot) waits for one holder of the virtual IP after a node. */
+export const VIP_TIMEOUT_MS = 30_000;
+
+/**
+ * The rolling gate, shared by the engine and the fleet commands: after `after`, waits until exactly
+ * one of the control-plane `sessions` holds the manifest's virtual IP. Returns why not, or undefined
+ * (also when the manifest keeps no virtual IP).
+ */
+export async function gateVirtualIp(
+  m: Manifest,
+  sessions: Session[],
+  after: string,
+  timeoutMs = VIP_TIMEOUT_MS,
+  onProgress?: (node: string, message: string) => void,
+): Promise<string | undefined> {
+  const vip = m.cluster.virtualIp;
+  if (vip === undefined || m.keepalived === undefined) return undefined;
+  onProgress?.(after, `waiting for one holder of the virtual IP ${vip}`);
+  const gate = await waitForOneVipHolder(sessions, vip, timeoutMs);
+  if ("error" in gate) return gate.error;
+  onProgress?.(
+    after,
+    `virtual IP ${vip} held by ${gate.holder} (${(gate.waitedMs / 1000).toFixed(1)} s after the changes)`,
+  );
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import type { NodeResult } from "../engine/reconcile.js";
+import type { NodeResult } from "../engine/results.js";
 import type { Plan } from "../engine/types.js";
 
 /** The machine interface of a reconcile: the plan, per-node results and counters. CI reads this. */

@@ -1,6 +1,6 @@
 import { describeDisposition } from "../engine/dispositions.js";
 import { describeRestore } from "../engine/record.js";
-import type { NodeResult } from "../engine/reconcile.js";
+import type { NodeResult } from "../engine/results.js";
 import type { Plan } from "../engine/types.js";
 
 function cell(text: string): string {

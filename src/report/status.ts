@@ -1,4 +1,4 @@
-import type { NodeResult } from "../engine/reconcile.js";
+import type { NodeResult } from "../engine/results.js";
 import type { NodeRecord } from "../engine/record.js";
 import type { Plan } from "../engine/types.js";
 

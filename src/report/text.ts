@@ -1,6 +1,6 @@
 import type { DiffEntry } from "../engine/diff.js";
 import { formatPath } from "../manifest/load.js";
-import type { NodeResult } from "../engine/reconcile.js";
+import type { NodeResult } from "../engine/results.js";
 import { styleText } from "node:util";
 import { changeKind, type ChangeKind, type Plan } from "../engine/types.js";
 import { describeDisposition } from "../engine/dispositions.js";

@@ -63,7 +63,6 @@ t.test("a suspended node is observed and reported, never written to", async (t) 
     manifest: manifest(""),
     reconcilers: [demo],
     concurrency: 2,
-    apply: true,
   });
   t.strictSame(
     plan.nodes.map((n) => n.changes.length),
@@ -94,7 +93,6 @@ t.test("the whole cluster suspended: nothing is applied anywhere", async (t) => 
     manifest: manifest("suspend: true\n"),
     reconcilers: [demo],
     concurrency: 2,
-    apply: true,
   });
   t.strictSame(
     results.map((r) => r.outcome),
@@ -115,7 +113,6 @@ t.test("withheld risks stay pending and visible; the rest is applied", async (t)
     manifest: manifest(""),
     reconcilers: [demo],
     concurrency: 1,
-    apply: true,
     only: ["a"],
     policy: { withhold: WITHHELD_IN_WATCH },
   });
@@ -164,7 +161,6 @@ t.test("where reboots are withheld, a conditional reboot step (after upgrades) i
     manifest: manifest(""),
     reconcilers: [upgrade],
     concurrency: 1,
-    apply: true,
     only: ["a"],
     policy: { withhold: WITHHELD_IN_WATCH },
   });

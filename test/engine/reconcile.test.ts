@@ -1,7 +1,7 @@
 import t from "tap";
 import { reconcilers } from "../../reconcilers/index.js";
 import { hosts } from "../../reconcilers/hosts.js";
-import { exitCodeFor, reconcile } from "../../src/engine/reconcile.js";
+import { dryRun, exitCodeFor, reconcile } from "../../src/engine/reconcile.js";
 import { NO_INPUTS } from "../../src/engine/types.js";
 import { parseManifestSource } from "../../src/manifest/load.js";
 import type { Manifest } from "../../src/manifest/types.generated.js";
@@ -76,12 +76,11 @@ t.test("a converged cluster: one connection and one exec per node, exit 0", asyn
     a: { probeRounds: [converged("a")] },
     b: { probeRounds: [converged("b")] },
   });
-  const { plan, results } = await reconcile({
+  const { plan, results } = await dryRun({
     transport,
     manifest,
     reconcilers,
     concurrency: 4,
-    apply: false,
   });
   t.strictSame(
     plan.nodes.map((n) => [n.changes.length, n.errors]),
@@ -109,12 +108,11 @@ t.test("dry-run of factory nodes plans every concern and runs nothing", async (t
     a: { probeRounds: [factoryProbe("odroid64")] },
     b: { probeRounds: [factoryProbe("odroid64")] },
   });
-  const { plan, results } = await reconcile({
+  const { plan, results } = await dryRun({
     transport,
     manifest,
     reconcilers,
     concurrency: 4,
-    apply: false,
   });
   t.strictSame(
     plan.nodes[0]?.changes.map((c) => c.concern),
@@ -148,7 +146,7 @@ t.test(
       a: { probeRounds: [factoryProbe("odroid64"), converged("a")], commands: stepCommands },
       b: { probeRounds: [factoryProbe("odroid64"), converged("b")], commands: stepCommands },
     });
-    const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 1, apply: true });
+    const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 1 });
     t.strictSame(
       results.map((r) => [r.outcome, r.applied, r.errors]),
       [
@@ -212,7 +210,7 @@ t.test("a refused proof rolls the access changes back and names the node", async
     },
     b: { probeRounds: [factoryProbe("odroid64"), converged("b")], commands: stepCommands },
   });
-  const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 2, apply: true });
+  const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 2 });
   t.equal(results[0]?.outcome, "rolled-back");
   t.match(
     results[0]?.errors.join("\n"),
@@ -249,7 +247,7 @@ t.test(
       a: { probeRounds: [factoryProbe("odroid64")], commands: failing },
       b: { probeRounds: [factoryProbe("odroid64"), converged("b")], commands: stepCommands },
     });
-    const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 2, apply: true });
+    const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 2 });
     t.equal(results[0]?.outcome, "not-converged", "the node is reported, not converged");
     t.equal(
       results[0]?.applied,
@@ -292,7 +290,6 @@ t.test("an unreachable node is named; the others converge", async (t) => {
     manifest,
     reconcilers,
     concurrency: 2,
-    apply: true,
   });
   t.equal(plan.nodes[0]?.status, "unreachable");
   t.match(plan.nodes[0]?.errors[0], /^a: cannot connect/);
@@ -309,12 +306,11 @@ t.test("a failing probe makes only its concern unknown", async (t) => {
     hostname: { stdout: "", exitCode: 127, stderr: "sh: hostname: not found" },
   };
   const transport = new FakeTransport({ a: { probeRounds: [probe] }, b: { probeRounds: [converged("b")] } });
-  const { plan, results } = await reconcile({
+  const { plan, results } = await dryRun({
     transport,
     manifest,
     reconcilers,
     concurrency: 2,
-    apply: false,
     only: ["a"],
   });
   t.strictSame(
@@ -330,7 +326,7 @@ t.test("a failing probe makes only its concern unknown", async (t) => {
 t.test("--only with an unknown node is an error naming it", async (t) => {
   const transport = new FakeTransport({});
   await t.rejects(
-    reconcile({ transport, manifest, reconcilers, concurrency: 1, apply: false, only: ["zz"] }),
+    dryRun({ transport, manifest, reconcilers, concurrency: 1, only: ["zz"] }),
     /no node named zz/,
   );
 });
@@ -347,7 +343,6 @@ t.test("nothing changes without a yes: a refusal stops the run before any comman
       manifest,
       reconcilers,
       concurrency: 2,
-      apply: true,
       approve: (pending) => (asked.push(pending), Promise.resolve(false)),
     }),
     {
@@ -374,7 +369,6 @@ t.test("a plan with nothing to apply asks nothing", async (t) => {
     manifest,
     reconcilers,
     concurrency: 2,
-    apply: true,
     approve: () => (asked++, Promise.resolve(false)),
   });
   t.equal(asked, 0);

@@ -85,7 +85,6 @@ t.test("one control-plane node at a time; the next waits for one holder of the v
     manifest,
     reconcilers: [ha],
     concurrency: 3,
-    apply: true,
   });
   t.strictSame(
     results.map((r) => [r.node, r.outcome]),
@@ -122,7 +121,6 @@ t.test("no holder after a node: the roll stops, the next node is not touched and
     manifest,
     reconcilers: [ha],
     concurrency: 3,
-    apply: true,
     vipTimeoutMs: 300,
   });
   t.strictSame(restarted, ["a"], "only the first node was restarted");
@@ -150,7 +148,6 @@ t.test("changes of concerns that are not rolling run in parallel, without waitin
     manifest,
     reconcilers: [plain],
     concurrency: 3,
-    apply: true,
   });
   t.strictSame(
     results.map((r) => r.outcome),
@@ -195,7 +192,6 @@ t.test(
       manifest,
       reconcilers: [rebuild],
       concurrency: 3,
-      apply: true,
       only: ["a"],
     });
     t.equal(results[0]?.outcome, "failed");

@@ -1,0 +1,80 @@
+// The access transaction of one node: what the access changes may touch is saved, a dead-man timer
+// is armed, the changes run marked as the transaction's, a NEW login as the admin user proves them,
+// and the timer is disarmed; or they are rolled back over the connection still open.
+import { randomBytes } from "node:crypto";
+import { PicoError, StepError, UnreachableError } from "../errors.js";
+import type { Session } from "../transport/session.js";
+import { buildArmCommand, buildSnapshotCommand } from "./guard.js";
+import type { ReconcileOptions } from "./options.js";
+import type { Change, Guard, NodeSpec } from "./types.js";
+
+/** Saves what the access changes may touch and arms the dead-man timer; returns the transaction id. */
+export async function beginAccessTransaction(
+  o: ReconcileOptions,
+  session: Session,
+  access: Change[],
+): Promise<string> {
+  const missing = access.filter((c) => !c.guard).map((c) => c.concern);
+  if (missing.length > 0)
+    throw new PicoError(`access changes without a guard (a bug in ${missing.join(", ")})`);
+  const txn = `${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+  for (const command of [
+    buildSnapshotCommand(
+      txn,
+      access.map((c) => c.guard as Guard),
+    ),
+    buildArmCommand(txn, o.deadmanSeconds ?? 120),
+  ]) {
+    const r = await session.exec(command);
+    if (r.exitCode !== 0)
+      throw new StepError(
+        session.node,
+        "access guard",
+        command.split("\n")[0] ?? command,
+        r.exitCode,
+        r.stderr,
+      );
+  }
+  return txn;
+}
+
+/**
+ * Proves that the admin user can still log in: a NEW connection with the key, and `sudo -n true`.
+ * Returns undefined when proven, else why not.
+ */
+export async function proveAccess(o: ReconcileOptions, node: NodeSpec): Promise<string | undefined> {
+  const user = o.manifest.admin.user;
+  const timeoutMs = o.proofTimeoutMs ?? 20_000;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no login as ${user} within ${timeoutMs / 1000} s`), timeoutMs);
+  });
+  let done = false;
+  const attempt = (async () => {
+    // sshd may be re-executing after a reload: a refused connection is retried until the timeout;
+    // a refused login is an answer.
+    for (;;) {
+      let proof: Session | undefined;
+      try {
+        proof = await o.transport.connect(node, { user });
+        const r = await proof.exec("true");
+        return r.exitCode === 0
+          ? undefined
+          : `${user} logged in but sudo -n failed (exit ${r.exitCode}): ${r.stderr.trim()}`;
+      } catch (err) {
+        // Only "no answer at all" is retried; a refused login or a host key problem is the answer.
+        if (done || !(err instanceof UnreachableError))
+          return `a new login as ${user} with the key failed: ${(err as Error).message}`;
+      } finally {
+        await proof?.close();
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  })();
+  try {
+    return await Promise.race([attempt, timeout]);
+  } finally {
+    done = true;
+    clearTimeout(timer);
+  }
+}
