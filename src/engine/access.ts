@@ -4,7 +4,14 @@
 import { randomBytes } from "node:crypto";
 import { PicoError, StepError, UnreachableError } from "../errors.js";
 import type { Session } from "../transport/session.js";
-import { buildArmCommand, buildSnapshotCommand } from "./guard.js";
+import { applyChanges } from "./apply.js";
+import {
+  buildArmCommand,
+  buildDisarmCommand,
+  buildRollbackCommand,
+  buildSnapshotCommand,
+  buildTxnPrefix,
+} from "./guard.js";
 import type { ReconcileOptions } from "./options.js";
 import type { Change, Guard, NodeSpec } from "./types.js";
 
@@ -77,4 +84,54 @@ export async function proveAccess(o: ReconcileOptions, node: NodeSpec): Promise<
     done = true;
     clearTimeout(timer);
   }
+}
+
+/** How one access transaction ended. */
+export interface AccessOutcome {
+  /** The transaction's id (its folder, its timer, its processes' mark). */
+  id: string;
+  /** Access changes applied completely. */
+  applied: number;
+  /** Proven by a new login and disarmed in time: the rest of the plan may run. */
+  proven: boolean;
+  /** Not proven, and put back over the connection still open. */
+  rolledBack: boolean;
+  errors: string[];
+}
+
+/**
+ * Applies a node's access changes as one guarded transaction: snapshot and dead-man timer, the
+ * changes (each step marked as the transaction's and refused once it is over), a NEW login as the
+ * admin user, then the timer disarmed (only while still armed). Not proven: rolled back at once.
+ */
+export async function applyAccessTransaction(
+  o: ReconcileOptions,
+  session: Session,
+  node: NodeSpec,
+  access: Change[],
+  progress?: (c: Change) => void,
+): Promise<AccessOutcome> {
+  const id = await beginAccessTransaction(o, session, access);
+  const errors: string[] = [];
+  const outcome = await applyChanges(session, access, progress, undefined, buildTxnPrefix(id));
+  if (outcome.error) errors.push(outcome.error.message);
+  const refusal = outcome.error ? "a step failed" : await proveAccess(o, node);
+  if (refusal === undefined) {
+    const r = await session.exec(buildDisarmCommand(id, true));
+    if (r.exitCode === 0) return { id, applied: outcome.applied, proven: true, rolledBack: false, errors };
+    // Too late: the timer restored the node while the proof ran; what was proven is gone.
+    errors.push(
+      `${node.name}: the dead-man timer restored the access changes before they were proven (${r.stderr.trim() || `exit ${r.exitCode}`})`,
+    );
+    return { id, applied: outcome.applied, proven: false, rolledBack: false, errors };
+  }
+  o.onProgress?.(node.name, `rolling back the access changes: ${refusal}`);
+  const r = await session.exec(buildRollbackCommand(id));
+  const rolledBack = r.exitCode === 0;
+  errors.push(
+    rolledBack
+      ? `${node.name}: access changes rolled back: ${refusal}`
+      : `${node.name}: ROLLBACK FAILED (exit ${r.exitCode}): ${r.stderr.trim()}; the dead-man timer will try again`,
+  );
+  return { id, applied: outcome.applied, proven: false, rolledBack, errors };
 }

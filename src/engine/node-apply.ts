@@ -1,0 +1,217 @@
+// One node's part of a run: take the node's lock, apply what the plan's dispositions allow in
+// phases (a rebuild alone and re-planned; the access transaction; the rest; reboots), observe again
+// and verify, record what was done on the node, release the lock.
+import { hostname as localHostname } from "node:os";
+import type { Session } from "../transport/session.js";
+import { buildStepCommand } from "../transport/steps.js";
+import { applyAccessTransaction } from "./access.js";
+import { applyChanges, lockNode, unlockNode } from "./apply.js";
+import { APPLY_ALL, decideDispositions, toApply } from "./dispositions.js";
+import { DEADMAN_LOG } from "./guard.js";
+import { observeNode } from "./observe.js";
+import type { ReconcileOptions } from "./options.js";
+import { planNode } from "./plan.js";
+import { rebootAndReconnect } from "./reboot.js";
+import { buildRecordStep, describeRestore, RECORD_PATH, type NodeRecord } from "./record.js";
+import { nodeOutcome, type NodeResult } from "./results.js";
+import type { Change, NodePlan, NodeSpec, Reconciler } from "./types.js";
+
+export async function applyNode(
+  o: ReconcileOptions,
+  ordered: Reconciler[],
+  session: Session,
+  node: NodeSpec,
+  nodePlan: NodePlan,
+  result: Omit<NodeResult, "outcome">,
+): Promise<{ result: NodeResult; session: Session }> {
+  const holder = `picotrader on ${localHostname()} pid ${process.pid} since ${new Date().toISOString()}`;
+  try {
+    await lockNode(session, holder);
+  } catch (err) {
+    return {
+      result: { ...result, outcome: "failed", errors: [...result.errors, (err as Error).message] },
+      session,
+    };
+  }
+  // A reboot clears /run, and the lock with it: the new boot is locked again before going on.
+  const reboot = async (s: Session, change: Change) => {
+    // A rebuild comes back with a new host key: the old one is dropped and the new one pinned.
+    const reimaged = change.risk === "destroy";
+    o.onProgress?.(node.name, reimaged ? "rebooting to re-image" : "rebooting");
+    const next = await rebootAndReconnect(s, o.transport, node, o.rebootTimeoutMs ?? 300_000, reimaged);
+    current = next;
+    o.onProgress?.(node.name, "back on a new boot");
+    await lockNode(next, holder);
+    return next;
+  };
+  let current = session;
+  let done: NodeResult | undefined;
+  try {
+    done = await applyAndVerify(o, ordered, session, node, nodePlan, result, reboot);
+    await recordOnNode(o, current, nodePlan, done);
+    return { result: done, session: current };
+  } catch (err) {
+    // The connection broke mid-apply; a dead-man timer, if armed, restores access on its own.
+    const failed: NodeResult = {
+      ...result,
+      ...done,
+      outcome: "failed",
+      errors: [
+        ...(done?.errors ?? result.errors),
+        `${node.name}: apply interrupted: ${(err as Error).message}`,
+      ],
+    };
+    return { result: failed, session: current };
+  } finally {
+    const unlocked = await unlockNode(current).then(
+      () => true,
+      () => false,
+    );
+    if (!unlocked)
+      (done?.errors ?? result.errors).push(`${node.name}: could not release /run/picotrader/lock`);
+  }
+}
+
+/**
+ * Runs the node's plan, then observes and verifies. Access changes are one guarded transaction,
+ * proven before any change that reboots the node (a reboot would drop the dead-man timer).
+ */
+async function applyAndVerify(
+  o: ReconcileOptions,
+  ordered: Reconciler[],
+  session: Session,
+  node: NodeSpec,
+  nodePlan: NodePlan,
+  result: Omit<NodeResult, "outcome">,
+  reboot: (s: Session, change: Change) => Promise<Session>,
+): Promise<NodeResult> {
+  const errors = [...result.errors];
+  const progress = (c: Change) => o.onProgress?.(node.name, `${c.concern}: ${c.summary}`);
+  const destroy = toApply(nodePlan.changes).filter((c) => c.risk === "destroy");
+  let rebuiltApplied = 0;
+  if (destroy.length > 0) {
+    // A rebuild wipes the node: nothing else of this plan fits what comes back. The fresh node is
+    // observed and planned again, and that plan is applied in the same run.
+    const rebuilt = await applyChanges(session, destroy, progress, reboot);
+    session = rebuilt.session;
+    if (rebuilt.error) {
+      errors.push(rebuilt.error.message);
+      return { ...result, applied: rebuilt.applied, remaining: nodePlan.changes, errors, outcome: "failed" };
+    }
+    rebuiltApplied = rebuilt.applied;
+    o.onProgress?.(node.name, `rebuilt; observing the fresh node as ${session.identity}`);
+    const { facts } = await observeNode(session, node, o.manifest, ordered, o.inputs);
+    const fresh = planNode(node, o.manifest, ordered, facts, o.inputs);
+    nodePlan = decideDispositions(
+      { ...nodePlan, changes: fresh.changes, errors: fresh.errors },
+      node,
+      o.manifest,
+      o.policy ?? APPLY_ALL,
+    );
+    errors.push(...fresh.errors);
+  }
+  const allowed = toApply(nodePlan.changes);
+  const rebooting = (c: Change) => c.steps.some((s) => s.kind === "reboot");
+  // The access changes go first, alone, as one guarded transaction: proven by a new login and the
+  // dead-man timer disarmed before anything else runs, so no slow step can outlast the timer.
+  const access = allowed.filter((c) => c.risk === "access");
+  const txn =
+    access.length > 0 ? await applyAccessTransaction(o, session, node, access, progress) : undefined;
+  let applied = rebuiltApplied + (txn?.applied ?? 0);
+  errors.push(...(txn?.errors ?? []));
+  const rolledBack = txn?.rolledBack ?? false;
+  const accessFailed = txn !== undefined && !txn.proven;
+  let current = session;
+  if (!accessFailed) {
+    const rest = await applyChanges(
+      session,
+      allowed.filter((c) => c.risk !== "access" && !rebooting(c)),
+      progress,
+    );
+    if (rest.error) errors.push(rest.error.message);
+    applied += rest.applied;
+    if (!rest.error) {
+      const mayReboot = o.policy?.withhold.reboot === undefined;
+      const rebooted = await applyChanges(
+        session,
+        allowed.filter(rebooting),
+        progress,
+        mayReboot ? reboot : undefined,
+      );
+      if (rebooted.error) errors.push(rebooted.error.message);
+      applied += rebooted.applied;
+      current = rebooted.session;
+    }
+  }
+  o.onProgress?.(node.name, "verifying");
+  const { facts, restored } = await observeNode(current, node, o.manifest, ordered, o.inputs);
+  const replanned = planNode(node, o.manifest, ordered, facts, o.inputs);
+  const after = decideDispositions(
+    { ...nodePlan, changes: replanned.changes, errors: replanned.errors },
+    node,
+    o.manifest,
+    o.policy ?? APPLY_ALL,
+  );
+  errors.push(...after.errors);
+  // A restore of this run's own transaction means the node is back in its old state, not a mix.
+  const ours = restored.filter((r) => r.transaction === txn?.id);
+  errors.push(...ours.map((r) => `${node.name}: access changes ${describeRestore(r)}`));
+  const unexpected = toApply(after.changes);
+  if (unexpected.length > 0 && !rolledBack) {
+    errors.push(
+      `not converged after apply: ${unexpected.map((c) => `${c.concern}: ${c.summary}`).join("; ")}`,
+    );
+  }
+  const verdict = nodeOutcome({
+    rolledBack,
+    errors: errors.length,
+    unexpected: unexpected.length,
+    remaining: after.changes.length,
+  });
+  return { ...result, applied, remaining: after.changes, errors, outcome: verdict };
+}
+
+/**
+ * Writes what this run did on the node (commit, generation, time, result), unless the node's record
+ * already says the same and nothing was applied. A failure to record is reported, not fatal.
+ */
+export async function recordOnNode(
+  o: ReconcileOptions,
+  session: Session,
+  nodePlan: NodePlan,
+  result: NodeResult,
+): Promise<void> {
+  const node = o.manifest.nodes.find((n) => n.name === nodePlan.node) as NodeSpec;
+  const previous = nodePlan.recorded;
+  // The dead-man's restores stay reported until a run converges the node after them.
+  const seenRestores = nodePlan.restored !== undefined && result.outcome === "converged";
+  // A rebuild left pending (withheld, or failed) means the node is still at its old generation.
+  const rebuildPending = result.remaining.some((c) => c.risk === "destroy");
+  const generation = rebuildPending && previous ? previous.generation : (node.generation ?? 1);
+  const unchanged =
+    previous?.commit === o.commit &&
+    previous?.generation === generation &&
+    previous?.result === result.outcome;
+  if (unchanged && result.applied === 0 && !seenRestores) return;
+  const record: NodeRecord = {
+    ...(o.commit !== undefined ? { commit: o.commit } : {}),
+    generation,
+    appliedAt: new Date().toISOString(),
+    result: result.outcome,
+    applied: result.applied,
+    errors: result.errors,
+  };
+  const { command, stdin } = buildStepCommand(buildRecordStep(record));
+  try {
+    const r = await session.exec(
+      seenRestores ? `${command}\nrm -f ${DEADMAN_LOG}` : command,
+      stdin === undefined ? {} : { stdin },
+    );
+    if (r.exitCode !== 0)
+      result.errors.push(
+        `${node.name}: could not write ${RECORD_PATH} (exit ${r.exitCode}): ${r.stderr.trim()}`,
+      );
+  } catch (err) {
+    result.errors.push(`${node.name}: could not write ${RECORD_PATH}: ${(err as Error).message}`);
+  }
+}
