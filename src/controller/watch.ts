@@ -5,6 +5,7 @@ import { watch as watchFile } from "chokidar";
 import { simpleGit } from "simple-git";
 import type { Inputs, Reconciler } from "../engine/types.js";
 import { reconcile } from "../engine/reconcile.js";
+import { describeDiagnostic } from "../engine/diagnostics.js";
 import type { NodeResult } from "../engine/results.js";
 import { ManifestError, PicoError } from "../errors.js";
 import { parseManifestSource } from "../manifest/load.js";
@@ -128,7 +129,7 @@ export class WatchController {
     this.o.log(
       `${changes} change(s) planned; ${results.map((r) => `${r.node}: ${r.outcome}${r.applied ? ` (${r.applied} applied)` : ""}${r.suspended ? " (suspended)" : ""}`).join(", ")}`,
     );
-    for (const r of results) for (const e of r.errors) this.o.log(`  ! ${e}`);
+    for (const r of results) for (const d of r.diagnostics) this.o.log(`  ! ${describeDiagnostic(d)}`);
   }
 
   /** Reads and validates the manifest; on failure logs every problem and keeps the last good one. */

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { PicoError, StepError, UnreachableError } from "../errors.js";
 import type { Session } from "../transport/session.js";
 import { applyChanges } from "./apply.js";
+import { diagnostic, diagnosticFrom, type RunDiagnostic } from "./diagnostics.js";
 import {
   buildArmCommand,
   buildDisarmCommand,
@@ -96,7 +97,7 @@ export interface AccessOutcome {
   proven: boolean;
   /** Not proven, and put back over the connection still open. */
   rolledBack: boolean;
-  errors: string[];
+  diagnostics: RunDiagnostic[];
 }
 
 /**
@@ -112,26 +113,35 @@ export async function applyAccessTransaction(
   progress?: (c: Change) => void,
 ): Promise<AccessOutcome> {
   const id = await beginAccessTransaction(o, session, access);
-  const errors: string[] = [];
+  const diagnostics: RunDiagnostic[] = [];
   const outcome = await applyChanges(session, access, progress, undefined, buildTxnPrefix(id));
-  if (outcome.error) errors.push(outcome.error.message);
+  if (outcome.error) diagnostics.push(diagnosticFrom(node.name, outcome.error, "step-failed"));
   const refusal = outcome.error ? "a step failed" : await proveAccess(o, node);
   if (refusal === undefined) {
     const r = await session.exec(buildDisarmCommand(id, true));
-    if (r.exitCode === 0) return { id, applied: outcome.applied, proven: true, rolledBack: false, errors };
+    if (r.exitCode === 0)
+      return { id, applied: outcome.applied, proven: true, rolledBack: false, diagnostics };
     // Too late: the timer restored the node while the proof ran; what was proven is gone.
-    errors.push(
-      `${node.name}: the dead-man timer restored the access changes before they were proven (${r.stderr.trim() || `exit ${r.exitCode}`})`,
+    diagnostics.push(
+      diagnostic(
+        node.name,
+        "restored",
+        `${node.name}: the dead-man timer restored the access changes before they were proven (${r.stderr.trim() || `exit ${r.exitCode}`})`,
+      ),
     );
-    return { id, applied: outcome.applied, proven: false, rolledBack: false, errors };
+    return { id, applied: outcome.applied, proven: false, rolledBack: false, diagnostics };
   }
   o.onProgress?.(node.name, `rolling back the access changes: ${refusal}`);
   const r = await session.exec(buildRollbackCommand(id));
   const rolledBack = r.exitCode === 0;
-  errors.push(
-    rolledBack
-      ? `${node.name}: access changes rolled back: ${refusal}`
-      : `${node.name}: ROLLBACK FAILED (exit ${r.exitCode}): ${r.stderr.trim()}; the dead-man timer will try again`,
+  diagnostics.push(
+    diagnostic(
+      node.name,
+      "access",
+      rolledBack
+        ? `${node.name}: access changes rolled back: ${refusal}`
+        : `${node.name}: ROLLBACK FAILED (exit ${r.exitCode}): ${r.stderr.trim()}; the dead-man timer will try again`,
+    ),
   );
-  return { id, applied: outcome.applied, proven: false, rolledBack, errors };
+  return { id, applied: outcome.applied, proven: false, rolledBack, diagnostics };
 }

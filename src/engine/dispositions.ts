@@ -72,8 +72,3 @@ export function describeDisposition(d: Disposition): string {
 export function toApply(changes: readonly Change[]): Change[] {
   return changes.filter((c) => c.disposition.kind === "apply");
 }
-
-/** The reasons of the refused changes, one each. Pure. */
-export function refusals(changes: readonly Change[]): string[] {
-  return changes.flatMap((c) => (c.disposition.kind === "refused" ? [c.disposition.reason] : []));
-}

@@ -5,6 +5,7 @@ import { hostname as localHostname } from "node:os";
 import type { Session } from "../transport/session.js";
 import { buildStepCommand } from "../transport/steps.js";
 import { applyAccessTransaction } from "./access.js";
+import { describeDiagnostic, diagnostic, diagnosticFrom, errorsOf } from "./diagnostics.js";
 import { applyChanges, lockNode, unlockNode } from "./apply.js";
 import { APPLY_ALL, decideDispositions, toApply } from "./dispositions.js";
 import { DEADMAN_LOG } from "./guard.js";
@@ -29,7 +30,11 @@ export async function applyNode(
     await lockNode(session, holder);
   } catch (err) {
     return {
-      result: { ...result, outcome: "failed", errors: [...result.errors, (err as Error).message] },
+      result: {
+        ...result,
+        outcome: "failed",
+        diagnostics: [...result.diagnostics, diagnosticFrom(node.name, err, "node")],
+      },
       session,
     };
   }
@@ -56,9 +61,9 @@ export async function applyNode(
       ...result,
       ...done,
       outcome: "failed",
-      errors: [
-        ...(done?.errors ?? result.errors),
-        `${node.name}: apply interrupted: ${(err as Error).message}`,
+      diagnostics: [
+        ...(done?.diagnostics ?? result.diagnostics),
+        diagnostic(node.name, "node", `${node.name}: apply interrupted: ${(err as Error).message}`),
       ],
     };
     return { result: failed, session: current };
@@ -68,7 +73,9 @@ export async function applyNode(
       () => false,
     );
     if (!unlocked)
-      (done?.errors ?? result.errors).push(`${node.name}: could not release /run/picotrader/lock`);
+      (done?.diagnostics ?? result.diagnostics).push(
+        diagnostic(node.name, "node", `${node.name}: could not release /run/picotrader/lock`),
+      );
   }
 }
 
@@ -85,7 +92,7 @@ async function applyAndVerify(
   result: Omit<NodeResult, "outcome">,
   reboot: (s: Session, change: Change) => Promise<Session>,
 ): Promise<NodeResult> {
-  const errors = [...result.errors];
+  const diagnostics = [...result.diagnostics];
   const progress = (c: Change) => o.onProgress?.(node.name, `${c.concern}: ${c.summary}`);
   const destroy = toApply(nodePlan.changes).filter((c) => c.risk === "destroy");
   let rebuiltApplied = 0;
@@ -95,20 +102,26 @@ async function applyAndVerify(
     const rebuilt = await applyChanges(session, destroy, progress, reboot);
     session = rebuilt.session;
     if (rebuilt.error) {
-      errors.push(rebuilt.error.message);
-      return { ...result, applied: rebuilt.applied, remaining: nodePlan.changes, errors, outcome: "failed" };
+      diagnostics.push(diagnosticFrom(node.name, rebuilt.error, "step-failed"));
+      return {
+        ...result,
+        applied: rebuilt.applied,
+        remaining: nodePlan.changes,
+        diagnostics,
+        outcome: "failed",
+      };
     }
     rebuiltApplied = rebuilt.applied;
     o.onProgress?.(node.name, `rebuilt; observing the fresh node as ${session.identity}`);
     const { facts } = await observeNode(session, node, o.manifest, ordered, o.inputs);
     const fresh = planNode(node, o.manifest, ordered, facts, o.inputs);
     nodePlan = decideDispositions(
-      { ...nodePlan, changes: fresh.changes, errors: fresh.errors },
+      { ...nodePlan, changes: fresh.changes, diagnostics: fresh.diagnostics },
       node,
       o.manifest,
       o.policy ?? APPLY_ALL,
     );
-    errors.push(...fresh.errors);
+    diagnostics.push(...fresh.diagnostics);
   }
   const allowed = toApply(nodePlan.changes);
   const rebooting = (c: Change) => c.steps.some((s) => s.kind === "reboot");
@@ -118,7 +131,7 @@ async function applyAndVerify(
   const txn =
     access.length > 0 ? await applyAccessTransaction(o, session, node, access, progress) : undefined;
   let applied = rebuiltApplied + (txn?.applied ?? 0);
-  errors.push(...(txn?.errors ?? []));
+  diagnostics.push(...(txn?.diagnostics ?? []));
   const rolledBack = txn?.rolledBack ?? false;
   const accessFailed = txn !== undefined && !txn.proven;
   let current = session;
@@ -128,7 +141,7 @@ async function applyAndVerify(
       allowed.filter((c) => c.risk !== "access" && !rebooting(c)),
       progress,
     );
-    if (rest.error) errors.push(rest.error.message);
+    if (rest.error) diagnostics.push(diagnosticFrom(node.name, rest.error, "step-failed"));
     applied += rest.applied;
     if (!rest.error) {
       const mayReboot = o.policy?.withhold.reboot === undefined;
@@ -138,7 +151,7 @@ async function applyAndVerify(
         progress,
         mayReboot ? reboot : undefined,
       );
-      if (rebooted.error) errors.push(rebooted.error.message);
+      if (rebooted.error) diagnostics.push(diagnosticFrom(node.name, rebooted.error, "step-failed"));
       applied += rebooted.applied;
       current = rebooted.session;
     }
@@ -147,28 +160,36 @@ async function applyAndVerify(
   const { facts, restored } = await observeNode(current, node, o.manifest, ordered, o.inputs);
   const replanned = planNode(node, o.manifest, ordered, facts, o.inputs);
   const after = decideDispositions(
-    { ...nodePlan, changes: replanned.changes, errors: replanned.errors },
+    { ...nodePlan, changes: replanned.changes, diagnostics: replanned.diagnostics },
     node,
     o.manifest,
     o.policy ?? APPLY_ALL,
   );
-  errors.push(...after.errors);
+  diagnostics.push(...after.diagnostics);
   // A restore of this run's own transaction means the node is back in its old state, not a mix.
   const ours = restored.filter((r) => r.transaction === txn?.id);
-  errors.push(...ours.map((r) => `${node.name}: access changes ${describeRestore(r)}`));
+  diagnostics.push(
+    ...ours.map((r) =>
+      diagnostic(node.name, "restored", `${node.name}: access changes ${describeRestore(r)}`),
+    ),
+  );
   const unexpected = toApply(after.changes);
   if (unexpected.length > 0 && !rolledBack) {
-    errors.push(
-      `not converged after apply: ${unexpected.map((c) => `${c.concern}: ${c.summary}`).join("; ")}`,
+    diagnostics.push(
+      diagnostic(
+        node.name,
+        "not-converged",
+        `not converged after apply: ${unexpected.map((c) => `${c.concern}: ${c.summary}`).join("; ")}`,
+      ),
     );
   }
   const verdict = nodeOutcome({
     rolledBack,
-    errors: errors.length,
+    errors: errorsOf(diagnostics).length,
     unexpected: unexpected.length,
     remaining: after.changes.length,
   });
-  return { ...result, applied, remaining: after.changes, errors, outcome: verdict };
+  return { ...result, applied, remaining: after.changes, diagnostics, outcome: verdict };
 }
 
 /**
@@ -199,7 +220,7 @@ export async function recordOnNode(
     appliedAt: new Date().toISOString(),
     result: result.outcome,
     applied: result.applied,
-    errors: result.errors,
+    errors: result.diagnostics.map(describeDiagnostic),
   };
   const { command, stdin } = buildStepCommand(buildRecordStep(record));
   try {
@@ -208,10 +229,18 @@ export async function recordOnNode(
       stdin === undefined ? {} : { stdin },
     );
     if (r.exitCode !== 0)
-      result.errors.push(
-        `${node.name}: could not write ${RECORD_PATH} (exit ${r.exitCode}): ${r.stderr.trim()}`,
+      result.diagnostics.push(
+        diagnostic(node.name, "node", `${node.name}: could not write ${RECORD_PATH} (exit ${r.exitCode})`, {
+          detail: r.stderr.trim(),
+        }),
       );
   } catch (err) {
-    result.errors.push(`${node.name}: could not write ${RECORD_PATH}: ${(err as Error).message}`);
+    result.diagnostics.push(
+      diagnostic(
+        node.name,
+        "node",
+        `${node.name}: could not write ${RECORD_PATH}: ${(err as Error).message}`,
+      ),
+    );
   }
 }

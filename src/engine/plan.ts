@@ -1,3 +1,4 @@
+import { diagnostic, type RunDiagnostic } from "./diagnostics.js";
 import { diffValues } from "./diff.js";
 import {
   NO_INPUTS,
@@ -27,7 +28,7 @@ export function concernsFor(node: NodeSpec, m: Manifest, reconcilers: Reconciler
 
 /**
  * Plans one node from its observed facts: each concern's desired value against its facts.
- * A concern whose facts are unknown plans nothing and is reported in `errors`. Pure.
+ * A concern whose facts are unknown plans nothing and is reported in `diagnostics`. Pure.
  */
 export function planNode(
   node: NodeSpec,
@@ -35,19 +36,21 @@ export function planNode(
   reconcilers: Reconciler[],
   facts: Facts,
   inputs: Inputs = NO_INPUTS,
-): { changes: Change[]; errors: string[]; unknown: string[] } {
+): { changes: Change[]; diagnostics: RunDiagnostic[]; unknown: string[] } {
   const changes: Change[] = [];
-  const errors: string[] = [];
+  const diagnostics: RunDiagnostic[] = [];
+  const unknownFacts = (concern: string, summary: string) =>
+    diagnostics.push(diagnostic(node.name, "facts-unknown", summary, { concern }));
   const unknown: string[] = [];
   for (const r of concernsFor(node, m, reconcilers)) {
     const observed = facts[r.name];
     if (!observed) {
-      errors.push(`${r.name}: no facts were gathered`);
+      unknownFacts(r.name, `${r.name}: no facts were gathered`);
       unknown.push(r.name);
       continue;
     }
     if (!observed.ok) {
-      errors.push(`${r.name}: facts unknown: ${observed.error}`);
+      unknownFacts(r.name, `${r.name}: facts unknown: ${observed.error}`);
       unknown.push(r.name);
       continue;
     }
@@ -56,7 +59,7 @@ export function planNode(
       drafts = r.plan(r.desired(node, m, inputs), observed.value);
     } catch (err) {
       // A concern that cannot plan (e.g. a fact it needs is missing) stops only itself.
-      errors.push(`${r.name}: cannot plan: ${(err as Error).message}`);
+      unknownFacts(r.name, `${r.name}: cannot plan: ${(err as Error).message}`);
       unknown.push(r.name);
       continue;
     }
@@ -71,5 +74,5 @@ export function planNode(
       });
     }
   }
-  return { changes, errors, unknown };
+  return { changes, diagnostics, unknown };
 }

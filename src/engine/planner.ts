@@ -4,6 +4,7 @@
 import { PicoError } from "../errors.js";
 import type { Session } from "../transport/session.js";
 import { mapLimit } from "../util/run.js";
+import { diagnosticFrom } from "./diagnostics.js";
 import { APPLY_ALL, decideDispositions } from "./dispositions.js";
 import { observeNode } from "./observe.js";
 import type { ReconcileOptions } from "./options.js";
@@ -35,7 +36,7 @@ export async function planAll(
   nodes: NodeSpec[],
 ): Promise<Planned[]> {
   return mapLimit(nodes, o.concurrency, async (node): Promise<Planned> => {
-    const base = { node: node.name, address: node.address, errors: [] as string[], changes: [] as Change[] };
+    const base = { node: node.name, address: node.address, changes: [] as Change[] };
     let session: Session | undefined;
     try {
       o.onProgress?.(node.name, "connecting");
@@ -48,7 +49,7 @@ export async function planAll(
         ordered,
         o.inputs,
       );
-      const { changes, errors, unknown } = planNode(node, o.manifest, ordered, facts, o.inputs);
+      const { changes, diagnostics, unknown } = planNode(node, o.manifest, ordered, facts, o.inputs);
       return {
         node,
         session,
@@ -58,7 +59,7 @@ export async function planAll(
           state: nodeState("planned", changes, unknown),
           ...(unknown.length > 0 ? { unknown } : {}),
           identity: session.identity,
-          errors,
+          diagnostics,
           changes,
           facts: factsDigests(facts, ordered),
           ...(record ? { recorded: record } : {}),
@@ -70,7 +71,12 @@ export async function planAll(
       await session?.close();
       return {
         node,
-        nodePlan: { ...base, status: "unreachable", state: "unknown", errors: [(err as Error).message] },
+        nodePlan: {
+          ...base,
+          status: "unreachable",
+          state: "unknown",
+          diagnostics: [diagnosticFrom(node.name, err, "unreachable")],
+        },
       };
     }
   });

@@ -4,7 +4,8 @@
 import { PicoError } from "../errors.js";
 import type { Session } from "../transport/session.js";
 import { mapLimit } from "../util/run.js";
-import { isSuspended, refusals, toApply } from "./dispositions.js";
+import { diagnostic, errorsOf, type RunDiagnostic } from "./diagnostics.js";
+import { isSuspended, toApply } from "./dispositions.js";
 import { applyNode, recordOnNode } from "./node-apply.js";
 import type { ReconcileOptions } from "./options.js";
 import { orderReconcilers } from "./order.js";
@@ -12,7 +13,7 @@ import { controlPlaneSessions, decideAll, planAll, selectNodes, type Planned } f
 import type { NodeResult } from "./results.js";
 import { findStaleness, type Staleness } from "./saved.js";
 import { gateVirtualIp, needsRolling } from "./rolling.js";
-import type { Plan, Reconciler } from "./types.js";
+import type { NodePlan, Plan, Reconciler } from "./types.js";
 
 export type { ReconcileOptions } from "./options.js";
 export { selectNodes } from "./planner.js";
@@ -69,20 +70,20 @@ export async function planCluster(o: ReconcileOptions): Promise<{ plan: Plan; se
 export function dryRunResults(plan: Plan, sessions?: ClusterSessions): NodeResult[] {
   return plan.nodes.map((n) => {
     const p = sessions?.planned.find((x) => x.node.name === n.node);
-    const errors = [...n.errors, ...refusals(n.changes).map((r) => `${n.node}: ${r}`)];
+    const diagnostics = [...n.diagnostics, ...refused(n)];
     return {
       node: n.node,
       outcome:
         n.status === "unreachable"
           ? "unreachable"
-          : errors.length > 0
+          : errorsOf(diagnostics).length > 0
             ? "failed"
             : n.changes.length > 0
               ? "pending"
               : "converged",
       applied: 0,
       remaining: n.changes,
-      errors,
+      diagnostics,
       stats: p?.session?.stats ?? { connections: 0, execs: 0 },
       ...(n.changes.some((c) => c.disposition.kind === "suspended") ? { suspended: true } : {}),
     };
@@ -162,7 +163,7 @@ export async function applyPlan(
     byNode.set(p.node.name, result);
     const gate = await waitForVirtualIp(o, sessions.planned, sessions.gate, p.node.name);
     if (gate !== undefined) {
-      result.errors.push(gate);
+      result.diagnostics.push(diagnostic(p.node.name, "gate", gate));
       if (result.outcome === "converged" || result.outcome === "pending") result.outcome = "failed";
       stopped = `not applied: the rolling apply stopped after ${p.node.name}: ${gate}`;
     }
@@ -193,17 +194,21 @@ async function runNode(o: ReconcileOptions, ordered: Reconciler[], p: Planned): 
     node: p.node.name,
     applied: 0,
     remaining: p.nodePlan.changes,
-    errors: [...p.nodePlan.errors],
+    diagnostics: [...p.nodePlan.diagnostics],
     stats,
   };
   if (!p.session) return { ...result, outcome: "unreachable" };
   const suspended = isSuspended(o.manifest, p.node);
   if (suspended) o.onProgress?.(p.node.name, "suspended: observed and reported, not applied");
   // A refused change is an error of the run, whatever else happens on the node.
-  result.errors.push(...refusals(p.nodePlan.changes).map((r) => `${p.node.name}: ${r}`));
+  result.diagnostics.push(...refused(p.nodePlan));
   if (toApply(p.nodePlan.changes).length === 0) {
     const outcome =
-      result.errors.length > 0 ? "failed" : p.nodePlan.changes.length > 0 ? "pending" : "converged";
+      errorsOf(result.diagnostics).length > 0
+        ? "failed"
+        : p.nodePlan.changes.length > 0
+          ? "pending"
+          : "converged";
     if (!suspended && outcome === "converged")
       await recordOnNode(o, p.session, p.nodePlan, { ...result, outcome });
     return { ...result, outcome, ...(suspended ? { suspended } : {}) };
@@ -213,6 +218,15 @@ async function runNode(o: ReconcileOptions, ordered: Reconciler[], p: Planned): 
   return applied.result;
 }
 
+/** The plan's refused changes as diagnostics of the run. Pure. */
+function refused(n: NodePlan): RunDiagnostic[] {
+  return n.changes.flatMap((c) =>
+    c.disposition.kind === "refused"
+      ? [diagnostic(n.node, "refused", `${n.node}: ${c.disposition.reason}`, { concern: c.concern })]
+      : [],
+  );
+}
+
 /** A rolling node left alone because an earlier one did not bring the virtual IP back. */
 function notApplied(p: Planned, why: string): NodeResult {
   return {
@@ -220,7 +234,7 @@ function notApplied(p: Planned, why: string): NodeResult {
     outcome: "failed",
     applied: 0,
     remaining: p.nodePlan.changes,
-    errors: [...p.nodePlan.errors, `${p.node.name}: ${why}`],
+    diagnostics: [...p.nodePlan.diagnostics, diagnostic(p.node.name, "gate", `${p.node.name}: ${why}`)],
     stats: p.session?.stats ?? { connections: 0, execs: 0 },
   };
 }

@@ -1,6 +1,7 @@
 // What a run reports per node, and the exit code it makes of it: plain types and pure functions,
 // read by the reports and the CLI without importing the orchestrator.
 import type { SessionStats } from "../transport/session.js";
+import type { RunDiagnostic } from "./diagnostics.js";
 import type { Change } from "./types.js";
 
 /** How one node ended. */
@@ -24,7 +25,8 @@ export interface NodeResult {
   applied: number;
   /** What is still pending after apply and verify (apply) or the plan's changes (dry-run). */
   remaining: Change[];
-  errors: string[];
+  /** What went wrong (or is worth a warning) on the node, as values. */
+  diagnostics: RunDiagnostic[];
   stats: SessionStats;
   /** The manifest suspends this node (or the cluster): observed and reported, never applied. */
   suspended?: boolean;

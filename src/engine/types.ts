@@ -1,5 +1,6 @@
 import type { Manifest, NodeSpec } from "../manifest/types.generated.js";
 import type { DiffEntry } from "./diff.js";
+import type { RunDiagnostic } from "./diagnostics.js";
 import type { DeadmanRestore, NodeRecord } from "./record.js";
 
 export type { Manifest, NodeSpec };
@@ -173,12 +174,12 @@ export interface NodePlan {
   status: "planned" | "unreachable";
   /** Decided once, when the plan is made (nodeState()); every report reads it. */
   state: NodeState;
-  /** Concerns whose facts are unknown (their errors say why); absent when none. */
+  /** Concerns whose facts are unknown (their diagnostics say why); absent when none. */
   unknown?: string[];
   /** The login used, e.g. "sysman (key)"; undefined when unreachable. */
   identity?: string;
   /** Why the node is unreachable, or why some concerns' facts are unknown. */
-  errors: string[];
+  diagnostics: RunDiagnostic[];
   changes: Change[];
   /** What the node records of the last apply (display only). */
   recorded?: NodeRecord;

@@ -1,3 +1,4 @@
+import { describeDiagnostic } from "../engine/diagnostics.js";
 import { describeDisposition } from "../engine/dispositions.js";
 import { describeRestore } from "../engine/record.js";
 import type { NodeResult } from "../engine/results.js";
@@ -29,14 +30,14 @@ export function renderPlanMarkdown(plan: Plan, results: NodeResult[]): string {
     out.push(`| ${n.node} | ${n.state} | ${outcome} | ${n.changes.length} |`);
   }
   for (const n of plan.nodes.filter(
-    (n) => n.changes.length > 0 || n.errors.length > 0 || n.restored !== undefined,
+    (n) => n.changes.length > 0 || n.diagnostics.length > 0 || n.restored !== undefined,
   )) {
     out.push("", `### ${n.node}`, "");
     for (const c of n.changes)
       out.push(
         `- \`${c.concern}\`: ${cell(c.summary)}${c.risk ? ` (risk: ${c.risk})` : ""}${cell(describeDisposition(c.disposition))}`,
       );
-    for (const e of [...(n.restored ?? []).map(describeRestore), ...n.errors])
+    for (const e of [...(n.restored ?? []).map(describeRestore), ...n.diagnostics.map(describeDiagnostic)])
       out.push(`- :warning: ${cell(e)}`);
   }
   return out.join("\n") + "\n";

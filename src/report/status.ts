@@ -1,3 +1,4 @@
+import { describeDiagnostic } from "../engine/diagnostics.js";
 import type { NodeResult } from "../engine/results.js";
 import type { NodeRecord } from "../engine/record.js";
 import type { Plan } from "../engine/types.js";
@@ -33,12 +34,22 @@ export function buildStatus(plan: Plan, results: NodeResult[]): NodeStatus[] {
     const conditions: Condition[] = [
       reachable
         ? { type: "Reachable", status: "True", reason: "Connected", message: `as ${n.identity ?? "?"}` }
-        : { type: "Reachable", status: "False", reason: "ConnectFailed", message: n.errors.join("; ") },
+        : {
+            type: "Reachable",
+            status: "False",
+            reason: "ConnectFailed",
+            message: n.diagnostics.map(describeDiagnostic).join("; "),
+          },
     ];
     if (reachable) {
       conditions.push(
-        n.errors.length > 0
-          ? { type: "Converged", status: "Unknown", reason: "FactsUnknown", message: n.errors.join("; ") }
+        n.diagnostics.length > 0
+          ? {
+              type: "Converged",
+              status: "Unknown",
+              reason: "FactsUnknown",
+              message: n.diagnostics.map(describeDiagnostic).join("; "),
+            }
           : n.changes.length > 0
             ? {
                 type: "Converged",
@@ -69,7 +80,9 @@ export function buildStatus(plan: Plan, results: NodeResult[]): NodeStatus[] {
             },
       );
     }
-    const lastError = n.recorded?.errors[0] ?? result?.errors[0];
+    const lastError =
+      n.recorded?.errors[0] ??
+      (result?.diagnostics[0] ? describeDiagnostic(result.diagnostics[0]) : undefined);
     return {
       node: n.node,
       reachable,

@@ -3,6 +3,7 @@ import { formatPath } from "../manifest/load.js";
 import type { NodeResult } from "../engine/results.js";
 import { styleText } from "node:util";
 import { changeKind, type ChangeKind, type Plan } from "../engine/types.js";
+import { describeDiagnostic } from "../engine/diagnostics.js";
 import { describeDisposition } from "../engine/dispositions.js";
 import { describeRestore } from "../engine/record.js";
 
@@ -76,7 +77,7 @@ export function renderPlanText(plan: Plan, s: Style = plain): string {
     if (n.status === "unreachable") {
       out.push(
         `${s.bold(n.node)} (${n.address}): ${s.remove("unreachable")}`,
-        ...n.errors.map((e) => `  ! ${e}`),
+        ...n.diagnostics.map((d) => `  ! ${describeDiagnostic(d)}`),
       );
       continue;
     }
@@ -96,7 +97,7 @@ export function renderPlanText(plan: Plan, s: Style = plain): string {
       out.push(kind === "create" ? s.add(line) : kind === "update" ? s.change(line) : s.remove(line));
       for (const d of c.diff) out.push(`      ${renderDiff(d, s)}`);
     }
-    for (const e of n.errors) out.push(s.remove(`  ! ${e}`));
+    for (const d of n.diagnostics) out.push(s.remove(`  ! ${describeDiagnostic(d)}`));
   }
   const count = (state: string) => plan.nodes.filter((n) => n.state === state).length;
   const unreachable = plan.nodes.filter((n) => n.status === "unreachable").length;
@@ -129,7 +130,7 @@ export function renderResultsText(results: NodeResult[], s: Style = plain): stri
           : "";
     return [
       `${s.bold(r.node)}: ${what}${applied}`,
-      ...r.errors.map((e) => s.remove(`  ! ${e.split("\n").join("\n    ")}`)),
+      ...r.diagnostics.map((d) => s.remove(`  ! ${describeDiagnostic(d).split("\n").join("\n    ")}`)),
     ].join("\n");
   });
   const bad = results.filter((r) => r.outcome !== "converged" && r.outcome !== "pending").map((r) => r.node);

@@ -1,5 +1,6 @@
 // What the engine applies is decided by policy, not by plugins: suspend and withheld risks.
 import t from "tap";
+import { describeDiagnostic } from "../../src/engine/diagnostics.js";
 import { WITHHELD_IN_WATCH } from "../../src/controller/watch.js";
 import { reconcile } from "../../src/engine/reconcile.js";
 import type { Reconciler } from "../../src/engine/types.js";
@@ -127,7 +128,7 @@ t.test("withheld risks stay pending and visible; the rest is applied", async (t)
     ["reboot"],
     "the reboot is still pending after verify",
   );
-  t.strictSame(results[0]?.errors, [], "a withheld change is not an error");
+  t.strictSame(results[0]?.diagnostics, [], "a withheld change is not an error");
 });
 
 t.test("where reboots are withheld, a conditional reboot step (after upgrades) is skipped", async (t) => {
@@ -164,7 +165,7 @@ t.test("where reboots are withheld, a conditional reboot step (after upgrades) i
     only: ["a"],
     policy: { withhold: WITHHELD_IN_WATCH },
   });
-  t.equal(results[0]?.outcome, "converged", results[0]?.errors.join("\n") ?? "");
+  t.equal(results[0]?.outcome, "converged", results[0]?.diagnostics.map(describeDiagnostic).join("\n") ?? "");
   t.ok(
     transport.log.some((e) => e.command === "plain-step"),
     "the upgrade ran",

@@ -1,4 +1,5 @@
 import t from "tap";
+import { describeDiagnostic, diagnostic } from "../../src/engine/diagnostics.js";
 import { reconcilers } from "../../reconcilers/index.js";
 import { hosts } from "../../reconcilers/hosts.js";
 import { dryRun, exitCodeFor, reconcile } from "../../src/engine/reconcile.js";
@@ -83,7 +84,7 @@ t.test("a converged cluster: one connection and one exec per node, exit 0", asyn
     concurrency: 4,
   });
   t.strictSame(
-    plan.nodes.map((n) => [n.changes.length, n.errors]),
+    plan.nodes.map((n) => [n.changes.length, n.diagnostics]),
     [
       [0, []],
       [0, []],
@@ -148,7 +149,7 @@ t.test(
     });
     const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 1 });
     t.strictSame(
-      results.map((r) => [r.outcome, r.applied, r.errors]),
+      results.map((r) => [r.outcome, r.applied, r.diagnostics]),
       [
         ["converged", 10, []],
         ["converged", 10, []],
@@ -213,7 +214,7 @@ t.test("a refused proof rolls the access changes back and names the node", async
   const { results } = await reconcile({ transport, manifest, reconcilers, concurrency: 2 });
   t.equal(results[0]?.outcome, "rolled-back");
   t.match(
-    results[0]?.errors.join("\n"),
+    results[0]?.diagnostics.map(describeDiagnostic).join("\n"),
     /a: access changes rolled back: a new login as sysman with the key failed: a: all configured authentication methods failed/,
   );
   const onA = transport.log.filter((l) => l.node === "a").map((l) => label(l.command));
@@ -255,7 +256,7 @@ t.test(
       "the 6 access changes (proven first) and hosts were applied before hostname failed",
     );
     t.match(
-      results[0]?.errors.join("\n"),
+      results[0]?.diagnostics.map(describeDiagnostic).join("\n"),
       /^a: hostname: step failed \(exit 1\): hostname a\nhostname: you must be root/m,
     );
     const onA = transport.log.filter((l) => l.node === "a").map((l) => label(l.command));
@@ -292,7 +293,7 @@ t.test("an unreachable node is named; the others converge", async (t) => {
     concurrency: 2,
   });
   t.equal(plan.nodes[0]?.status, "unreachable");
-  t.match(plan.nodes[0]?.errors[0], /^a: cannot connect/);
+  t.match(plan.nodes[0]?.diagnostics[0], { kind: "unreachable", summary: /^a: cannot connect/ });
   t.strictSame(
     results.map((r) => r.outcome),
     ["unreachable", "converged"],
@@ -318,7 +319,11 @@ t.test("a failing probe makes only its concern unknown", async (t) => {
     ["a"],
     "--only limits the nodes",
   );
-  t.strictSame(plan.nodes[0]?.errors, ["hostname: facts unknown: probe exited 127: sh: hostname: not found"]);
+  t.strictSame(plan.nodes[0]?.diagnostics, [
+    diagnostic("a", "facts-unknown", "hostname: facts unknown: probe exited 127: sh: hostname: not found", {
+      concern: "hostname",
+    }),
+  ]);
   t.strictSame(plan.nodes[0]?.changes, [], "the other concerns were still planned (converged)");
   t.equal(results[0]?.outcome, "failed");
 });

@@ -25,7 +25,7 @@ t.test("text and Markdown name the restore under the node, even with nothing pen
         status: "planned",
         state: "converged",
         identity: "sysman (key)",
-        errors: [],
+        diagnostics: [],
         changes: [],
       },
       {
@@ -34,7 +34,7 @@ t.test("text and Markdown name the restore under the node, even with nothing pen
         status: "planned",
         state: "converged",
         identity: "sysman (key)",
-        errors: [],
+        diagnostics: [],
         changes: [],
         restored: [restored],
       },

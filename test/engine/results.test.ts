@@ -31,7 +31,7 @@ t.test("the exit code, as terraform plan -detailed-exitcode", async (t) => {
     outcome,
     applied: 0,
     remaining: [],
-    errors: [],
+    diagnostics: [],
     stats: { connections: 1, execs: 1 },
   });
   t.equal(exitCodeFor([r("converged")], true), 0);

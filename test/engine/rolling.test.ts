@@ -1,6 +1,7 @@
 // The rolling rule: restarts that may move the virtual IP go one node at a time, and the next node
 // starts only when exactly one node holds the virtual IP again.
 import t from "tap";
+import { describeDiagnostic } from "../../src/engine/diagnostics.js";
 import { reconcile } from "../../src/engine/reconcile.js";
 import type { Reconciler } from "../../src/engine/types.js";
 import { parseManifestSource } from "../../src/manifest/load.js";
@@ -127,11 +128,14 @@ t.test("no holder after a node: the roll stops, the next node is not touched and
   const [a, b] = results;
   t.equal(a?.outcome, "failed");
   t.match(
-    a?.errors.join("\n"),
+    a?.diagnostics.map(describeDiagnostic).join("\n"),
     /virtual IP 10\.9\.0\.200 was not held by exactly one node within 0\.3 s \(holders: none\)/,
   );
   t.equal(b?.outcome, "failed");
-  t.match(b?.errors.join("\n"), /b: not applied: the rolling apply stopped after a/);
+  t.match(
+    b?.diagnostics.map(describeDiagnostic).join("\n"),
+    /b: not applied: the rolling apply stopped after a/,
+  );
   t.equal(b?.applied, 0);
 });
 
@@ -196,7 +200,7 @@ t.test(
     });
     t.equal(results[0]?.outcome, "failed");
     t.match(
-      results[0]?.errors.join("\n"),
+      results[0]?.diagnostics.map(describeDiagnostic).join("\n"),
       /a: rebuild refused: b \(control-plane\) is down, and a could be the last holder of the virtual IP/,
     );
     t.notOk(

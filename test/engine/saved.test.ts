@@ -24,7 +24,7 @@ const plan = (over: Partial<Plan["nodes"][number]> = {}, digest = "m1"): Plan =>
       address: "10.0.0.1",
       status: "planned",
       state: "pending",
-      errors: [],
+      diagnostics: [],
       changes: [change],
       facts: { hostname: "f1", hosts: "f2" },
       ...over,

@@ -1,4 +1,5 @@
 import t from "tap";
+import { diagnostic } from "../../src/engine/diagnostics.js";
 import { diffValues } from "../../src/engine/diff.js";
 import type { Disposition, Plan } from "../../src/engine/types.js";
 import { buildDriftIssue } from "../../src/report/drift.js";
@@ -27,7 +28,7 @@ const plan: Plan = {
       status: "planned",
       state: "pending",
       identity: "sysman (key)",
-      errors: [],
+      diagnostics: [],
       changes: [
         change(
           "node1",
@@ -51,7 +52,7 @@ const plan: Plan = {
       status: "planned",
       state: "converged",
       identity: "sysman (key)",
-      errors: [],
+      diagnostics: [],
       changes: [],
     },
     {
@@ -59,7 +60,9 @@ const plan: Plan = {
       address: "10.88.0.13",
       status: "unreachable",
       state: "unknown",
-      errors: ["node3: cannot connect to 10.88.0.13:22: connect EHOSTUNREACH"],
+      diagnostics: [
+        diagnostic("node3", "unreachable", "node3: cannot connect to 10.88.0.13:22: connect EHOSTUNREACH"),
+      ],
       changes: [],
     },
   ],
@@ -76,7 +79,7 @@ t.test("results text", async (t) => {
       outcome: "converged" as const,
       applied: 2,
       remaining: [],
-      errors: [],
+      diagnostics: [],
       stats: { connections: 1, execs: 6 },
     },
     {
@@ -84,7 +87,7 @@ t.test("results text", async (t) => {
       outcome: "unreachable" as const,
       applied: 0,
       remaining: [],
-      errors: ["node3: cannot connect"],
+      diagnostics: [diagnostic("node3", "unreachable", "node3: cannot connect")],
       stats: { connections: 1, execs: 0 },
     },
   ];
@@ -102,7 +105,9 @@ const unknownPlan: Plan = {
       address: "10.88.0.11",
       status: "unreachable",
       state: "unknown",
-      errors: ["node1: cannot connect to 10.88.0.11:22: connect EHOSTUNREACH"],
+      diagnostics: [
+        diagnostic("node1", "unreachable", "node1: cannot connect to 10.88.0.11:22: connect EHOSTUNREACH"),
+      ],
       changes: [],
     },
     {
@@ -112,7 +117,16 @@ const unknownPlan: Plan = {
       state: "unknown",
       unknown: ["firewall"],
       identity: "sysman (key)",
-      errors: ["firewall: facts unknown: probe exited 2: iptables: Permission denied"],
+      diagnostics: [
+        diagnostic(
+          "node2",
+          "facts-unknown",
+          "firewall: facts unknown: probe exited 2: iptables: Permission denied",
+          {
+            concern: "firewall",
+          },
+        ),
+      ],
       changes: [],
     },
   ],
@@ -132,7 +146,7 @@ t.test("unknown is never converged: text, Markdown, JSON and the drift issue say
       outcome: "unreachable" as const,
       applied: 0,
       remaining: [],
-      errors: [],
+      diagnostics: [],
       stats: { connections: 1, execs: 0 },
     },
     {
@@ -140,7 +154,7 @@ t.test("unknown is never converged: text, Markdown, JSON and the drift issue say
       outcome: "failed" as const,
       applied: 0,
       remaining: [],
-      errors: [],
+      diagnostics: [],
       stats: { connections: 1, execs: 1 },
     },
   ];
@@ -183,7 +197,7 @@ t.test(
           status: "planned",
           state: "pending",
           identity: "sysman (key)",
-          errors: [],
+          diagnostics: [],
           changes: [
             c("admin-user", { action: "create" }),
             c("hosts", {}),
