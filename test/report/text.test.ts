@@ -1,5 +1,6 @@
 import t from "tap";
 import { diagnostic } from "../../src/engine/diagnostics.js";
+import { exitCodeFor } from "../../src/engine/results.js";
 import { diffValues } from "../../src/engine/diff.js";
 import type { Disposition, Plan } from "../../src/engine/types.js";
 import { buildDriftIssue } from "../../src/report/drift.js";
@@ -229,3 +230,33 @@ t.test(
     t.ok(renderPlanText(kinds, colour).includes("\u001b[32m  + admin-user"), "create in green");
   },
 );
+
+t.test("every node unreachable: no report says converged, and the exit code is 1", async (t) => {
+  const down: Plan = {
+    cluster: "demo",
+    createdAt: "2026-11-27T00:00:00.000Z",
+    nodes: ["node1", "node2"].map((node, i) => ({
+      node,
+      address: `10.88.0.1${i + 1}`,
+      status: "unreachable" as const,
+      state: "unknown" as const,
+      diagnostics: [diagnostic(node, "unreachable", `${node}: cannot connect`)],
+      changes: [],
+    })),
+  };
+  const results = down.nodes.map((n) => ({
+    node: n.node,
+    outcome: "unreachable" as const,
+    applied: 0,
+    remaining: [],
+    diagnostics: n.diagnostics,
+    stats: { connections: 1, execs: 0 },
+  }));
+  t.notMatch(renderPlanText(down), /: converged/, "no node is said converged");
+  t.match(renderPlanText(down), "0 converged, 0 pending, 2 unknown (2 unreachable).");
+  t.notMatch(renderPlanMarkdown(down, results), /converged/);
+  t.match(renderPlanMarkdown(down, results), "No changes pending on the nodes that could be observed.");
+  const issue = buildDriftIssue({ plan: down, results, exitCode: 1 } as unknown as ReconcileReport);
+  t.strictSame([issue.drift, issue.unknown], [false, ["node1", "node2"]], "the drift issue stays as it is");
+  t.equal(exitCodeFor(results, true), 1);
+});
