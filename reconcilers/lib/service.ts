@@ -16,9 +16,12 @@ export function buildServiceStateProbe(unit: string): string {
 printf 'enabled=%s\\n' "$(systemctl is-enabled ${unit} 2>/dev/null)"`;
 }
 
-/** Reads the lines buildServiceStateProbe() prints. Pure. */
+/**
+ * Reads the lines buildServiceStateProbe() prints. A unit that is reloading (a HAProxy reload just
+ * asked for) is running: taken as active, or the verify right after a reload would see drift. Pure.
+ */
 export function parseServiceState(text: string): { active: boolean; enabled: boolean } {
-  return { active: /^active=active$/m.test(text), enabled: /^enabled=enabled$/m.test(text) };
+  return { active: /^active=(active|reloading)$/m.test(text), enabled: /^enabled=enabled$/m.test(text) };
 }
 
 /** A probe printing `active=`, `enabled=` and the config file after a `--- config` line. */

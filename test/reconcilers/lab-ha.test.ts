@@ -106,7 +106,7 @@ if (lab) {
 
   t.test("a fresh lab converges: Docker, swap off, kernel settings, HAProxy and keepalived", async (t) => {
     const r = await run("--yes");
-    t.equal(r.exitCode, 0, r.stderr);
+    t.equal(r.exitCode, 0, r.stdout + r.stderr);
     t.match(r.stdout, /Apply complete: 3 nodes converged\./);
     // Rolling: the two control-plane nodes were applied one after the other, each followed by the gate.
     t.match(
@@ -176,7 +176,7 @@ if (lab) {
         node.name,
         `systemd-run --unit=stand-in-apiserver -p Restart=always python3 -c '${STAND_IN}' ${node.address} ${node.name}`,
       );
-      t.equal(r.exitCode, 0, r.stderr);
+      t.equal(r.exitCode, 0, r.stdout + r.stderr);
     }
     // HAProxy marks a backend up after two good checks, 2 s apart.
     const served = new Set<string>();
@@ -258,7 +258,7 @@ if (lab) {
       t.matchOnly(summaries[1], [/^swap: comment out 1 swap line\(s\) of \/etc\/fstab/]);
       t.matchOnly(summaries[2], [/^docker: start docker/]);
       const fixed = await run("--yes");
-      t.equal(fixed.exitCode, 0, fixed.stderr);
+      t.equal(fixed.exitCode, 0, fixed.stdout + fixed.stderr);
       t.equal(
         (await sshAdmin(lab, "node2", "grep -c '^/swapfile' /etc/fstab || true")).stdout.trim(),
         "0",
