@@ -5,7 +5,13 @@ import { hostname as localHostname } from "node:os";
 import type { Session } from "../transport/session.js";
 import { buildStepCommand } from "../transport/steps.js";
 import { applyAccessTransaction } from "./access.js";
-import { describeDiagnostic, diagnostic, diagnosticFrom, errorsOf } from "./diagnostics.js";
+import {
+  describeDiagnostic,
+  diagnostic,
+  diagnosticFrom,
+  errorsOf,
+  type RunDiagnostic,
+} from "./diagnostics.js";
 import { applyChanges, lockNode, unlockNode } from "./apply.js";
 import { APPLY_ALL, decideDispositions, toApply } from "./dispositions.js";
 import { DEADMAN_LOG } from "./guard.js";
@@ -13,7 +19,13 @@ import { observeNode } from "./observe.js";
 import type { ReconcileOptions } from "./options.js";
 import { planNode } from "./plan.js";
 import { rebootAndReconnect } from "./reboot.js";
-import { buildRecordStep, describeRestore, RECORD_PATH, type NodeRecord } from "./record.js";
+import {
+  buildRecordStep,
+  describeRestore,
+  RECORD_PATH,
+  type DeadmanRestore,
+  type NodeRecord,
+} from "./record.js";
 import { nodeOutcome, type NodeResult } from "./results.js";
 import type { Change, NodePlan, NodeSpec, Reconciler } from "./types.js";
 
@@ -79,9 +91,112 @@ export async function applyNode(
   }
 }
 
+/** What one phase of a node's apply did: changes applied, the session it ends on, diagnostics. */
+interface PhaseOutcome {
+  applied: number;
+  session: Session;
+  diagnostics: RunDiagnostic[];
+  /** A step failed: later phases do not run. */
+  failed: boolean;
+}
+
+/** Observes the node again and plans it with the run's policy (after a rebuild, and to verify). */
+async function replanNode(
+  o: ReconcileOptions,
+  ordered: Reconciler[],
+  session: Session,
+  node: NodeSpec,
+  nodePlan: NodePlan,
+): Promise<{ nodePlan: NodePlan; restored: DeadmanRestore[] }> {
+  const { facts, restored } = await observeNode(session, node, o.manifest, ordered, o.inputs);
+  const fresh = planNode(node, o.manifest, ordered, facts, o.inputs);
+  return {
+    nodePlan: decideDispositions(
+      { ...nodePlan, changes: fresh.changes, diagnostics: fresh.diagnostics },
+      node,
+      o.manifest,
+      o.policy ?? APPLY_ALL,
+    ),
+    restored,
+  };
+}
+
 /**
- * Runs the node's plan, then observes and verifies. Access changes are one guarded transaction,
- * proven before any change that reboots the node (a reboot would drop the dead-man timer).
+ * Phase 1, a rebuild: it wipes the node, so nothing else of this plan fits what comes back. The fresh
+ * node is observed and planned again; that plan is what the next phases apply.
+ */
+async function applyRebuild(
+  o: ReconcileOptions,
+  ordered: Reconciler[],
+  session: Session,
+  node: NodeSpec,
+  nodePlan: NodePlan,
+  destroy: Change[],
+  reboot: (s: Session, change: Change) => Promise<Session>,
+): Promise<PhaseOutcome & { nodePlan: NodePlan }> {
+  const rebuilt = await applyChanges(session, destroy, progressOf(o, node), reboot);
+  if (rebuilt.error)
+    return {
+      applied: rebuilt.applied,
+      session: rebuilt.session,
+      diagnostics: [diagnosticFrom(node.name, rebuilt.error, "step-failed")],
+      failed: true,
+      nodePlan,
+    };
+  o.onProgress?.(node.name, `rebuilt; observing the fresh node as ${rebuilt.session.identity}`);
+  const fresh = await replanNode(o, ordered, rebuilt.session, node, nodePlan);
+  return {
+    applied: rebuilt.applied,
+    session: rebuilt.session,
+    diagnostics: fresh.nodePlan.diagnostics,
+    failed: false,
+    nodePlan: fresh.nodePlan,
+  };
+}
+
+/** Phase 3, after proven access: every other change, then those that reboot the node (if allowed). */
+async function applyRest(
+  o: ReconcileOptions,
+  session: Session,
+  node: NodeSpec,
+  allowed: Change[],
+  reboot: (s: Session, change: Change) => Promise<Session>,
+): Promise<PhaseOutcome> {
+  const rebooting = (c: Change) => c.steps.some((s) => s.kind === "reboot");
+  const rest = await applyChanges(
+    session,
+    allowed.filter((c) => c.risk !== "access" && !rebooting(c)),
+    progressOf(o, node),
+  );
+  if (rest.error)
+    return {
+      applied: rest.applied,
+      session: rest.session,
+      diagnostics: [diagnosticFrom(node.name, rest.error, "step-failed")],
+      failed: true,
+    };
+  const mayReboot = o.policy?.withhold.reboot === undefined;
+  const rebooted = await applyChanges(
+    rest.session,
+    allowed.filter(rebooting),
+    progressOf(o, node),
+    mayReboot ? reboot : undefined,
+  );
+  return {
+    applied: rest.applied + rebooted.applied,
+    session: rebooted.session,
+    diagnostics: rebooted.error ? [diagnosticFrom(node.name, rebooted.error, "step-failed")] : [],
+    failed: rebooted.error !== undefined,
+  };
+}
+
+function progressOf(o: ReconcileOptions, node: NodeSpec): (c: Change) => void {
+  return (c) => o.onProgress?.(node.name, `${c.concern}: ${c.summary}`);
+}
+
+/**
+ * Runs the node's plan in phases (a rebuild alone; the access transaction, proven before anything
+ * else; the rest, reboots last), then observes again and verifies: the node's outcome.
  */
 async function applyAndVerify(
   o: ReconcileOptions,
@@ -93,85 +208,43 @@ async function applyAndVerify(
   reboot: (s: Session, change: Change) => Promise<Session>,
 ): Promise<NodeResult> {
   const diagnostics = [...result.diagnostics];
-  const progress = (c: Change) => o.onProgress?.(node.name, `${c.concern}: ${c.summary}`);
+  let applied = 0;
   const destroy = toApply(nodePlan.changes).filter((c) => c.risk === "destroy");
-  let rebuiltApplied = 0;
   if (destroy.length > 0) {
-    // A rebuild wipes the node: nothing else of this plan fits what comes back. The fresh node is
-    // observed and planned again, and that plan is applied in the same run.
-    const rebuilt = await applyChanges(session, destroy, progress, reboot);
-    session = rebuilt.session;
-    if (rebuilt.error) {
-      diagnostics.push(diagnosticFrom(node.name, rebuilt.error, "step-failed"));
-      return {
-        ...result,
-        applied: rebuilt.applied,
-        remaining: nodePlan.changes,
-        diagnostics,
-        outcome: "failed",
-      };
-    }
-    rebuiltApplied = rebuilt.applied;
-    o.onProgress?.(node.name, `rebuilt; observing the fresh node as ${session.identity}`);
-    const { facts } = await observeNode(session, node, o.manifest, ordered, o.inputs);
-    const fresh = planNode(node, o.manifest, ordered, facts, o.inputs);
-    nodePlan = decideDispositions(
-      { ...nodePlan, changes: fresh.changes, diagnostics: fresh.diagnostics },
-      node,
-      o.manifest,
-      o.policy ?? APPLY_ALL,
-    );
-    diagnostics.push(...fresh.diagnostics);
+    const rebuild = await applyRebuild(o, ordered, session, node, nodePlan, destroy, reboot);
+    session = rebuild.session;
+    applied += rebuild.applied;
+    diagnostics.push(...rebuild.diagnostics);
+    if (rebuild.failed)
+      return { ...result, applied, remaining: nodePlan.changes, diagnostics, outcome: "failed" };
+    nodePlan = rebuild.nodePlan;
   }
   const allowed = toApply(nodePlan.changes);
-  const rebooting = (c: Change) => c.steps.some((s) => s.kind === "reboot");
   // The access changes go first, alone, as one guarded transaction: proven by a new login and the
   // dead-man timer disarmed before anything else runs, so no slow step can outlast the timer.
   const access = allowed.filter((c) => c.risk === "access");
   const txn =
-    access.length > 0 ? await applyAccessTransaction(o, session, node, access, progress) : undefined;
-  let applied = rebuiltApplied + (txn?.applied ?? 0);
+    access.length > 0
+      ? await applyAccessTransaction(o, session, node, access, progressOf(o, node))
+      : undefined;
+  applied += txn?.applied ?? 0;
   diagnostics.push(...(txn?.diagnostics ?? []));
   const rolledBack = txn?.rolledBack ?? false;
-  const accessFailed = txn !== undefined && !txn.proven;
-  let current = session;
-  if (!accessFailed) {
-    const rest = await applyChanges(
-      session,
-      allowed.filter((c) => c.risk !== "access" && !rebooting(c)),
-      progress,
-    );
-    if (rest.error) diagnostics.push(diagnosticFrom(node.name, rest.error, "step-failed"));
+  if (txn === undefined || txn.proven) {
+    const rest = await applyRest(o, session, node, allowed, reboot);
+    session = rest.session;
     applied += rest.applied;
-    if (!rest.error) {
-      const mayReboot = o.policy?.withhold.reboot === undefined;
-      const rebooted = await applyChanges(
-        session,
-        allowed.filter(rebooting),
-        progress,
-        mayReboot ? reboot : undefined,
-      );
-      if (rebooted.error) diagnostics.push(diagnosticFrom(node.name, rebooted.error, "step-failed"));
-      applied += rebooted.applied;
-      current = rebooted.session;
-    }
+    diagnostics.push(...rest.diagnostics);
   }
   o.onProgress?.(node.name, "verifying");
-  const { facts, restored } = await observeNode(current, node, o.manifest, ordered, o.inputs);
-  const replanned = planNode(node, o.manifest, ordered, facts, o.inputs);
-  const after = decideDispositions(
-    { ...nodePlan, changes: replanned.changes, diagnostics: replanned.diagnostics },
-    node,
-    o.manifest,
-    o.policy ?? APPLY_ALL,
-  );
+  const verify = await replanNode(o, ordered, session, node, nodePlan);
+  const after = verify.nodePlan;
   diagnostics.push(...after.diagnostics);
   // A restore of this run's own transaction means the node is back in its old state, not a mix.
-  const ours = restored.filter((r) => r.transaction === txn?.id);
   diagnostics.push(
-    ...ours.map((r) =>
-      diagnostic(node.name, "restored", `${node.name}: access changes ${describeRestore(r)}`),
-    ),
+    ...verify.restored
+      .filter((r) => r.transaction === txn?.id)
+      .map((r) => diagnostic(node.name, "restored", `${node.name}: access changes ${describeRestore(r)}`)),
   );
   const unexpected = toApply(after.changes);
   if (unexpected.length > 0 && !rolledBack) {

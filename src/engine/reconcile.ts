@@ -51,6 +51,7 @@ export async function planCluster(o: ReconcileOptions): Promise<{ plan: Plan; se
     cluster: o.manifest.cluster.name,
     createdAt: new Date().toISOString(),
     ...(o.manifestDigest !== undefined ? { manifestDigest: o.manifestDigest } : {}),
+    ...(o.commit !== undefined ? { manifestCommit: o.commit } : {}),
     nodes: planned.map((p) => p.nodePlan),
   };
   const sessions: ClusterSessions = {

@@ -197,5 +197,7 @@ export interface Plan {
   createdAt: string;
   /** sha256 of the manifest's bytes, when the run read it from a file. */
   manifestDigest?: string;
+  /** The manifest's Git commit ("<sha>", "<sha>+dirty"); undefined outside Git. */
+  manifestCommit?: string;
   nodes: NodePlan[];
 }

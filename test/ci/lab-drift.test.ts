@@ -8,6 +8,7 @@ import t from "tap";
 import { labManifest } from "../../src/lab/lab.js";
 import { packageRoot } from "../../src/paths.js";
 import type { DriftIssue } from "../../src/report/drift.js";
+import type { ReconcileReport } from "../../src/report/json.js";
 import { run } from "../../src/util/run.js";
 import { inLab, picotrader, sshAdmin, useLab } from "../helpers/lab.js";
 
@@ -24,7 +25,7 @@ if (lab) {
       await inLab(lab, [
         "bash",
         "-c",
-        `cd ${dir} && node ${cli} reconcile -f cluster.yaml --dry-run --detailed-exitcode --json > plan.json`,
+        `cd ${dir} && node ${cli} reconcile -f cluster.yaml --dry-run --detailed-exitcode --json --out saved-plan.json > plan.json`,
       ])
     ).exitCode;
   const summary = async () =>
@@ -139,6 +140,13 @@ if (lab) {
     t.equal((await issue()).fingerprint, first.fingerprint, "the same drift has the same fingerprint");
     const plan = JSON.parse(readFileSync(join(dir, "plan.json"), "utf8")) as { exitCode: number };
     t.equal(plan.exitCode, 2, "the JSON artifact carries the exit code");
+    const saved = JSON.parse(readFileSync(join(dir, "saved-plan.json"), "utf8")) as ReconcileReport;
+    t.equal(
+      saved.saved?.manifest,
+      join(dir, "cluster.yaml"),
+      "the saved plan a reviewer approves is attached too",
+    );
+    t.match(saved.plan.manifestDigest, /^[0-9a-f]{64}$/);
   });
 
   t.test("a broken check exits 1, not 2", async (t) => {

@@ -40,7 +40,10 @@ t.test("the drift job runs where the cluster is reachable and fails on drift wit
   t.strictSame(wf.jobs.drift["runs-on"], ["self-hosted", "picotrader"]);
   t.ok("schedule" in wf.on && "push" in wf.on);
   const runs = wf.jobs.drift.steps.map((s) => s.run ?? "").join("\n");
-  t.match(runs, /reconcile -f cluster\.yaml --dry-run --detailed-exitcode --json > plan\.json/);
+  t.match(
+    runs,
+    /reconcile -f cluster\.yaml --dry-run --detailed-exitcode --json --out saved-plan\.json > plan\.json/,
+  );
   t.match(runs, /drift-report --plan plan\.json --markdown >> "\$GITHUB_STEP_SUMMARY"/);
   t.match(runs, /2\) echo "::error title=Drift detected::/);
   t.match(runs, /\*\) echo "::error title=Drift check broken::/);
