@@ -55,7 +55,13 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`error: ${err.message}\n${USAGE}\n`);
       return 1;
     }
-    throw err;
+    // Anything else is a bug or a system refusal (EACCES, ENOSPC...): one line, never a stack trace.
+    const code = (err as { code?: unknown }).code;
+    process.stderr.write(
+      `error: ${(err as Error).message ?? String(err)}${code === "EACCES" || code === "EPERM" ? " (this needs root: run it with sudo)" : ""}\n`,
+    );
+    if (process.env.PICOTRADER_DEBUG === "1") process.stderr.write(`${(err as Error).stack ?? ""}\n`);
+    return 1;
   }
 }
 

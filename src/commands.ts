@@ -408,6 +408,10 @@ function driftReportCommand(argv: string[]): number {
   } catch (err) {
     throw new PicoError(`${values.plan}: not a reconcile --json report: ${(err as Error).message}`);
   }
+  if (!Array.isArray(report?.plan?.nodes) || !Array.isArray(report.results))
+    throw new PicoError(
+      `${values.plan}: not a reconcile --json report (no plan.nodes or results): make it with picotrader reconcile --dry-run --json > ${values.plan}`,
+    );
   if (!values.issue) {
     process.stdout.write(renderPlanMarkdown(report.plan, report.results));
     return 0;

@@ -32,10 +32,19 @@ export const PART_SIZE_FILE = "PARTSIZE";
 /** Splits `image` into parts under `out/c2`, writes SHA256SUMS, copies `bootDir`'s files to c2/boot. */
 export function prepareTftpRoot(image: string, out: string, partSize: number, bootDir?: string): string[] {
   const c2 = join(out, "c2");
+  // The image and the boot files are checked before anything of the old output is removed.
+  let fd: number;
+  try {
+    fd = openSync(image, "r");
+    if (bootDir !== undefined) readdirSync(bootDir);
+  } catch (err) {
+    throw new PicoError(
+      `tftp-prepare: cannot read ${(err as { path?: string }).path ?? image}: ${(err as Error).message}`,
+    );
+  }
   rmSync(c2, { recursive: true, force: true });
   mkdirSync(join(c2, "boot"), { recursive: true });
   const sums: string[] = [];
-  const fd = openSync(image, "r");
   try {
     const buffer = Buffer.alloc(partSize);
     for (let i = 0; ; i++) {

@@ -51,4 +51,5 @@ export const RESERVED_ENV: Readonly<Record<string, string>> = {
   PICOTRADER_HOST_FINGERPRINTS: "confirmed host key fingerprints",
   PICOTRADER_LAB: "the lab's name",
   PICOTRADER_LAB_BOOT: "the lab's boot source",
+  PICOTRADER_DEBUG: "the debug switch",
 };
