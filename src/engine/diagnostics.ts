@@ -28,6 +28,7 @@ export type DiagnosticKind =
   /** The node's lock, its record, or a connection lost in the middle of the apply. */
   | "node";
 
+/** One error or warning of a run: who, how bad, what kind, and the words for people. */
 export interface RunDiagnostic {
   node: string;
   /** The concern it is about, when there is one. */

@@ -29,6 +29,11 @@ import {
 import { nodeOutcome, type NodeResult } from "./results.js";
 import type { Change, NodePlan, NodeSpec, Reconciler } from "./types.js";
 
+/**
+ * Applies one node's part of the plan under the node's lock (taken again after each reboot), then
+ * records what was done on the node and releases the lock. Returns the node's result and the
+ * session in use at the end (a reboot replaces it); a lost connection is a failed result, not a throw.
+ */
 export async function applyNode(
   o: ReconcileOptions,
   ordered: Reconciler[],

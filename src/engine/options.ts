@@ -4,6 +4,7 @@ import type { ApplyPolicy } from "./dispositions.js";
 import type { Transport } from "../transport/session.js";
 import type { Inputs, Manifest, Plan, Reconciler } from "./types.js";
 
+/** Everything one run is given; both phases (planCluster, applyPlan) read the same options. */
 export interface ReconcileOptions {
   transport: Transport;
   manifest: Manifest;

@@ -23,6 +23,7 @@ export function selectNodes(m: Manifest, only?: string[]): NodeSpec[] {
   return m.nodes.filter((n) => only.includes(n.name));
 }
 
+/** A node of the run: its spec, the session it was observed over (none when unreachable), its plan. */
 export interface Planned {
   node: NodeSpec;
   session?: Session;

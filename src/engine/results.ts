@@ -18,6 +18,7 @@ export type NodeOutcome =
   | "rolled-back"
   | "unreachable";
 
+/** How one node fared in a run: its outcome, what was applied, what is left, and why. */
 export interface NodeResult {
   node: string;
   outcome: NodeOutcome;
