@@ -10,7 +10,7 @@ import { applyNode, recordOnNode } from "./node-apply.js";
 import type { ReconcileOptions } from "./options.js";
 import { orderReconcilers } from "./order.js";
 import { controlPlaneSessions, decideAll, planAll, selectNodes, type Planned } from "./planner.js";
-import type { NodeResult } from "./results.js";
+import { nodeOutcome, type NodeResult } from "./results.js";
 import { findStaleness, type Staleness } from "./saved.js";
 import { gateVirtualIp, needsRolling } from "./rolling.js";
 import type { NodePlan, Plan, Reconciler } from "./types.js";
@@ -77,11 +77,12 @@ export function dryRunResults(plan: Plan, sessions?: ClusterSessions): NodeResul
       outcome:
         n.status === "unreachable"
           ? "unreachable"
-          : errorsOf(diagnostics).length > 0
-            ? "failed"
-            : n.changes.length > 0
-              ? "pending"
-              : "converged",
+          : nodeOutcome({
+              rolledBack: false,
+              errors: errorsOf(diagnostics).length,
+              unexpected: 0,
+              remaining: n.changes.length,
+            }),
       applied: 0,
       remaining: n.changes,
       diagnostics,
@@ -204,12 +205,13 @@ async function runNode(o: ReconcileOptions, ordered: Reconciler[], p: Planned): 
   // A refused change is an error of the run, whatever else happens on the node.
   result.diagnostics.push(...refused(p.nodePlan));
   if (toApply(p.nodePlan.changes).length === 0) {
-    const outcome =
-      errorsOf(result.diagnostics).length > 0
-        ? "failed"
-        : p.nodePlan.changes.length > 0
-          ? "pending"
-          : "converged";
+    // Nothing of this run is applied here: the same verdict as after an apply that left nothing.
+    const outcome = nodeOutcome({
+      rolledBack: false,
+      errors: errorsOf(result.diagnostics).length,
+      unexpected: 0,
+      remaining: p.nodePlan.changes.length,
+    });
     if (!suspended && outcome === "converged")
       await recordOnNode(o, p.session, p.nodePlan, { ...result, outcome });
     return { ...result, outcome, ...(suspended ? { suspended } : {}) };
