@@ -1,68 +1,101 @@
 #!/usr/bin/env node
+// The command line: commander builds it from the definitions in commands/ (one file per command),
+// writes the help, and suggests the nearest command or option for a typo. This is the only file that
+// turns outcomes and errors into the process's exit code.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command, CommanderError, Help, type Option } from "commander";
 import { PicoError } from "./errors.js";
-import { labCommand } from "./lab/cli.js";
+import { packageRoot } from "./paths.js";
+import { defineApply } from "./commands/apply.js";
+import { defineDriftReport } from "./commands/drift-report.js";
+import { defineExec } from "./commands/exec.js";
+import { defineFacts } from "./commands/facts.js";
+import { defineHashPassword } from "./commands/hash-password.js";
+import { defineInit } from "./commands/init.js";
+import { defineInstallService } from "./commands/install-service.js";
+import { defineLab } from "./commands/lab.js";
+import { definePower } from "./commands/power.js";
+import { defineReconcile } from "./commands/reconcile.js";
+import { defineStatus } from "./commands/status.js";
+import { defineTftpPrepare } from "./commands/tftp-prepare.js";
+import { defineTrust } from "./commands/trust.js";
+import { defineValidate } from "./commands/validate.js";
+import { defineWatch } from "./commands/watch.js";
 
-const USAGE = `usage: picotrader <command> [options]
+const EPILOG = `
+Exit codes: 0 success, nothing pending; 1 error; 2 changes pending (with --detailed-exitcode).
+Run "picotrader help COMMAND" for a command's options and an example.`;
 
-  validate  [-f cluster.yaml]                       check the manifest (schema and rules)
-  reconcile [-f FILE] [--dry-run [--out PLAN.json]] [--detailed-exitcode] [--json] [--markdown]
-            [--only NODE,...] [--concurrency N] [--accept-new-host-keys] [--host-fingerprint NODE=SHA256:...]
-            [--yes] [--allow-rebuild]       applies only after a y on a terminal, or with --yes
-  apply     PLAN.json [--json]                      apply a saved plan (reconcile --dry-run --out PLAN.json); refused when stale
-  facts     [-f FILE] [NODE]                        observed facts as JSON
-  status    [-f FILE] [--json] [--only NODE,...]     per node: reachable, commit applied, pending changes
-  watch     [-f FILE] [--interval 5m] [--no-fetch]  the GitOps controller: reconcile on change, commit and interval
-  install-service [-f FILE] [--user USER]           install the controller as a systemd service
-  drift-report --plan plan.json [--markdown|--issue] CI: the summary, or the drift issue payload
-  tftp-prepare IMAGE [--boot DIR] [--out tftp] [--part-size 16M]   the TFTP server's files from an image
-  hash-password                                     a sha512-crypt hash for rootPassword.hash (asked twice, or stdin)
-  exec      [-f FILE] [--only NODE,...] [--json] -- CMD   run CMD as root on every node; output per node
-  reboot    [-f FILE] [--only NODE,...] [--yes]     reboot the nodes one at a time, each back before the next
-  shutdown  [-f FILE] [--only NODE,...] [--yes]     power the nodes off one at a time
-  lab image|up|down|status|reset|start|stop|ssh|run|manifest|list   the simulated cluster
+/** The whole command line; `finish` receives the exit code of the command that ran. */
+export function buildProgram(finish: (code: number) => void): Command {
+  const { version } = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as {
+    version: string;
+  };
+  const program = new Command("picotrader")
+    .description("Keeps a cluster of small servers in the state written in cluster.yaml.")
+    .version(version, "-V, --version", "print the version")
+    .helpOption("-h, --help", "show this help")
+    .showSuggestionAfterError(true)
+    .showHelpAfterError('(run "picotrader help" for the commands, "picotrader help COMMAND" for one)')
+    .exitOverride()
+    // A flag is off unless given: "(default: false)" on each would only be noise.
+    .configureHelp({
+      optionDescription: (option: Option) =>
+        (option.isBoolean() && option.defaultValue === false) ||
+        (Array.isArray(option.defaultValue) && option.defaultValue.length === 0)
+          ? option.description
+          : Help.prototype.optionDescription.call(new Help(), option),
+    })
+    .addHelpText("after", EPILOG);
+  for (const define of [
+    defineInit,
+    defineTrust,
+    defineValidate,
+    defineReconcile,
+    defineApply,
+    defineStatus,
+    defineFacts,
+    defineWatch,
+    defineInstallService,
+    defineDriftReport,
+    defineExec,
+    (p: Command, f: typeof finish) => definePower(p, f, "reboot"),
+    (p: Command, f: typeof finish) => definePower(p, f, "shutdown"),
+    defineHashPassword,
+    defineTftpPrepare,
+    defineLab,
+  ])
+    define(program, finish);
+  return program;
+}
 
-exit codes: 0 success, nothing pending; 1 error; 2 changes pending (with --detailed-exitcode)`;
-
-/** Runs one command and returns its exit code. The only place errors become exit codes. */
+/** Runs one command line and returns its exit code. The only place errors become exit codes. */
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  let code = 0;
   try {
-    switch (command) {
-      case "lab":
-        return await labCommand(rest);
-      case undefined:
-      case "-h":
-      case "--help":
-      case "help":
-        process.stdout.write(`${USAGE}\n`);
-        return command === undefined ? 1 : 0;
-      default: {
-        const { engineCommand } = await import("./commands.js");
-        return await engineCommand(command, rest);
-      }
-    }
+    await buildProgram((c) => (code = c)).parseAsync(argv, { from: "user" });
+    return code;
   } catch (err) {
+    // Commander has printed its own message (usage errors, help, version): only the code is left.
+    if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof PicoError) {
       process.stderr.write(`error: ${err.message}\n`);
       return 1;
     }
-    if (
-      err instanceof Error &&
-      err.name === "TypeError" &&
-      "code" in err &&
-      String(err.code).startsWith("ERR_PARSE_ARGS")
-    ) {
-      process.stderr.write(`error: ${err.message}\n${USAGE}\n`);
-      return 1;
-    }
     // Anything else is a bug or a system refusal (EACCES, ENOSPC...): one line, never a stack trace.
-    const code = (err as { code?: unknown }).code;
+    const errno = (err as { code?: unknown }).code;
     process.stderr.write(
-      `error: ${(err as Error).message ?? String(err)}${code === "EACCES" || code === "EPERM" ? " (this needs root: run it with sudo)" : ""}\n`,
+      `error: ${(err as Error).message ?? String(err)}${errno === "EACCES" || errno === "EPERM" ? " (this needs root: run it with sudo)" : ""}\n`,
     );
     if (process.env.PICOTRADER_DEBUG === "1") process.stderr.write(`${(err as Error).stack ?? ""}\n`);
     return 1;
   }
 }
 
+// A reader that stops early (picotrader --help | head) is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw err;
+});
 process.exitCode = await main(process.argv.slice(2));

@@ -1,16 +1,10 @@
 // Fleet commands, the "useful commands" of the old playbooks: run a command on every node, and
 // reboot or shut every node down one at a time. They act on the nodes; they reconcile nothing.
-import { parseArgs } from "node:util";
 import { mapLimit } from "./util/run.js";
-import { PicoError } from "./errors.js";
-import { confirm } from "./prompt.js";
-import { selectNodes } from "./engine/planner.js";
 import { BOOT_MARK, buildPowerCommand, waitForNewBoot } from "./engine/reboot.js";
 import { gateVirtualIp, VIP_TIMEOUT_MS } from "./engine/rolling.js";
-import { loadManifest } from "./manifest/validate.js";
 import type { Manifest, NodeSpec } from "./manifest/types.generated.js";
 import type { Session, Transport } from "./transport/session.js";
-import { SshTransport, sshOptionsFromEnv } from "./transport/ssh.js";
 
 /** What one node answered to `exec`; `error` when it could not be reached. */
 export interface ExecOutcome {
@@ -172,56 +166,4 @@ async function gateAfterReboot(o: PowerOptions, node: NodeSpec): Promise<string 
   } finally {
     await Promise.all(sessions.map((s) => s.close()));
   }
-}
-
-/** `exec`, `reboot` and `shutdown`: returns the exit code (1 when any node failed or was unreachable). */
-export async function fleetCommand(command: "exec" | "reboot" | "shutdown", argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      file: { type: "string", short: "f", default: "cluster.yaml" },
-      only: { type: "string" },
-      concurrency: { type: "string", default: "8" },
-      yes: { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      timeout: { type: "string", default: "300" },
-      "accept-new-host-keys": { type: "boolean", default: false },
-    },
-  });
-  const m = loadManifest(values.file);
-  const nodes = selectNodes(
-    m,
-    values.only
-      ?.split(",")
-      .map((s) => s.trim())
-      .filter(Boolean),
-  );
-  const transport = new SshTransport(sshOptionsFromEnv(m.admin.user, values["accept-new-host-keys"]));
-  if (command === "exec") {
-    const cmd = positionals.join(" ");
-    if (cmd === "") throw new PicoError("exec: no command (picotrader exec [--only NODES] -- CMD)");
-    const outcomes = await execOnNodes(transport, nodes, cmd, Math.max(1, Number(values.concurrency) || 8));
-    process.stdout.write(
-      values.json ? `${JSON.stringify(outcomes, null, 2)}\n` : renderExecOutcomes(outcomes),
-    );
-    return outcomes.every((o) => o.exitCode === 0) ? 0 : 1;
-  }
-  const names = nodes.map((n) => n.name).join(", ");
-  if (!values.yes && !(await confirm(`${command} ${names}, one at a time?`)))
-    throw new PicoError(`${command} not confirmed (on a terminal answer y, elsewhere pass --yes)`);
-  const outcomes = await powerCycle({
-    transport,
-    manifest: m,
-    nodes,
-    action: command,
-    timeoutMs: Math.max(1, Number(values.timeout) || 300) * 1000,
-    onProgress: (node, message) => process.stderr.write(`[${node}] ${message}\n`),
-  });
-  process.stdout.write(
-    values.json
-      ? `${JSON.stringify(outcomes, null, 2)}\n`
-      : outcomes.map((o) => `${o.node}: ${o.ok ? "" : "FAILED: "}${o.message}\n`).join(""),
-  );
-  return outcomes.every((o) => o.ok) ? 0 : 1;
 }

@@ -32,3 +32,15 @@ export function confirm(question: string): Promise<boolean> {
     });
   });
 }
+
+/** Asks a question on a terminal and returns the answer; "" without a terminal. */
+export function ask(question: string): Promise<string> {
+  if (!process.stdin.isTTY) return Promise.resolve("");
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    rl.question(question, (answer) => {
+      rl.close();
+      resolve(answer);
+    });
+  });
+}

@@ -13,7 +13,6 @@ import {
   writeFileSync,
 } from "node:fs";
 import { basename, join } from "node:path";
-import { parseArgs } from "node:util";
 import { PicoError } from "./errors.js";
 
 /** "16M", "64K", "1048576" -> bytes; throws on anything else. Pure. */
@@ -65,29 +64,4 @@ export function prepareTftpRoot(image: string, out: string, partSize: number, bo
   for (const f of bootDir ? readdirSync(bootDir) : [])
     copyFileSync(join(bootDir as string, f), join(c2, "boot", basename(f)));
   return sums;
-}
-
-export function tftpPrepareCommand(argv: string[]): number {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      out: { type: "string", default: "tftp" },
-      boot: { type: "string" },
-      "part-size": { type: "string", default: "16M" },
-    },
-  });
-  const image = positionals[0];
-  if (image === undefined)
-    throw new PicoError(
-      "tftp-prepare: no image file (picotrader tftp-prepare IMAGE [--boot DIR] [--out DIR])",
-    );
-  const partSize = parseSize(values["part-size"]);
-  if (partSize === 0 || partSize % 512 !== 0)
-    throw new PicoError(`--part-size must be a whole number of 512-byte blocks, not ${values["part-size"]}`);
-  const sums = prepareTftpRoot(image, values.out, partSize, values.boot);
-  process.stdout.write(
-    `${values.out}/c2: ${sums.length} part(s) and SHA256SUMS${values.boot ? `, boot files from ${values.boot}` : ""}\n`,
-  );
-  return 0;
 }

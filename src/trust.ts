@@ -30,3 +30,44 @@ export function readHostTrust(
       ),
   };
 }
+
+/** What `picotrader trust` finds for one node's presented key. */
+export type TrustVerdict =
+  | { kind: "pinned" }
+  | { kind: "changed" }
+  | { kind: "revoked" }
+  | { kind: "matches-given" }
+  | { kind: "differs-from-given"; given: string }
+  | { kind: "unconfirmed" };
+
+/**
+ * Compares a presented key with the pins and the fingerprint the operator gave (undefined: none).
+ * Pure.
+ */
+export function judgeHostKey(
+  policy: { pinned: { key: string }[]; revoked: string[] },
+  presented: { key: string; fingerprint: string },
+  given: string | undefined,
+): TrustVerdict {
+  if (policy.revoked.includes(presented.key)) return { kind: "revoked" };
+  if (policy.pinned.some((k) => k.key === presented.key)) return { kind: "pinned" };
+  if (policy.pinned.length > 0) return { kind: "changed" };
+  if (given === undefined) return { kind: "unconfirmed" };
+  return given === presented.fingerprint ? { kind: "matches-given" } : { kind: "differs-from-given", given };
+}
+
+/** `ssh-keygen -l`'s line for a key: "256 SHA256:... node1 (ED25519)". Pure. */
+export function describeHostKey(
+  k: { type: string; bits: number; fingerprint: string },
+  comment: string,
+): string {
+  const kind =
+    k.type === "ssh-ed25519"
+      ? "ED25519"
+      : k.type.startsWith("ecdsa-")
+        ? "ECDSA"
+        : k.type === "ssh-rsa"
+          ? "RSA"
+          : k.type;
+  return `${k.bits} ${k.fingerprint} ${comment} (${kind})`;
+}

@@ -13,7 +13,7 @@ import { readInputs } from "../manifest/inputs.js";
 import type { Manifest } from "../manifest/types.generated.js";
 import { validateManifest } from "../manifest/validate.js";
 import type { Transport } from "../transport/session.js";
-import { readManifestCommit } from "./git.js";
+import { readCommittedManifest, readManifestCommit, readRefPaths } from "./git.js";
 
 export interface WatchOptions {
   file: string;
@@ -24,6 +24,8 @@ export interface WatchOptions {
   reconcilers: Reconciler[];
   concurrency: number;
   deadmanSeconds: number;
+  /** Apply the file as saved, uncommitted edits included; default: the commit HEAD points to. */
+  allowDirty: boolean;
   log: (line: string) => void;
 }
 
@@ -55,6 +57,8 @@ export class WatchController {
   private timer: NodeJS.Timeout | undefined;
   private closeWatcher: (() => Promise<void>) | undefined;
   private idle: (() => void) | undefined;
+  /** What was last said on each topic ("invalid", "pending"): a problem is logged once per change. */
+  private readonly said = new Map<string, string>();
   /** Results of the last finished run, for tests and status. */
   lastResults: NodeResult[] | undefined;
   runs = 0;
@@ -62,15 +66,24 @@ export class WatchController {
   constructor(private readonly o: WatchOptions) {}
 
   async start(): Promise<void> {
-    const watcher = watchFile(this.o.file, {
+    // A new commit moves HEAD or a branch: watched too, so a local commit applies at once.
+    const watcher = watchFile([this.o.file, ...(await readRefPaths(this.o.file))], {
       ignoreInitial: true,
       awaitWriteFinish: { stabilityThreshold: 200, pollInterval: 50 },
     });
-    watcher.on("all", () => this.trigger("the manifest file changed"));
+    watcher.on("all", (_event, path) =>
+      this.trigger(path === this.o.file ? "the manifest file changed" : "a new commit"),
+    );
     this.closeWatcher = () => watcher.close();
     this.timer = setInterval(() => this.trigger("interval"), this.o.intervalMs);
     this.trigger("start");
-    return Promise.resolve();
+  }
+
+  /** Logs `line` unless the same `key` was the last thing said on `topic`. */
+  private sayOnce(topic: string, key: string, line: string): void {
+    if (this.said.get(topic) === key) return;
+    this.said.set(topic, key);
+    this.o.log(line);
   }
 
   /** Finishes the run in flight (its node steps complete), then stops watching. */
@@ -132,21 +145,42 @@ export class WatchController {
     for (const r of results) for (const d of r.diagnostics) this.o.log(`  ! ${describeDiagnostic(d)}`);
   }
 
-  /** Reads and validates the manifest; on failure logs every problem and keeps the last good one. */
+  /**
+   * Reads and validates the manifest at the commit HEAD points to (the file as saved with
+   * allowDirty, or outside Git); on failure logs every problem once and keeps the last good one.
+   */
   private async load(): Promise<{ manifest: Manifest; inputs: Inputs; commit?: string } | undefined> {
+    const file = this.o.file;
     try {
-      const source = parseManifestSource(readFileSync(this.o.file, "utf8"), this.o.file);
+      const committed = this.o.allowDirty ? undefined : await readCommittedManifest(file);
+      let text: string;
+      let commit: string | undefined;
+      if (committed?.kind === "committed") {
+        ({ text, sha: commit } = committed);
+        if (!committed.dirty) this.said.delete("pending");
+        else
+          this.sayOnce(
+            "pending",
+            commit,
+            `uncommitted edits in ${file} are pending, not applied: commit them (or run watch with --allow-dirty)`,
+          );
+      } else {
+        text = readFileSync(file, "utf8");
+        commit = await readManifestCommit(file);
+      }
+      const source = parseManifestSource(text, file);
       const diagnostics = validateManifest(source);
       if (diagnostics.length > 0) throw new ManifestError(diagnostics);
       const manifest = source.data as Manifest;
-      const inputs = readInputs(manifest, this.o.file, process.env);
-      const commit = await readManifestCommit(this.o.file);
+      const inputs = readInputs(manifest, file, process.env);
       this.lastGood = { manifest, inputs, ...(commit !== undefined ? { commit } : {}) };
+      this.said.delete("invalid");
     } catch (err) {
       const keep = this.lastGood
         ? `keeping ${this.lastGood.commit ?? "the last good manifest"}`
         : "nothing applied until it is fixed";
-      this.o.log(`invalid manifest, not applied (${keep}):\n${(err as Error).message}`);
+      const message = (err as Error).message;
+      this.sayOnce("invalid", message, `invalid manifest, not applied (${keep}):\n${message}`);
     }
     return this.lastGood;
   }

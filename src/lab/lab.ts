@@ -513,6 +513,19 @@ export function labSshArgv(lab: LabState, nodeName: string, command: string[], u
   ];
 }
 
+/** The lab manifest's admin user (labManifest()). */
+export const LAB_ADMIN_USER = "sysman";
+
+/**
+ * Who `lab ssh` logs in as: the admin user once the node has it (after a reconcile, root login is
+ * off), else root (a factory-fresh node). Tries a key login as the admin user once.
+ */
+export async function labLoginUser(lab: LabState, nodeName: string): Promise<string> {
+  const [file, ...args] = labSshArgv(lab, nodeName, ["true"], LAB_ADMIN_USER);
+  const r = await run(file as string, args);
+  return r.exitCode === 0 ? LAB_ADMIN_USER : "root";
+}
+
 /**
  * A cluster.yaml for the lab: the real schema, the lab's addresses and virtual IP. With
  * `runtime: false`, only the access and network concerns (swap, kernel, Docker, keepalived and
@@ -530,7 +543,7 @@ export function labManifest(lab: LabState, options: { runtime?: boolean } = {}):
     `  subnet: ${lab.subnet}`,
     `  virtualIp: ${lab.virtualIp}`,
     "admin:",
-    "  user: sysman",
+    `  user: ${LAB_ADMIN_USER}`,
     "  sshKeys:",
     `    - ${key}`,
     "workstation:",

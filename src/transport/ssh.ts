@@ -203,7 +203,7 @@ export class SshTransport implements Transport {
     if (pinned.length === 0 && !this.options.acceptNewHostKeys && !this.relearn.has(node.name)) {
       throw new HostKeyError(
         node.name,
-        `no host key for ${knownHostName(node.address, port)} in ${this.options.knownHostsFile}; check the node's key and add it, or run once with --accept-new-host-keys`,
+        `host key not trusted yet (${knownHostName(node.address, port)} is not in ${this.options.knownHostsFile}): run \`picotrader trust ${node.name}\``,
       );
     }
     let rejectedKey: string | undefined;
@@ -290,12 +290,90 @@ export class SshTransport implements Transport {
     // (and was refused, or was refused a secret) is not trusted by the next run either.
     const toPin = learnedKey ?? (policy.pinned.length === 0 ? seen?.key : undefined);
     if (toPin !== undefined) {
-      const blob = Buffer.from(toPin, "base64");
-      const type = blob.subarray(4, 4 + blob.readUInt32BE(0)).toString();
-      appendFileSync(this.options.knownHostsFile, `${knownHostName(node.address, port)} ${type} ${toPin}\n`);
+      writeHostKeyPin(this.options.knownHostsFile, node.address, port, toPin);
     }
     return ssh;
   }
+}
+
+/** The key type named inside an SSH public key blob ("ssh-ed25519"). Pure. */
+function keyTypeOf(blob: Buffer): string {
+  return blob.subarray(4, 4 + blob.readUInt32BE(0)).toString();
+}
+
+/** Appends the pin of `keyBase64` for address:port to a known_hosts file. */
+export function writeHostKeyPin(file: string, address: string, port: number, keyBase64: string): void {
+  appendFileSync(
+    file,
+    `${knownHostName(address, port)} ${keyTypeOf(Buffer.from(keyBase64, "base64"))} ${keyBase64}\n`,
+  );
+}
+
+/** A host key as a server presented it, with what `ssh-keygen -l` prints of it. */
+export interface PresentedHostKey {
+  /** Base64 of the key blob, as known_hosts has it. */
+  key: string;
+  type: string;
+  bits: number;
+  fingerprint: string;
+}
+
+/** A key's size in bits, as ssh-keygen -l prints it. Pure. */
+function keyBits(blob: Buffer): number {
+  const type = keyTypeOf(blob);
+  if (type === "ssh-ed25519") return 256;
+  const curve = /^ecdsa-sha2-nistp(\d+)$/.exec(type);
+  if (curve) return Number(curve[1]);
+  if (type === "ssh-rsa") {
+    // string type, mpint e, mpint n: n's length without its sign byte.
+    let at = 4 + blob.readUInt32BE(0);
+    at += 4 + blob.readUInt32BE(at);
+    const n = blob.subarray(at + 4, at + 4 + blob.readUInt32BE(at));
+    const lead = n.findIndex((b) => b !== 0);
+    return (n.length - lead) * 8 - Math.clz32(n[lead] ?? 0) + 24;
+  }
+  return 0;
+}
+
+/**
+ * Reads the host key a server presents, without logging in (the handshake is stopped once the key
+ * is seen). Throws UnreachableError when nothing answers.
+ */
+export async function readPresentedHostKey(node: {
+  name: string;
+  address: string;
+  sshPort?: number;
+}): Promise<PresentedHostKey> {
+  let presented: Buffer | undefined;
+  const ssh = new NodeSSH();
+  try {
+    await ssh.connect({
+      host: node.address,
+      port: node.sshPort ?? 22,
+      username: "picotrader-trust",
+      readyTimeout: 10_000,
+      hostVerifier: (key: Buffer) => {
+        presented = key;
+        return false;
+      },
+    });
+  } catch (err) {
+    if (presented === undefined)
+      throw new UnreachableError(
+        node.name,
+        `cannot read the host key of ${node.address}:${node.sshPort ?? 22}: ${(err as Error).message}`,
+        { cause: err },
+      );
+  } finally {
+    ssh.dispose();
+  }
+  if (presented === undefined) throw new UnreachableError(node.name, `${node.address} presented no host key`);
+  return {
+    key: presented.toString("base64"),
+    type: keyTypeOf(presented),
+    bits: keyBits(presented),
+    fingerprint: fingerprintOf(presented),
+  };
 }
 
 class SshSession implements Session {

@@ -1,0 +1,110 @@
+// `picotrader trust [NODE...]`: shows each node's host key as `ssh-keygen -l` prints it and pins it
+// in known_hosts after a yes: the onboarding step of a new board, before its first reconcile.
+import type { Command } from "commander";
+import { connectionOptions, example, fileOption, type ConnectionFlags, type Finish } from "./options.js";
+
+interface TrustFlags extends ConnectionFlags {
+  file: string;
+  yes: boolean;
+}
+
+export function defineTrust(program: Command, finish: Finish): void {
+  connectionOptions(
+    program
+      .command("trust")
+      .description("show each node's host key fingerprint and pin it in known_hosts after a yes")
+      .argument("[nodes...]", "only these nodes (default: all)")
+      .addOption(fileOption())
+      .option(
+        "--yes",
+        "pin without asking, only keys whose fingerprint was given (--host-fingerprint, nodes[].hostKeyFingerprint)",
+        false,
+      ),
+  )
+    .addHelpText(
+      "after",
+      example(
+        "picotrader trust node1",
+        "picotrader trust --yes --host-fingerprint node1=SHA256:... # as on the board's console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub",
+      ),
+    )
+    .action(async (names: string[], flags: TrustFlags) => {
+      const { loadManifest } = await import("../manifest/validate.js");
+      const { selectNodes } = await import("../engine/planner.js");
+      const { sshOptionsFromEnv, readPresentedHostKey, writeHostKeyPin } =
+        await import("../transport/ssh.js");
+      const { hostKeyPolicy, parseKnownHosts } = await import("../transport/known-hosts.js");
+      const { readHostTrust, judgeHostKey, describeHostKey } = await import("../trust.js");
+      const { confirm } = await import("../prompt.js");
+      const { existsSync, readFileSync } = await import("node:fs");
+      const m = loadManifest(flags.file);
+      const nodes = selectNodes(m, names.length > 0 ? names : undefined);
+      const trust = readHostTrust(m, flags.hostFingerprint);
+      const ssh = sshOptionsFromEnv(m.admin.user, false, undefined, trust);
+      const given = { ...ssh.confirmedFingerprints };
+      const files = [ssh.knownHostsFile, ssh.systemKnownHostsFile].filter(
+        (f): f is string => f !== undefined && existsSync(f),
+      );
+      let failed = 0;
+      for (const node of nodes) {
+        const port = node.sshPort ?? 22;
+        const say = (line: string) => process.stdout.write(`${node.name}: ${line}\n`);
+        let key;
+        try {
+          key = await readPresentedHostKey(node);
+        } catch (err) {
+          say(`unreachable: ${(err as Error).message}`);
+          failed++;
+          continue;
+        }
+        const policy = hostKeyPolicy(
+          files.flatMap((f) => parseKnownHosts(readFileSync(f, "utf8"))),
+          node.address,
+          port,
+        );
+        const line = describeHostKey(key, `${node.name} ${node.address}`);
+        const verdict = judgeHostKey(policy, key, given[node.name]);
+        switch (verdict.kind) {
+          case "pinned":
+            say(`${line}: already trusted`);
+            continue;
+          case "revoked":
+            say(`${line}: REVOKED in known_hosts: not trusted`);
+            failed++;
+            continue;
+          case "changed":
+            say(
+              `${line}: CHANGED: known_hosts pins another key for ${node.address}; if the board was re-imaged, remove its old line (ssh-keygen -R ${node.address}) and run trust again`,
+            );
+            failed++;
+            continue;
+          case "differs-from-given":
+            say(`${line}: does NOT match the fingerprint you gave (${verdict.given}): not trusted`);
+            failed++;
+            continue;
+          case "matches-given":
+          case "unconfirmed": {
+            const yes =
+              verdict.kind === "matches-given"
+                ? flags.yes || (await confirm(`${line}: matches the fingerprint you gave. Pin it?`))
+                : !flags.yes &&
+                  (await confirm(
+                    `${line}\n  Is this the board's key (on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)? Pin it?`,
+                  ));
+            if (!yes) {
+              say(
+                flags.yes
+                  ? `${line}: not pinned: --yes pins only a key whose fingerprint you gave (--host-fingerprint ${node.name}=SHA256:...)`
+                  : `${line}: not pinned${process.stdin.isTTY ? "" : " (no terminal to ask: pass --yes --host-fingerprint " + node.name + "=SHA256:...)"}`,
+              );
+              failed++;
+              continue;
+            }
+            writeHostKeyPin(ssh.knownHostsFile, node.address, port, key.key);
+            say(`${line}: pinned in ${ssh.knownHostsFile}`);
+          }
+        }
+      }
+      finish(failed > 0 ? 1 : 0);
+    });
+}
