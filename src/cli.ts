@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, CommanderError, Help, type Option } from "commander";
-import { PicoError } from "./errors.js";
+import { ManifestError, PicoError } from "./errors.js";
 import { packageRoot } from "./paths.js";
 import { defineApply } from "./commands/apply.js";
 import { defineDriftReport } from "./commands/drift-report.js";
@@ -79,6 +79,11 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     // Commander has printed its own message (usage errors, help, version): only the code is left.
     if (err instanceof CommanderError) return err.exitCode;
+    // Every problem of a manifest on its own line, as compilers print them: file:line:col: error: ...
+    if (err instanceof ManifestError) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
     if (err instanceof PicoError) {
       process.stderr.write(`error: ${err.message}\n`);
       return 1;

@@ -23,7 +23,7 @@ export interface Diagnostic {
 
 /** Formats a diagnostic the way compilers do, so editors and CI can jump to it. */
 export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.col}: ${d.path === "" ? "(root)" : d.path}: ${d.message}`;
+  return `${d.file}:${d.line}:${d.col}: error: ${d.path === "" ? "(root)" : d.path}: ${d.message}`;
 }
 
 /** The manifest cannot be used; carries every problem found, not just the first. */

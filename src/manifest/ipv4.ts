@@ -29,3 +29,32 @@ export function isHostInSubnet(address: string, subnet: { base: number; prefix: 
   const offset = value - subnet.base;
   return offset >= 0 && offset < size && (size <= 2 || (offset !== 0 && offset !== size - 1));
 }
+
+/** Why `text` is not a dotted IPv4 address, in words; undefined when it is one. Pure. */
+export function explainIPv4(text: string): string | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4) return `"${text}" is not an IPv4 address (four numbers 0-255, as 192.168.0.10)`;
+  const bad = parts.find((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255);
+  return bad === undefined
+    ? undefined
+    : `${JSON.stringify(bad)} in "${text}" is not an octet (a number 0-255)`;
+}
+
+/** Why `text` is not a network in CIDR form, in words; undefined when it is one. Pure. */
+export function explainSubnet(text: string): string | undefined {
+  const [addr, len, ...rest] = text.split("/");
+  if (len === undefined || rest.length > 0)
+    return `"${text}" is not a subnet in CIDR form (a network address and a prefix, as 192.168.0.0/24)`;
+  const address = explainIPv4(addr ?? "");
+  if (address !== undefined) return address;
+  if (!/^\d{1,2}$/.test(len) || Number(len) > 32) return `/${len} in "${text}" is not a prefix length (0-32)`;
+  const subnet = parseSubnet(text);
+  if (subnet === undefined) {
+    const prefix = Number(len);
+    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+    const base = ((parseIPv4(addr ?? "") ?? 0) & mask) >>> 0;
+    const network = [24, 16, 8, 0].map((s) => (base >>> s) & 255).join(".");
+    return `"${text}" has host bits set: the network is ${network}/${prefix}`;
+  }
+  return undefined;
+}

@@ -1,5 +1,5 @@
 import { firewallRulesFor, OWNED_SYSCTL_KEYS, ruleAllowsTcp, RESERVED_ENV } from "./defaults.js";
-import { isHostInSubnet, parseSubnet } from "./ipv4.js";
+import { explainSubnet, isHostInSubnet, parseSubnet } from "./ipv4.js";
 import type { ManifestPath } from "./load.js";
 import type { Manifest } from "./types.generated.js";
 
@@ -54,15 +54,10 @@ const uniqueHostnames: Rule = (m) =>
     (i) => ["nodes", i, m.nodes[i]?.hostname ? "hostname" : "name"],
   );
 
-const subnetIsValid: Rule = (m) =>
-  parseSubnet(m.cluster.subnet)
-    ? []
-    : [
-        {
-          path: ["cluster", "subnet"],
-          message: `"${m.cluster.subnet}" is not a network address in CIDR form (host bits must be zero)`,
-        },
-      ];
+const subnetIsValid: Rule = (m) => {
+  const why = explainSubnet(m.cluster.subnet);
+  return why === undefined ? [] : [{ path: ["cluster", "subnet"], message: why }];
+};
 
 const addressesInSubnet: Rule = (m) => {
   const subnet = parseSubnet(m.cluster.subnet);

@@ -6,6 +6,7 @@ import { ManifestError, type Diagnostic } from "../errors.js";
 import { packageRoot } from "../paths.js";
 import { formatPath, readManifestSource, type ManifestPath, type ManifestSource } from "./load.js";
 import { rules } from "./rules.js";
+import { explainAddress, explainPattern, nearest } from "./explain.js";
 import { controlCharacterIn } from "./text.js";
 import type { Manifest } from "./types.generated.js";
 
@@ -23,7 +24,7 @@ export function readSchema(): object {
 
 function schemaValidator(): ValidateFunction {
   if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, strict: true, strictTuples: false });
+    const ajv = new Ajv({ allErrors: true, strict: true, strictTuples: false, verbose: true });
     addFormats(ajv, ["ipv4"]);
     compiled = ajv.compile(readSchema());
   }
@@ -52,28 +53,36 @@ function describe(e: ErrorObject, data: unknown): { path: ManifestPath; key?: st
     case "pattern": {
       const value = valueAt(data, path);
       const control = typeof value === "string" ? controlCharacterIn(value) : undefined;
-      return control === undefined
-        ? {
-            path,
-            message: `${JSON.stringify(value)} must match ${(e.params as { pattern: string }).pattern}`,
-          }
-        : { path, message: `contains a control character (${control}): refused` };
+      if (control !== undefined)
+        return { path, message: `contains a control character (${control}): refused` };
+      const words = typeof value === "string" ? explainPattern(e.schemaPath, value) : undefined;
+      return {
+        path,
+        message: words ?? `${JSON.stringify(value)} must match ${(e.params as { pattern: string }).pattern}`,
+      };
     }
     case "propertyNames": {
       const key = String((e.params as { propertyName: string }).propertyName);
       const control = controlCharacterIn(key);
+      const words = explainPattern(e.schemaPath, key);
       return {
         path: [...path, key],
         key,
         message:
           control === undefined
-            ? `key "${key}" is not allowed here`
+            ? `key "${key}" is not allowed here${words ? `: ${words}` : ""}`
             : `a key contains a control character (${control}): refused`,
       };
     }
     case "additionalProperties": {
       const key = String((e.params as { additionalProperty: string }).additionalProperty);
-      return { path: [...path, key], key, message: `unknown key "${key}"` };
+      const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const guess = nearest(key, known);
+      return {
+        path: [...path, key],
+        key,
+        message: `unknown key "${key}"${guess ? ` (did you mean "${guess}"?)` : known.length > 0 ? ` (known here: ${known.join(", ")})` : ""}`,
+      };
     }
     case "required": {
       // Point at the key that owns the incomplete mapping ("admin:"), not at its first entry.
@@ -92,7 +101,14 @@ function describe(e: ErrorObject, data: unknown): { path: ManifestPath; key?: st
         message: `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`,
       };
     case "format":
-      return { path, message: `must be an ${String((e.params as { format: string }).format)} address` };
+      return { path, message: explainAddress(String(valueAt(data, path))) };
+    case "oneOf": {
+      const description = (e.parentSchema as { description?: string } | undefined)?.description;
+      return {
+        path,
+        message: `${JSON.stringify(valueAt(data, path))} is not valid here${description ? `: ${description}` : ""}`,
+      };
+    }
     default:
       return { path, message: e.message ?? e.keyword };
   }
@@ -103,7 +119,10 @@ function describe(e: ErrorObject, data: unknown): { path: ManifestPath; key?: st
  * a bound), the other branches' "must be integer" and the `anyOf` summary at that value or above it
  * are noise; a key's pattern is reported once, by its `propertyNames` error. Pure.
  */
-function specificErrors(errors: ErrorObject[], data: unknown): ErrorObject[] {
+function specificErrors(all: ErrorObject[], data: unknown): ErrorObject[] {
+  // A oneOf failure is one line: its branches' own errors are dropped.
+  const oneOfs = all.filter((e) => e.keyword === "oneOf").map((e) => e.schemaPath);
+  const errors = all.filter((e) => !oneOfs.some((p) => e.schemaPath.startsWith(`${p}/`)));
   const generic = (e: ErrorObject) => e.keyword === "type" || e.keyword === "anyOf";
   const keyPattern = (e: ErrorObject) =>
     e.keyword === "pattern" && typeof valueAt(data, pointerToPath(e.instancePath)) !== "string";
@@ -123,18 +142,29 @@ export function validateManifest(source: ManifestSource): Diagnostic[] {
     const pos = key !== undefined ? source.position(path.slice(0, -1), key) : source.position(path);
     return { file: source.file, line: pos.line, col: pos.col, path: formatPath(path), message };
   };
-  if (!validate(source.data)) {
-    const seen = new Set<string>();
-    return specificErrors(validate.errors ?? [], source.data)
-      .map((e) => describe(e, source.data))
-      .map((d) => at(d.path, d.message, d.key))
-      .filter((d) => {
-        const k = `${d.line}:${d.col}:${d.message}`;
-        return seen.has(k) ? false : (seen.add(k), true);
-      });
-  }
-  const manifest = source.data as Manifest;
-  return rules.flatMap((rule) => rule(manifest)).map((p) => at(p.path, p.message));
+  const seen = new Set<string>();
+  const schemaProblems = validate(source.data)
+    ? []
+    : specificErrors(validate.errors ?? [], source.data)
+        .map((e) => describe(e, source.data))
+        .map((d) => at(d.path, d.message, d.key));
+  // The rules run on a manifest that failed the schema too, so every problem shows at once; a rule
+  // that cannot read what the schema already refused (a missing section) has nothing to add.
+  const ruleProblems = rules.flatMap((rule) => {
+    try {
+      return rule(source.data as Manifest).map((p) => at(p.path, p.message));
+    } catch (err) {
+      if (err instanceof TypeError) return [];
+      throw err;
+    }
+  });
+  const schemaSpots = new Set(schemaProblems.map((d) => `${d.line}:${d.col}`));
+  return [...schemaProblems, ...ruleProblems.filter((d) => !schemaSpots.has(`${d.line}:${d.col}`))]
+    .filter((d) => {
+      const k = `${d.line}:${d.col}:${d.message}`;
+      return seen.has(k) ? false : (seen.add(k), true);
+    })
+    .sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
 /** Reads, parses and validates a manifest file. Throws ManifestError listing every problem. */

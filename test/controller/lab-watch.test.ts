@@ -98,6 +98,27 @@ if (lab) {
     t.equal(rec1?.commit, first);
   });
 
+  t.test("uncommitted edits are pending, said once, and not applied", async (t) => {
+    const seen = log.length;
+    writeFileSync(
+      join(ctl, "cluster.yaml"),
+      base.replace("    address: 10.88.0.11\n", "    address: 10.88.0.11\n    hostname: dirty1\n"),
+    );
+    await eventually(
+      async () => log.slice(seen),
+      (l) => /uncommitted edits in .*cluster\.yaml are pending, not applied/.test(l),
+      20_000,
+    );
+    // Three intervals at least: the notice is not repeated, and node1 keeps the committed state.
+    await sleep(10_000);
+    const notices = log.slice(seen).match(/uncommitted edits in .* are pending/g) ?? [];
+    t.equal(notices.length, 1, "the pending edit is said once");
+    t.match(log.slice(seen), /reconciling \(interval\) at [0-9a-f]{40}/, "runs go on at the commit");
+    t.equal((await sshAdmin(lab, "node1", "hostname")).stdout.trim(), "node1", "the edit was not applied");
+    t.equal((await recorded("node1"))?.commit, first, "node1 records the commit, not +dirty");
+    await git(ctl, "checkout", "--", "cluster.yaml");
+  });
+
   t.test("a commit that renames node1 is applied within an interval and recorded", async (t) => {
     const renamed = await commit(
       base.replace("    address: 10.88.0.11\n", "    address: 10.88.0.11\n    hostname: renamed1\n"),
@@ -126,8 +147,13 @@ if (lab) {
       log,
       /invalid manifest, not applied \(keeping [0-9a-f]{40}\):\n.*cluster\.yaml:\d+:\d+: apiVersion: must be "picotrader\/v1"/,
     );
-    await sleep(4000);
+    await sleep(7000);
     t.equal((await recorded("node1"))?.commit, before, "the nodes still record the last good commit");
+    t.equal(
+      (log.match(/invalid manifest, not applied/g) ?? []).length,
+      1,
+      "an invalid manifest is said once, not on every interval",
+    );
   });
 
   t.test("drift made by hand is repaired within an interval", async (t) => {
@@ -218,5 +244,9 @@ if (lab) {
       "the run in flight finished its work on node2",
     );
     t.equal((await sshAdmin(lab, "node2", "hostname")).stdout.trim(), "node2", "and repaired the hostname");
+    const untimed = log
+      .split("\n")
+      .filter((l) => l !== "" && !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /.test(l));
+    t.same(untimed, [], "every log line starts with a timestamp");
   });
 }

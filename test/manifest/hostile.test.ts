@@ -45,7 +45,7 @@ t.test("an alias bomb is a clear error, not a stack trace", async (t) => {
   for (const [i, name] of ["b", "c", "d", "e", "f"].entries())
     rows.push(`${name}: &${name} [${Array(10).fill(`*${"abcde"[i]}`).join(", ")}]`);
   t.strictSame(diagnose(rows.join("\n") + "\n", "bomb.yaml"), [
-    `bomb.yaml:1:1: (root): too many alias expansions (more than ${MAX_ALIAS_COUNT}): Excessive alias count indicates a resource exhaustion attack`,
+    `bomb.yaml:1:1: error: (root): too many alias expansions (more than ${MAX_ALIAS_COUNT}): Excessive alias count indicates a resource exhaustion attack`,
   ]);
 });
 
@@ -53,7 +53,7 @@ t.test("a manifest over the size cap is refused before parsing", async (t) => {
   const started = process.hrtime.bigint();
   const huge = `# ${"x".repeat(MAX_MANIFEST_BYTES)}\n`;
   t.strictSame(diagnose(huge, "huge.yaml"), [
-    `huge.yaml:1:1: (root): more than ${MAX_MANIFEST_BYTES} bytes: refused`,
+    `huge.yaml:1:1: error: (root): more than ${MAX_MANIFEST_BYTES} bytes: refused`,
   ]);
   t.ok(process.hrtime.bigint() - started < 1_000_000_000n, "refused without parsing");
 });

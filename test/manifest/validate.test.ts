@@ -32,6 +32,6 @@ t.test("broken manifests: every problem at once, as file:line:col: path: problem
 t.test("a missing file is a ManifestError naming it", async (t) => {
   t.throws(() => loadManifest("/nonexistent/cluster.yaml"), {
     name: "ManifestError",
-    message: /cluster\.yaml:1:1: \(root\): cannot read/,
+    message: /cluster\.yaml:1:1: error: \(root\): cannot read/,
   });
 });
