@@ -13,14 +13,19 @@ import {
   type KnownHost,
 } from "./known-hosts.js";
 import { shellQuote } from "./quote.js";
+import { resolveSshTarget, type SshHop, type SshTarget } from "./ssh-config.js";
 import type { ExecResult, Session, SessionStats, Transport } from "./session.js";
 
 /** How to log in. Secrets stay here: nothing of this is ever printed. */
 export interface SshOptions {
   /** The admin user tried first; root is the fallback of the ladder. */
   adminUser: string;
-  /** Private key file; undefined: the ssh-agent (SSH_AUTH_SOCK) or ~/.ssh/id_ed25519. */
+  /** A private key file tried first (as `ssh -i`); then the agent, then the config's and OpenSSH's defaults. */
   identityFile?: string;
+  /** The text of the user's ssh_config (Host, HostName, User, Port, IdentityFile, ProxyJump); undefined: none. */
+  sshConfig?: string;
+  /** Home folder for `~` in the config; default the process's. */
+  home?: string;
   knownHostsFile: string;
   /** Read after `knownHostsFile`, never written: the machine's own pins (OpenSSH's GlobalKnownHostsFile). */
   systemKnownHostsFile?: string;
@@ -52,13 +57,12 @@ export function sshOptionsFromEnv(
     confirm?: (node: string, fingerprint: string) => Promise<boolean>;
   } = {},
 ): SshOptions {
-  const defaultKey = join(homedir(), ".ssh", "id_ed25519");
   let asked: Promise<string | undefined> | undefined;
+  const configFile = process.env.PICOTRADER_SSH_CONFIG ?? join(homedir(), ".ssh", "config");
   return {
     adminUser,
-    identityFile:
-      process.env.PICOTRADER_IDENTITY ??
-      (process.env.SSH_AUTH_SOCK ? undefined : existsSync(defaultKey) ? defaultKey : undefined),
+    ...(process.env.PICOTRADER_IDENTITY ? { identityFile: process.env.PICOTRADER_IDENTITY } : {}),
+    ...(existsSync(configFile) ? { sshConfig: readFileSync(configFile, "utf8") } : {}),
     knownHostsFile: process.env.PICOTRADER_KNOWN_HOSTS ?? join(homedir(), ".ssh", "known_hosts"),
     systemKnownHostsFile: "/etc/ssh/ssh_known_hosts",
     acceptNewHostKeys,
@@ -94,6 +98,12 @@ export function fingerprintOf(blob: Buffer): string {
 
 type Credential = { user: string; how: "key" } | { user: string; how: "password"; password: string };
 
+/** A logged-in client, and the jump host's connection it goes through (closed with it). */
+interface Connected {
+  ssh: NodeSSH;
+  jump?: NodeSSH;
+}
+
 /**
  * The SSH transport (node-ssh). One connection per node per run; host keys pinned in the
  * known_hosts file; identity ladder: the admin user with the key, then root with the key, then
@@ -127,9 +137,37 @@ export class SshTransport implements Transport {
     this.seen.delete(node.name);
     const file = this.options.knownHostsFile;
     if (!existsSync(file)) return;
+    const target = this.targetOf(node);
     const tmp = `${file}.picotrader-${process.pid}`;
-    writeFileSync(tmp, withoutHost(readFileSync(file, "utf8"), node.address, node.sshPort ?? 22));
+    writeFileSync(tmp, withoutHost(readFileSync(file, "utf8"), target.host, target.port));
     renameSync(tmp, file);
+  }
+
+  /** Where the node is reached, through the user's ssh_config. */
+  private targetOf(node: { name: string; address: string; sshPort?: number }): SshTarget {
+    return resolveSshTarget(this.options.sshConfig, node, this.options.home);
+  }
+
+  /**
+   * The key methods of one login, in OpenSSH's order: `-i`'s file, the agent, then the config's and
+   * the default key files that exist (ssh2 skips a key it cannot use, an encrypted one included).
+   */
+  private keyMethods(user: string, target: SshTarget): object[] {
+    const agent = process.env.SSH_AUTH_SOCK;
+    const files = [this.options.identityFile, ...target.identityFiles].filter(
+      (f): f is string => f !== undefined && existsSync(f),
+    );
+    return [
+      ...(this.options.identityFile && existsSync(this.options.identityFile)
+        ? [{ type: "publickey", username: user, key: readFileSync(this.options.identityFile) }]
+        : []),
+      ...(agent ? [{ type: "agent", username: user, agent }] : []),
+      ...[...new Set(files.slice(this.options.identityFile ? 1 : 0))].map((f) => ({
+        type: "publickey",
+        username: user,
+        key: readFileSync(f),
+      })),
+    ];
   }
 
   async connect(
@@ -138,9 +176,13 @@ export class SshTransport implements Transport {
   ): Promise<Session> {
     const stats: SessionStats = { connections: 0, execs: 0 };
     const failures: string[] = [];
+    const configUser = this.targetOf(node).user;
     const ladder: (Credential | "password")[] = as
       ? [{ user: as.user, how: "key" }]
-      : [...new Set([this.options.adminUser, "root"])].map((user): Credential => ({ user, how: "key" }));
+      : [...new Set([configUser ?? this.options.adminUser, "root"])].map((user): Credential => ({
+          user,
+          how: "key",
+        }));
     if (!as) ladder.push("password");
     for (const rung of ladder) {
       let credential: Credential;
@@ -154,7 +196,7 @@ export class SshTransport implements Transport {
       } else {
         credential = rung;
       }
-      let outcome: NodeSSH | string;
+      let outcome: Connected | string;
       try {
         outcome = await this.tryConnect(node, credential, stats);
       } catch (err) {
@@ -167,13 +209,14 @@ export class SshTransport implements Transport {
         this.confirmed[node.name] = err.fingerprint;
         outcome = await this.tryConnect(node, credential, stats);
       }
-      if (outcome instanceof NodeSSH) {
+      if (typeof outcome !== "string") {
         return new SshSession(
           node.name,
           `${credential.user} (${credential.how})`,
           credential.user,
-          outcome,
+          outcome.ssh,
           stats,
+          outcome.jump,
         );
       }
       failures.push(
@@ -183,14 +226,53 @@ export class SshTransport implements Transport {
     throw new ConnectError(node.name, `no identity was accepted (${failures.join("; ")})`);
   }
 
+  /**
+   * The jump host's connection (ProxyJump), its host key pinned like a node's; the stream to the
+   * target comes out of it. Throws HostKeyError or UnreachableError.
+   */
+  private async connectJump(node: { name: string }, hop: SshHop): Promise<NodeSSH> {
+    const policy = hostKeyPolicy(this.readKnownHosts(), hop.host, hop.port);
+    if (policy.pinned.length === 0)
+      throw new HostKeyError(
+        node.name,
+        `the jump host ${knownHostName(hop.host, hop.port)} (ProxyJump) is not in ${this.options.knownHostsFile}: pin its key first (ssh-keyscan on a trusted network, or ssh to it once)`,
+      );
+    const user = hop.user ?? this.options.adminUser;
+    const jump = new NodeSSH();
+    try {
+      await jump.connect({
+        host: hop.host,
+        port: hop.port,
+        username: user,
+        readyTimeout: this.options.readyTimeoutMs ?? 10_000,
+        authHandler: this.keyMethods(
+          user,
+          this.targetOf({ name: hop.host, address: hop.host, sshPort: hop.port }),
+        ) as never,
+        hostVerifier: (key: Buffer) =>
+          !policy.revoked.includes(key.toString("base64")) &&
+          policy.pinned.some((k) => k.key === key.toString("base64")),
+      });
+    } catch (err) {
+      jump.dispose();
+      throw new UnreachableError(
+        node.name,
+        `cannot reach the jump host ${hop.host}:${hop.port} as ${user}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    return jump;
+  }
+
   /** One connection attempt: the connected client, or why authentication was refused. Other failures throw. */
   private async tryConnect(
     node: { name: string; address: string; sshPort?: number },
     credential: Credential,
     stats: SessionStats,
-  ): Promise<NodeSSH | string> {
-    const port = node.sshPort ?? 22;
-    const policy = hostKeyPolicy(this.readKnownHosts(), node.address, port);
+  ): Promise<Connected | string> {
+    const target = this.targetOf(node);
+    const { host, port } = target;
+    const policy = hostKeyPolicy(this.readKnownHosts(), host, port);
     // Within a run, the first key a node showed binds every later connection to it, even before
     // it is written to known_hosts (which happens only once a login on it succeeded).
     const seen = this.seen.get(node.name);
@@ -198,32 +280,42 @@ export class SshTransport implements Transport {
     if (pinned.length === 0 && policy.certAuthorities.length > 0)
       throw new HostKeyError(
         node.name,
-        `${knownHostName(node.address, port)} is trusted only through @cert-authority lines: PicoTrader does not verify host certificates; pin the host key itself`,
+        `${knownHostName(host, port)} is trusted only through @cert-authority lines: PicoTrader does not verify host certificates; pin the host key itself`,
       );
     if (pinned.length === 0 && !this.options.acceptNewHostKeys && !this.relearn.has(node.name)) {
       throw new HostKeyError(
         node.name,
-        `host key not trusted yet (${knownHostName(node.address, port)} is not in ${this.options.knownHostsFile}): run \`picotrader trust ${node.name}\``,
+        `host key not trusted yet (${knownHostName(host, port)} is not in ${this.options.knownHostsFile}): run \`picotrader trust ${node.name}\``,
       );
     }
     let rejectedKey: string | undefined;
     let revokedKey: string | undefined;
     let learnedKey: string | undefined;
     let unconfirmed: string | undefined;
-    const trustedBeforeRun = keysFor(this.pinnedBeforeRun, node.address, port).map((k) => k.key);
+    const trustedBeforeRun = keysFor(this.pinnedBeforeRun, host, port).map((k) => k.key);
     const ssh = new NodeSSH();
     stats.connections++;
+    const jump = target.jump ? await this.connectJump(node, target.jump) : undefined;
     try {
+      // ssh2's Channel type is not installed (no @types/ssh2): only passed through to connect().
+      const sock: unknown = jump
+        ? await jump.forwardOut("127.0.0.1", 0, host, port).catch((err: Error) => {
+            throw new UnreachableError(
+              node.name,
+              `the jump host ${target.jump!.host} cannot reach ${host}:${port}: ${err.message}`,
+              { cause: err },
+            );
+          })
+        : undefined;
       await ssh.connect({
-        host: node.address,
+        host,
         port,
+        ...(sock !== undefined ? { sock: sock as never } : {}),
         username: credential.user,
         readyTimeout: this.options.readyTimeoutMs ?? 10_000,
         ...(credential.how === "password"
           ? { password: credential.password, tryKeyboard: false }
-          : this.options.identityFile
-            ? { privateKeyPath: this.options.identityFile }
-            : { agent: process.env.SSH_AUTH_SOCK }),
+          : { authHandler: this.keyMethods(credential.user, target) as never }),
         ...(pinned.length > 0
           ? { algorithms: { serverHostKey: [...new Set(pinned.map((k) => k.keyType))] as never } }
           : {}),
@@ -255,24 +347,26 @@ export class SshTransport implements Transport {
       });
     } catch (err) {
       ssh.dispose();
+      jump?.dispose();
+      if (err instanceof UnreachableError) throw err;
       if (revokedKey !== undefined)
         throw new HostKeyError(
           node.name,
-          `host key ${revokedKey} of ${node.address} is REVOKED (@revoked in known_hosts): refused`,
+          `host key ${revokedKey} of ${host} is REVOKED (@revoked in known_hosts): refused`,
           { cause: err },
         );
       if (unconfirmed !== undefined) {
         throw new UnconfirmedHostKeyError(
           node.name,
           unconfirmed,
-          `not sending the bootstrap password to ${node.address}: its host key ${unconfirmed} was not pinned before this run; check it on the console and confirm it (nodes[].hostKeyFingerprint, --host-fingerprint ${node.name}=${unconfirmed}, or PICOTRADER_HOST_FINGERPRINTS)`,
+          `not sending the bootstrap password to ${host}: its host key ${unconfirmed} was not pinned before this run; check it on the console and confirm it (nodes[].hostKeyFingerprint, --host-fingerprint ${node.name}=${unconfirmed}, or PICOTRADER_HOST_FINGERPRINTS)`,
           { cause: err },
         );
       }
       if (rejectedKey !== undefined) {
         throw new HostKeyError(
           node.name,
-          `host key of ${node.address} has CHANGED (not the one pinned in ${this.options.knownHostsFile}); if the node was re-imaged, remove its old line there`,
+          `host key of ${host} has CHANGED (not the one pinned in ${this.options.knownHostsFile}); if the node was re-imaged, remove its old line there`,
           { cause: err },
         );
       }
@@ -280,7 +374,7 @@ export class SshTransport implements Transport {
       if ((err as { level?: string }).level === "client-authentication") return "refused";
       throw new UnreachableError(
         node.name,
-        `cannot connect to ${node.address}:${port}: ${(err as Error).message}`,
+        `cannot connect to ${host}:${port}${jump ? ` through ${target.jump!.host}` : ""}: ${(err as Error).message}`,
         {
           cause: err,
         },
@@ -290,9 +384,9 @@ export class SshTransport implements Transport {
     // (and was refused, or was refused a secret) is not trusted by the next run either.
     const toPin = learnedKey ?? (policy.pinned.length === 0 ? seen?.key : undefined);
     if (toPin !== undefined) {
-      writeHostKeyPin(this.options.knownHostsFile, node.address, port, toPin);
+      writeHostKeyPin(this.options.knownHostsFile, host, port, toPin);
     }
-    return ssh;
+    return { ssh, ...(jump ? { jump } : {}) };
   }
 }
 
@@ -383,6 +477,7 @@ class SshSession implements Session {
     private readonly user: string,
     private readonly ssh: NodeSSH,
     readonly stats: SessionStats,
+    private readonly jump?: NodeSSH,
   ) {}
 
   async exec(command: string, options: { stdin?: string } = {}): Promise<ExecResult> {
@@ -404,6 +499,7 @@ class SshSession implements Session {
 
   close(): Promise<void> {
     this.ssh.dispose();
+    this.jump?.dispose();
     return Promise.resolve();
   }
 }
