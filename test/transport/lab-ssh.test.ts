@@ -14,7 +14,7 @@ if (lab) {
   const dir = mkdtempSync(join(tmpdir(), "picotrader-ssh-"));
   const manifest = join(dir, "lab.yaml");
   writeFileSync(manifest, labManifest(lab, { runtime: false }));
-  const [node1, node2] = lab.nodes;
+  const [node1] = lab.nodes;
   /** The node's own ed25519 key, as its console shows it. */
   const consoleLine = async (node: string) =>
     (await sshNode(lab, node, "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub")).stdout.trim();
