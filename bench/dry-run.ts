@@ -5,7 +5,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { labDown, labManifest, labRunArgv, labUp, readLab } from "../src/lab/lab.js";
+import { labDown, labManifest, labRunArgv, labUp, readLab, writeLabTftpStandIns } from "../src/lab/lab.js";
 import { packageRoot } from "../src/paths.js";
 import type { ReconcileReport } from "../src/report/json.js";
 import { run } from "../src/util/run.js";
@@ -31,8 +31,10 @@ async function bench(nodes: number): Promise<void> {
   const lab = await labUp(name, nodes);
   const upMs = Date.now() - upStarted;
   try {
-    const file = join(mkdtempSync(join(tmpdir(), "picotrader-bench-")), "lab.yaml");
+    const folder = mkdtempSync(join(tmpdir(), "picotrader-bench-"));
+    const file = join(folder, "lab.yaml");
     writeFileSync(file, labManifest(lab));
+    writeLabTftpStandIns(folder);
     const converge = await cli(lab, ["reconcile", "-f", file, "--json", "--yes"]);
     if (converge.exitCode !== 0)
       throw new Error(`reconcile failed: ${converge.stderr}${converge.stdout.slice(0, 2000)}`);

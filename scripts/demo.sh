@@ -8,8 +8,8 @@ pt() { node dist/src/cli.js "$@"; }
 name=${LAB:-demo}
 pt lab list | grep -qx "$name" && pt lab down --name "$name"
 pt lab up --name "$name" --nodes "${NODES:-3}"
-manifest=$(mktemp --suffix=.yaml)
-pt lab manifest --name "$name" > "$manifest"
+manifest=$(mktemp -d)/lab.yaml
+pt lab manifest --name "$name" -o "$manifest"   # and the TFTP stand-in files beside it
 echo; echo "== picotrader reconcile -f $manifest --yes   (inside the lab's network namespace; --yes approves the plan it shows)"
 pt lab run --name "$name" -- node dist/src/cli.js reconcile -f "$manifest" --yes
 echo; echo "== picotrader reconcile -f $manifest --dry-run --detailed-exitcode   (nothing left to do: exit 0)"

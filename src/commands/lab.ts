@@ -1,5 +1,7 @@
 // `picotrader lab ...`: the simulated cluster on this machine (root, Linux, systemd-nspawn).
 import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { example, integerAtLeast, type Finish } from "./options.js";
 
@@ -163,11 +165,18 @@ export function defineLab(program: Command, finish: Finish): void {
 
   labCmd
     .command("manifest")
-    .description("a manifest for the lab that declares everything a user can try")
+    .description("a manifest for the lab that declares everything a user can try, TFTP stand-ins beside it")
     .addOption(nameOption())
-    .action(async (flags: { name: string }) => {
+    .option("-o, --out <file>", "write it to this file (default: standard output, stand-ins in ./tftp)")
+    .addHelpText("after", example("sudo picotrader lab manifest -o lab.yaml"))
+    .action(async (flags: { name: string; out?: string }) => {
       const l = await lab();
-      process.stdout.write(l.labManifest(l.requireLab(flags.name)));
+      const text = l.labManifest(l.requireLab(flags.name));
+      // tftp.root is resolved beside the manifest: the stand-ins go there.
+      const tftp = l.writeLabTftpStandIns(flags.out ? dirname(resolve(flags.out)) : process.cwd());
+      if (flags.out) writeFileSync(flags.out, text);
+      else process.stdout.write(text);
+      say(`TFTP stand-in files (tftp.root) in ${tftp}${flags.out ? `; wrote ${flags.out}` : ""}`);
       finish(0);
     });
 

@@ -1,9 +1,20 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+  chmodSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LabError } from "../errors.js";
 import { DEFAULT_VRRP_PASSWORD_ENV } from "../manifest/defaults.js";
 import { packageRoot } from "../paths.js";
+import { prepareTftpRoot } from "../tftp.js";
 import { run, runOk } from "../util/run.js";
 import { ensureImage, processAlive } from "./image.js";
 
@@ -513,6 +524,30 @@ export function labSshArgv(lab: LabState, nodeName: string, command: string[], u
   ];
 }
 
+/** The folder, beside the lab manifest, of the TFTP stand-in files (labManifest()'s tftp.root). */
+export const LAB_TFTP_ROOT = "tftp";
+
+/**
+ * Lays out the TFTP server's files for the lab in `folder`/tftp, as tftp-prepare does for a real
+ * image: a small stand-in image (the lab re-images by resetting a node, the bytes do not matter but
+ * are checked) and stand-in kernel files. The same bytes every time, so a plan does not change.
+ */
+export function writeLabTftpStandIns(folder: string): string {
+  const work = mkdtempSync(join(tmpdir(), "picotrader-standin-"));
+  try {
+    const image = join(work, "standin.img");
+    writeFileSync(image, Buffer.alloc(256 * 1024, "picotrader lab stand-in image\n"));
+    mkdirSync(join(work, "boot"));
+    for (const f of ["Image", "meson64_odroidc2.dtb", "uInitrd"])
+      writeFileSync(join(work, "boot", f), `stand-in ${f}\n`);
+    const out = join(folder, LAB_TFTP_ROOT);
+    prepareTftpRoot(image, out, 64 * 1024, join(work, "boot"));
+    return out;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 /** The lab manifest's admin user (labManifest()). */
 export const LAB_ADMIN_USER = "sysman";
 
@@ -527,9 +562,11 @@ export async function labLoginUser(lab: LabState, nodeName: string): Promise<str
 }
 
 /**
- * A cluster.yaml for the lab: the real schema, the lab's addresses and virtual IP. With
- * `runtime: false`, only the access and network concerns (swap, kernel, Docker, keepalived and
- * HAProxy sections left out), for tests that are about something else.
+ * A cluster.yaml for the lab: the real schema, the lab's addresses and virtual IP, and everything a
+ * user can try: the runtime, the highly available API, and node1 serving TFTP from the stand-in
+ * files writeLabTftpStandIns() lays out beside the manifest (so that raising a node's generation
+ * rebuilds it). With `runtime: false`, only the access and network concerns, for tests that are
+ * about something else.
  */
 export function labManifest(lab: LabState, options: { runtime?: boolean } = {}): string {
   const key = readFileSync(`${lab.keyPath}.pub`, "utf8").trim();
@@ -559,15 +596,19 @@ export function labManifest(lab: LabState, options: { runtime?: boolean } = {}):
           "docker: {}",
           "keepalived: {}",
           "haproxy: {}",
+          "# node1 serves the boards' image over TFTP (stand-in files in ./tftp, made by tftp-prepare):",
+          "# raise a node's generation to rebuild it (reconcile --allow-rebuild).",
+          "tftp:",
+          `  root: ${LAB_TFTP_ROOT}`,
         ]),
     "nodes:",
   ];
   lab.nodes.forEach((node, i) => {
-    lines.push(
-      `  - name: ${node.name}`,
-      `    address: ${node.address}`,
-      `    roles: [${i < controlPlanes ? "control-plane" : "worker"}]`,
-    );
+    const roles = [
+      i < controlPlanes ? "control-plane" : "worker",
+      ...(i === 0 && options.runtime !== false ? ["tftp"] : []),
+    ];
+    lines.push(`  - name: ${node.name}`, `    address: ${node.address}`, `    roles: [${roles.join(", ")}]`);
   });
   return lines.join("\n") + "\n";
 }

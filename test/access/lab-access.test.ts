@@ -171,7 +171,7 @@ if (lab) {
     t.equal(r.exitCode, 1);
     t.match(
       r.stderr,
-      /no-ssh\.yaml:\d+:\d+: firewall\.allow: no rule allows SSH \(22\/tcp\) on nodes\[0\] \(node1\): it would be cut off/,
+      /no-ssh\.yaml:\d+:\d+: error: firewall\.allow: no rule allows SSH \(22\/tcp\) on nodes\[0\] \(node1\): it would be cut off/,
     );
   });
 

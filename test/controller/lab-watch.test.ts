@@ -145,7 +145,7 @@ if (lab) {
     );
     t.match(
       log,
-      /invalid manifest, not applied \(keeping [0-9a-f]{40}\):\n.*cluster\.yaml:\d+:\d+: apiVersion: must be "picotrader\/v1"/,
+      /invalid manifest, not applied \(keeping [0-9a-f]{40}\):\n.*cluster\.yaml:\d+:\d+: error: apiVersion: must be "picotrader\/v1"/,
     );
     await sleep(7000);
     t.equal((await recorded("node1"))?.commit, before, "the nodes still record the last good commit");

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
-import { labManifest, labRunArgv, type LabState } from "../../src/lab/lab.js";
+import { labRunArgv, type LabState } from "../../src/lab/lab.js";
 import type { ReconcileReport } from "../../src/report/json.js";
 import { inLab, picotrader, sshAdmin, useLab } from "../helpers/lab.js";
 
@@ -71,8 +71,10 @@ once();`;
 }
 
 if (lab) {
+  // The manifest a user gets: `lab manifest -o`, with the TFTP stand-ins beside it.
   const file = join(mkdtempSync(join(tmpdir(), "picotrader-")), "lab.yaml");
-  writeFileSync(file, labManifest(lab));
+  const made = await picotrader(lab, ["lab", "manifest", "--name", NAME, "-o", file]);
+  if (made.exitCode !== 0) throw new Error(`lab manifest: ${made.stderr}`);
   const run = (...args: string[]) => picotrader(lab, ["reconcile", "-f", file, ...args]);
   const dryRun = async () => {
     const r = await run("--dry-run", "--detailed-exitcode", "--json");
@@ -295,5 +297,33 @@ if (lab) {
       missing.stderr,
       /keepalived \(VRRP password\) needs the environment variable PICOTRADER_VRRP_PASSWORD/,
     );
+  });
+
+  t.test("the lab manifest as it is: raising node3's generation rebuilds it from node1's TFTP", async (t) => {
+    t.match(
+      readFileSync(file, "utf8"),
+      /^tftp:\n {2}root: tftp$/m,
+      "the lab manifest declares the TFTP server",
+    );
+    await sshAdmin(lab, "node3", "touch /root/made-before-the-rebuild");
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8").replace("roles: [worker]\n", "roles: [worker]\n    generation: 2\n"),
+    );
+    const r = await run("--allow-rebuild", "--yes");
+    t.equal(r.exitCode, 0, r.stdout + r.stderr);
+    t.match(
+      r.stderr,
+      /\[node3\] rebooting to re-image\n\[node3\] back on a new boot\n\[node3\] rebuilt; observing the fresh node/,
+    );
+    const wiped = await sshAdmin(
+      lab,
+      "node3",
+      "ls /root/made-before-the-rebuild 2>&1; grep '\"generation\"' /var/lib/picotrader/state.json; systemctl is-active docker",
+    );
+    t.match(wiped.stdout, /No such file or directory/, "node3 was wiped");
+    t.match(wiped.stdout, /"generation": 2/, "it records the new generation");
+    t.match(wiped.stdout, /^active$/m, "and runs Docker again");
+    t.equal((await dryRun()).exitCode, 0, "the second run plans nothing");
   });
 }
