@@ -2,7 +2,6 @@
 // and the checks that it will be able to run: its repository is its own, its key and pins are there.
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { simpleGit } from "simple-git";
 import { PicoError } from "./errors.js";
 import { loadManifest } from "./manifest/validate.js";
 import { packageRoot } from "./paths.js";
@@ -10,6 +9,17 @@ import { run } from "./util/run.js";
 
 /** The home of the service user that install-service makes. */
 export const SERVICE_HOME = "/var/lib/picotrader-controller";
+
+/**
+ * The working tree that holds `folder` (the nearest folder with a .git), or undefined. Read from the
+ * file system: git itself refuses, as root, a repository that belongs to the service's user.
+ */
+function findRepositoryRoot(folder: string): string | undefined {
+  for (let dir = folder; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, ".git"))) return dir;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
 
 /** A user as /etc/passwd has it. */
 interface Account {
@@ -36,7 +46,16 @@ async function readAccount(user: string): Promise<Account | undefined> {
 /** The unit's text for these paths. Pure. */
 export function buildUnit(
   template: string,
-  v: { user: string; group: string; home: string; repo: string; manifest: string; node: string; cli: string },
+  v: {
+    user: string;
+    group: string;
+    home: string;
+    repo: string;
+    manifest: string;
+    node: string;
+    cli: string;
+    interval: string;
+  },
 ): string {
   const underHome = [v.repo, v.home].some((p) => /^\/(home|root)(\/|$)/.test(p));
   return template
@@ -48,14 +67,20 @@ export function buildUnit(
     .replaceAll("@PROTECT_HOME@", underHome ? "read-only" : "yes")
     .replaceAll("@NODE@", v.node)
     .replaceAll("@CLI@", v.cli)
-    .replaceAll("@MANIFEST@", v.manifest);
+    .replaceAll("@MANIFEST@", v.manifest)
+    .replaceAll("@INTERVAL@", v.interval);
 }
 
 /**
  * Makes the user when missing, checks the repository is its own, and writes the unit atomically.
  * Returns what to do next, for the operator. Throws PicoError when the service could not run.
  */
-export async function installService(file: string, user: string, unitDir: string): Promise<string> {
+export async function installService(
+  file: string,
+  user: string,
+  unitDir: string,
+  interval = "5m",
+): Promise<string> {
   const manifest = resolve(file);
   loadManifest(manifest);
   let account = await readAccount(user);
@@ -75,10 +100,7 @@ export async function installService(file: string, user: string, unitDir: string
     account = await readAccount(user);
     if (account === undefined) throw new PicoError(`useradd ${user} made no account`);
   }
-  const git = simpleGit(dirname(manifest));
-  const repo = (await git.checkIsRepo())
-    ? (await git.revparse(["--show-toplevel"])).trim()
-    : dirname(manifest);
+  const repo = findRepositoryRoot(dirname(manifest)) ?? dirname(manifest);
   // Git refuses a repository of another owner, and the service fetches into it.
   if (user !== "root" && statSync(repo).uid !== account.uid)
     throw new PicoError(
@@ -92,6 +114,7 @@ export async function installService(file: string, user: string, unitDir: string
     manifest,
     node: process.execPath,
     cli: join(packageRoot(), "dist", "src", "cli.js"),
+    interval,
   });
   const path = join(unitDir, "picotrader.service");
   writeFileSync(`${path}.tmp`, unit, { mode: 0o644 });

@@ -6,6 +6,7 @@ interface InstallFlags {
   file: string;
   user: string;
   unitDir: string;
+  interval: string;
 }
 
 export function defineInstallService(program: Command, finish: Finish): void {
@@ -19,6 +20,7 @@ export function defineInstallService(program: Command, finish: Finish): void {
       "picotrader",
     )
     .option("--unit-dir <dir>", "where the unit is written", "/etc/systemd/system")
+    .option("--interval <duration>", "watch's interval: how often drift is looked for and repaired", "5m")
     .addHelpText(
       "after",
       example(
@@ -28,7 +30,9 @@ export function defineInstallService(program: Command, finish: Finish): void {
     )
     .action(async (flags: InstallFlags) => {
       const { installService } = await import("../service.js");
-      process.stdout.write(await installService(flags.file, flags.user, flags.unitDir));
+      const { parseInterval } = await import("../controller/watch.js");
+      parseInterval(flags.interval);
+      process.stdout.write(await installService(flags.file, flags.user, flags.unitDir, flags.interval));
       finish(0);
     });
 }

@@ -279,6 +279,9 @@ function startNode(lab: LabState, node: LabNode): void {
       IMAGE_ROOT: lab.imageRoot,
       CGROUP: cgroupPath(lab, node.name),
       NODE_DIR: dir,
+      // This PicoTrader and its Node.js, read-only in every node: a node can be the controller's host.
+      PICOTRADER: packageRoot(),
+      NODE_BIN: process.execPath,
     },
   });
   child.unref();

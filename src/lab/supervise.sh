@@ -17,7 +17,7 @@
 # in /media/boot/picotrader-reimage.failed (as the script would with u-boot's fatwrite), and the
 # board boots its old system.
 # Environment (set by src/lab/lab.ts): LAB NODE ROOT NETNS LAB_NETNS VETH MAC ADDRESS MACHINE REPO
-# IMAGE_ROOT CGROUP NODE_DIR
+# IMAGE_ROOT CGROUP NODE_DIR PICOTRADER (this package, bound at /opt/picotrader) NODE_BIN (its node)
 set -u
 log() { printf '%s %s\n' "$(date -u +%FT%TZ)" "$*" >> "$NODE_DIR/supervisor.log"; }
 
@@ -125,7 +125,8 @@ while :; do
       --directory="$ROOT" --network-namespace-path="/run/netns/$NETNS" \
       --capability=CAP_NET_ADMIN,CAP_SYS_ADMIN,CAP_NET_RAW --system-call-filter='@keyring bpf' \
       --resolv-conf=off --timezone=off --link-journal=no --console=passive \
-      --bind-ro="$REPO:/srv/picotrader-repo"
+      --bind-ro="$REPO:/srv/picotrader-repo" \
+      --bind-ro="$PICOTRADER:/opt/picotrader" --bind-ro="$NODE_BIN:/usr/local/bin/node"
   ) >> "$NODE_DIR/console.log" 2>&1 < /dev/null &
   child=$!
   echo "$child" > "$NODE_DIR/nspawn.pid"

@@ -50,6 +50,7 @@ t.test("the service unit: exposure at most 4.0 in systemd-analyze security", asy
       manifest: "/var/lib/picotrader-controller/cluster/cluster.yaml",
       node: process.execPath,
       cli: "/usr/lib/node_modules/picotrader/dist/src/cli.js",
+      interval: "5m",
     }),
   );
   const r = await run("systemd-analyze", ["security", "--offline=true", "--no-pager", unit]);
