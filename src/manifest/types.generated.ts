@@ -115,7 +115,10 @@ export interface Admin {
  * The control workstation that runs PicoTrader; listed in every node's /etc/hosts, never reconciled.
  */
 export interface Workstation {
-  name: Hostname;
+  /**
+   * A host name (RFC 1123 label).
+   */
+  name: string;
   /**
    * IPv4 address of the workstation.
    */
@@ -202,8 +205,13 @@ export interface Network {
   extraHosts?: HostEntry[];
 }
 export interface HostEntry {
+  /**
+   * The address the names resolve to on every node.
+   */
   address: string;
   /**
+   * Host names for that address, written to /etc/hosts.
+   *
    * @minItems 1
    */
   names: [Hostname, ...Hostname[]];
