@@ -3,7 +3,16 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", ".tap/", "tap-snapshots/", "eslint.config.js"] },
+  {
+    ignores: [
+      "dist/",
+      "node_modules/",
+      ".tap/",
+      "tap-snapshots/",
+      "eslint.config.js",
+      "src/manifest/schema-validator.generated.ts",
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -12,6 +12,7 @@ import { parseManifestSource } from "../manifest/load.js";
 import { readInputs } from "../manifest/inputs.js";
 import type { Manifest } from "../manifest/types.generated.js";
 import { validateManifest } from "../manifest/validate.js";
+import { SessionPool } from "../transport/pool.js";
 import type { Transport } from "../transport/session.js";
 import { readCommittedManifest, readManifestCommit, readRefPaths } from "./git.js";
 
@@ -59,6 +60,8 @@ export class WatchController {
   private idle: (() => void) | undefined;
   /** What was last said on each topic ("invalid", "pending"): a problem is logged once per change. */
   private readonly said = new Map<string, string>();
+  /** SSH sessions kept between runs: a tick on a converged cluster makes no new login. */
+  private readonly pool = new SessionPool();
   /** Results of the last finished run, for tests and status. */
   lastResults: NodeResult[] | undefined;
   runs = 0;
@@ -92,6 +95,7 @@ export class WatchController {
     clearInterval(this.timer);
     await this.closeWatcher?.();
     if (this.running) await new Promise<void>((resolve) => (this.idle = resolve));
+    await this.pool.closeAll();
   }
 
   trigger(reason: string): void {
@@ -128,7 +132,7 @@ export class WatchController {
     const { manifest, inputs, commit } = loaded;
     this.o.log(`reconciling (${reason}) at ${commit ?? "an uncommitted file"}`);
     const { plan, results } = await reconcile({
-      transport: this.o.transport(manifest),
+      transport: this.pool.forRun(this.o.transport(manifest)),
       manifest,
       inputs,
       reconcilers: this.o.reconcilers,

@@ -17,6 +17,7 @@ import { packageRoot } from "../paths.js";
 import { prepareTftpRoot } from "../tftp.js";
 import { run, runOk } from "../util/run.js";
 import { ensureImage, processAlive } from "./image.js";
+import { limitPaths, raiseInotifyLimit, restoreInotifyLimit } from "./limits.js";
 
 /**
  * The lab: a simulated cluster of real Linux nodes on this machine. Each node is a Debian
@@ -147,6 +148,10 @@ export async function labUp(
   if (readLab(name))
     throw new LabError(`lab "${name}" already exists: picotrader lab down --name ${name} first`);
   const image = await ensureImage(log);
+  // Every lab's nodes count against the same host limit.
+  const running = listLabs().reduce((n, l) => n + (readLab(l)?.nodes.length ?? 0), 0);
+  const raised = raiseInotifyLimit(limitPaths(LAB_ROOT), running + count);
+  if (raised) log(raised);
   const dir = labDir(name);
   mkdirSync(join(dir, "nodes"), { recursive: true });
   const lab: LabState = {
@@ -394,8 +399,10 @@ export async function labDown(name: string): Promise<void> {
   }
   // The shared parent goes with the last lab; while another lab runs, rmdir refuses, as it should.
   for (const h of ["systemd", "unified", "memory"]) await run("rmdir", [`/sys/fs/cgroup/${h}/picotrader`]);
-  if (problems.length === 0) rmSync(labDir(name), { recursive: true, force: true });
-  else
+  if (problems.length === 0) {
+    rmSync(labDir(name), { recursive: true, force: true });
+    if (listLabs().length === 0) restoreInotifyLimit(limitPaths(LAB_ROOT));
+  } else
     throw new LabError(
       `lab ${name} was not fully removed (its state is kept for another try):\n${problems.join("\n")}`,
     );

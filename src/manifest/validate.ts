@@ -1,35 +1,22 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import addFormatsModule from "ajv-formats";
+import type { ErrorObject, ValidateFunction } from "ajv";
 import { ManifestError, type Diagnostic } from "../errors.js";
 import { packageRoot } from "../paths.js";
 import { formatPath, readManifestSource, type ManifestPath, type ManifestSource } from "./load.js";
 import { rules } from "./rules.js";
+// The schema compiled at build time (ajv's standalone code, `npm run gen:types`): nothing compiles here.
+import { validate as compiledSchema } from "./schema-validator.generated.js";
 import { explainAddress, explainPattern, nearest } from "./explain.js";
 import { controlCharacterIn } from "./text.js";
 import type { Manifest } from "./types.generated.js";
-
-// ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
-type AddFormats = (ajv: Ajv, formats: string[]) => Ajv;
-const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ??
-  addFormatsModule) as AddFormats;
-
-let compiled: ValidateFunction | undefined;
 
 /** The committed JSON Schema of cluster.yaml. */
 export function readSchema(): object {
   return JSON.parse(readFileSync(join(packageRoot(), "schema", "cluster.schema.json"), "utf8")) as object;
 }
 
-function schemaValidator(): ValidateFunction {
-  if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, strict: true, strictTuples: false, verbose: true });
-    addFormats(ajv, ["ipv4"]);
-    compiled = ajv.compile(readSchema());
-  }
-  return compiled;
-}
+const schemaValidator = (): ValidateFunction => compiledSchema as unknown as ValidateFunction;
 
 function pointerToPath(pointer: string): ManifestPath {
   if (pointer === "") return [];

@@ -313,6 +313,9 @@ export class SshTransport implements Transport {
         ...(sock !== undefined ? { sock: sock as never } : {}),
         username: credential.user,
         readyTimeout: this.options.readyTimeoutMs ?? 10_000,
+        // A kept session (watch mode) notices a node that went away within 30 s.
+        keepaliveInterval: 10_000,
+        keepaliveCountMax: 3,
         ...(credential.how === "password"
           ? { password: credential.password, tryKeyboard: false }
           : { authHandler: this.keyMethods(credential.user, target) as never }),
@@ -478,7 +481,18 @@ class SshSession implements Session {
     private readonly ssh: NodeSSH,
     readonly stats: SessionStats,
     private readonly jump?: NodeSSH,
-  ) {}
+  ) {
+    // ssh2's Client type is not installed (no @types/ssh2): only its "close" event is used.
+    const client = ssh.connection as unknown as { once(event: "close", f: () => void): void } | null;
+    client?.once("close", () => (this.open = false));
+  }
+
+  private open = true;
+
+  /** False once the connection closed (keepalives unanswered, the node went away, close()). */
+  alive(): boolean {
+    return this.open;
+  }
 
   async exec(command: string, options: { stdin?: string } = {}): Promise<ExecResult> {
     const remote = this.user === "root" ? command : `sudo -n sh -c ${shellQuote(command)}`;
@@ -498,6 +512,7 @@ class SshSession implements Session {
   }
 
   close(): Promise<void> {
+    this.open = false;
     this.ssh.dispose();
     this.jump?.dispose();
     return Promise.resolve();

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { buildTypesSource } from "../../tools/types-source.js";
+import { buildValidatorSource } from "../../tools/validator-source.js";
 
 t.test("the committed TypeScript types are what the committed schema implies", async (t) => {
   const committed = readFileSync(
@@ -11,6 +12,17 @@ t.test("the committed TypeScript types are what the committed schema implies", a
   t.equal(
     committed,
     await buildTypesSource(),
+    "run `npm run gen:types` after changing schema/cluster.schema.json",
+  );
+});
+
+t.test("the committed standalone validator is what the committed schema compiles to", async (t) => {
+  const committed = readFileSync(
+    join(import.meta.dirname, "..", "..", "src", "manifest", "schema-validator.generated.ts"),
+    "utf8",
+  );
+  t.ok(
+    committed === buildValidatorSource(),
     "run `npm run gen:types` after changing schema/cluster.schema.json",
   );
 });
