@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { FACTORY_PASSWORD, labDown, labReset, labStatus, labDir, readLab } from "../../src/lab/lab.js";
+import { packageRoot } from "../../src/paths.js";
 import { run } from "../../src/util/run.js";
 import { inLab, picotrader, sshNode, useLab } from "../helpers/lab.js";
 
@@ -17,6 +18,22 @@ if (lab) {
       names.add(r.stdout.trim());
     }
     t.equal(names.size, 3, `hostnames differ: ${[...names].join(", ")}`);
+  });
+
+  t.test("lab ssh logs in as root on a factory-fresh node (it has no admin user yet)", async (t) => {
+    const r = await run("node", [
+      join(packageRoot(), "dist", "src", "cli.js"),
+      "lab",
+      "ssh",
+      "--name",
+      NAME,
+      "node1",
+      "--",
+      "id",
+      "-un",
+    ]);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.equal(r.stdout.trim(), "root");
   });
 
   t.test("root logs in with the factory password", async (t) => {

@@ -10,6 +10,8 @@ import { join } from "node:path";
 import t from "tap";
 import { labRunArgv, type LabState } from "../../src/lab/lab.js";
 import type { ReconcileReport } from "../../src/report/json.js";
+import { packageRoot } from "../../src/paths.js";
+import { run as runProcess } from "../../src/util/run.js";
 import { inLab, picotrader, sshAdmin, useLab } from "../helpers/lab.js";
 
 const NAME = "tha";
@@ -76,6 +78,9 @@ if (lab) {
   const made = await picotrader(lab, ["lab", "manifest", "--name", NAME, "-o", file]);
   if (made.exitCode !== 0) throw new Error(`lab manifest: ${made.stderr}`);
   const run = (...args: string[]) => picotrader(lab, ["reconcile", "-f", file, ...args]);
+  /** The CLI on this machine, as the operator runs it (lab commands enter the lab by themselves). */
+  const operator = (args: string[]) =>
+    runProcess("node", [join(packageRoot(), "dist", "src", "cli.js"), ...args]);
   const dryRun = async () => {
     const r = await run("--dry-run", "--detailed-exitcode", "--json");
     return { exitCode: r.exitCode, report: JSON.parse(r.stdout) as ReconcileReport, stderr: r.stderr };
@@ -121,6 +126,22 @@ if (lab) {
       again.report.plan.nodes.map((n) => n.changes.length),
       [0, 0, 0],
     );
+  });
+
+  t.test("lab ssh logs in as the admin user once root login is off, with sudo", async (t) => {
+    const r = await operator([
+      "lab",
+      "ssh",
+      "--name",
+      NAME,
+      "node2",
+      "--",
+      "sh",
+      "-c",
+      "'id -un; sudo -n id -un'",
+    ]);
+    t.equal(r.exitCode, 0, r.stderr);
+    t.strictSame(r.stdout.trim().split("\n"), ["sysman", "root"]);
   });
 
   t.test("Docker answers on every node with the systemd cgroup driver; swap is off", async (t) => {
