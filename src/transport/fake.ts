@@ -1,5 +1,6 @@
 import { ConnectError, UnreachableError } from "../errors.js";
 import type { ExecResult, Session, SessionStats, Transport } from "./session.js";
+import { probeSectionNames, renderProbeAnswer } from "./probe.js";
 
 /** What a concern's probe "prints" on a fake node. */
 export interface FakeProbeAnswer {
@@ -67,16 +68,18 @@ export class FakeTransport implements Transport {
         if (command === "sh -s") {
           const answers = fake.probeRounds[Math.min(round++, fake.probeRounds.length - 1)] ?? {};
           const nonce = /@@([0-9a-f]+) begin/.exec(options.stdin ?? "")?.[1];
-          const names = [...(options.stdin ?? "").matchAll(/begin %s %s\\n' '([^']+)'/g)].map(
-            (m) => m[1] as string,
-          );
+          const names = probeSectionNames(options.stdin ?? "");
           if (!nonce) throw new Error("FakeTransport: sh -s without a batched probe");
           const stdout = names
             .map((name) => {
               // The engine's own sections (the record, the dead-man log) are empty unless told.
               const a = answers[name] ?? (name.startsWith("@") ? { stdout: "" } : undefined);
               if (!a) throw new Error(`FakeTransport: ${node.name} has no probe answer for ${name}`);
-              return `@@${nonce} begin ${name} ${a.exitCode ?? 0}\n${a.stdout}\n@@${nonce} stderr\n${a.stderr ?? ""}\n@@${nonce} end\n`;
+              return renderProbeAnswer(nonce, name, {
+                exitCode: a.exitCode ?? 0,
+                stdout: a.stdout,
+                stderr: a.stderr ?? "",
+              });
             })
             .join("");
           return Promise.resolve({ ...base, exitCode: 0, stdout, stderr: "" });
