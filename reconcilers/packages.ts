@@ -40,12 +40,17 @@ export const packages: Reconciler<PackagesDesired, PackagesObserved> = {
   name: "packages",
   applies: (node, m) => packagesFor(node, m).length > 0,
   desired: (node, m) => ({ install: packagesFor(node, m) }),
-  // dpkg's status of each package; for a missing one, apt's candidate (none when the index lacks
-  // it). apt-cache is slow, so an installed package never asks it.
+  // dpkg's status of every package from one dpkg-query, matched by the shell's own `read`; for a
+  // missing one, apt's candidate (none when the index lacks it). apt-cache is slow, so an installed
+  // package never asks it.
   probe: (d) => {
     const names = d.install.map(shellQuote).join(" ");
-    return `for p in ${names}; do
-  st=$(dpkg-query -W -f '\${db:Status-Abbrev}' "$p" 2>/dev/null | tr -d ' ')
+    return `q=$(dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' ${names} 2>/dev/null)
+for p in ${names}; do
+  st=
+  while read -r n s; do [ "$n" = "$p" ] && st=$s; done <<PICOTRADER_DPKG
+$q
+PICOTRADER_DPKG
   printf 'status %s %s\\n' "$p" "$st"
   [ "$st" = ii ] || printf 'candidate %s %s\\n' "$p" "$(apt-cache policy "$p" 2>/dev/null | sed -n 's/^ *Candidate: *//p')"
 done`;

@@ -10,7 +10,11 @@ export interface ServiceObserved {
   enabled: boolean;
 }
 
-/** Probe lines printing a unit's state as `active=` and `enabled=`. */
+/**
+ * Probe lines printing a unit's state as `active=` and `enabled=`. Two systemctl calls, not one
+ * `systemctl show`: for a SysV service (tftpd-hpa) UnitFileState says "generated" where
+ * `is-enabled` answers from its rc links.
+ */
 export function buildServiceStateProbe(unit: string): string {
   return `printf 'active=%s\\n' "$(systemctl is-active ${unit} 2>/dev/null)"
 printf 'enabled=%s\\n' "$(systemctl is-enabled ${unit} 2>/dev/null)"`;

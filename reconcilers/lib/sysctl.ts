@@ -39,14 +39,19 @@ function normaliseValue(value: string): string {
   return value.trim().split(/\s+/).join(" ");
 }
 
-/** A probe printing runtime values of `keys` and every sysctl.d file. */
+/**
+ * A probe printing runtime values of `keys` and every sysctl.d file. Runtime values are read from
+ * /proc/sys with the shell's own `read`, and every file by one awk: no process per key or per file.
+ */
 export function buildSysctlProbe(keys: string[]): string {
   const runtime = keys.map(
-    (k) => `printf 'runtime %s=%s\\n' ${shellQuote(k)} "$(sysctl -n ${shellQuote(k)} 2>/dev/null)"`,
+    (k) =>
+      `v=; read -r v 2>/dev/null < ${shellQuote(`/proc/sys/${k.replaceAll(".", "/")}`)}; printf 'runtime %s=%s\\n' ${shellQuote(k)} "$v"`,
   );
   return [
     ...runtime,
-    `for f in ${SYSCTL_DIRS.map((d) => `${d}/*.conf`).join(" ")}; do [ -f "$f" ] && { printf 'file %s\\n' "$f"; sed 's/^/| /' "$f"; }; done; true`,
+    `set --; for f in ${SYSCTL_DIRS.map((d) => `${d}/*.conf`).join(" ")}; do [ -f "$f" ] && set -- "$@" "$f"; done`,
+    `[ $# -eq 0 ] || awk 'BEGIN { for (i = 1; i < ARGC; i++) { print "file " ARGV[i]; while ((getline l < ARGV[i]) > 0) print "| " l; close(ARGV[i]) } exit }' "$@"; true`,
   ].join("\n");
 }
 

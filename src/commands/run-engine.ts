@@ -71,7 +71,8 @@ export async function runEngine(values: RunFlags, how: RunHow): Promise<number> 
       how.yes
         ? Promise.resolve(true)
         : confirm(`rebuild ${nodes.join(", ")}? Everything on ${nodes.length > 1 ? "them" : "it"} is lost.`),
-    commit: await readManifestCommit(values.file),
+    // Git is asked only where the commit is used: recorded on nodes, saved with a plan, or in JSON.
+    commit: apply || how.out !== undefined || values.json ? await readManifestCommit(values.file) : undefined,
     ...(how.only ? { only: how.only } : {}),
     concurrency: values.concurrency,
     onProgress: (node, message) => {

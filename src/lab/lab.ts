@@ -123,6 +123,17 @@ function cgroupPath(lab: LabState, node: string): string {
   return `picotrader/${lab.name}/${node}`;
 }
 
+/**
+ * CPU time every process of a node has used since it booted, in microseconds (its cgroup's
+ * cpu.stat in the unified hierarchy); undefined when the node is off.
+ */
+export function readNodeCpuUsec(lab: LabState, node: string): number | undefined {
+  const file = `/sys/fs/cgroup/unified/${cgroupPath(lab, node)}/cpu.stat`;
+  if (!existsSync(file)) return undefined;
+  const m = /^usage_usec (\d+)$/m.exec(readFileSync(file, "utf8"));
+  return m ? Number(m[1]) : undefined;
+}
+
 function findNode(lab: LabState, name: string): LabNode {
   const node = lab.nodes.find((n) => n.name === name);
   if (!node)
