@@ -1,8 +1,8 @@
 // Sessions kept open between the runs of watch mode: a drift check on a converged cluster then
 // costs one exec per node, not a handshake, a login and sudo's start. Each run gets a transport that
 // hands out a node's kept session once; any other connection in that run (after a reboot, the
-// access proof as another user) is made afresh. A session that died (keepalives unanswered, the node
-// rebooted) is dropped and replaced by a new login on the next run.
+// access proof as another user) is made afresh, and a root login is never kept. A session that died
+// (keepalives unanswered, the node rebooted) is dropped and replaced by a new login on the next run.
 import type { Session, Transport } from "./session.js";
 
 /** A session that can say whether its connection is still open. */
@@ -27,9 +27,10 @@ export class SessionPool {
       identity: s.identity,
       stats: s.stats,
       exec: (command, options) => s.exec(command, options),
-      // Back to the pool while it lives; a session it replaces is closed.
+      // Back to the pool while it lives; a session it replaces is closed. A root login (a node's
+      // first contact) is never kept: once root login is off, it would outlive that change.
       close: async () => {
-        if (!poolable(s) || !s.alive()) return s.close();
+        if (!poolable(s) || !s.alive() || s.user === "root") return s.close();
         const previous = this.idle.get(key);
         this.idle.set(key, s);
         if (previous !== undefined && previous !== s) await previous.close();

@@ -22,6 +22,8 @@ export interface Session {
   node: string;
   /** The login used, for reports: "sysman (key)", "root (key)". */
   identity: string;
+  /** The user logged in as; undefined where a transport does not say. */
+  user?: string;
   stats: SessionStats;
   exec(command: string, options?: { stdin?: string }): Promise<ExecResult>;
   close(): Promise<void>;

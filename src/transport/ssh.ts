@@ -477,7 +477,7 @@ class SshSession implements Session {
   constructor(
     readonly node: string,
     readonly identity: string,
-    private readonly user: string,
+    readonly user: string,
     private readonly ssh: NodeSSH,
     readonly stats: SessionStats,
     private readonly jump?: NodeSSH,

@@ -178,6 +178,39 @@ if (lab) {
     t.equal(value, "1");
   });
 
+  t.test("ticks reuse each node's SSH session: no new login between intervals", async (t) => {
+    // sshd forks one process per connection ("sshd: sysman [priv]"): the same ones across ticks.
+    const sessions = async () =>
+      (await sshAdmin(lab, "node2", "pgrep -f 'sshd: sysman \\[priv\\]' | sort")).stdout.trim().split("\n");
+    const seen = log.length;
+    await eventually(
+      async () => log.slice(seen),
+      (l) => (l.match(/change\(s\) planned/g) ?? []).length >= 1,
+      20_000,
+    );
+    const before = await sessions();
+    const mark = log.length;
+    await eventually(
+      async () => log.slice(mark),
+      (l) => (l.match(/change\(s\) planned/g) ?? []).length >= 2,
+      20_000,
+    );
+    const after = await sessions();
+    // Our own check logs in too: the controller's session is the one in both lists.
+    const kept = before.filter((pid) => after.includes(pid));
+    const all = (await sshAdmin(lab, "node2", "ps -eo pid,args | grep [s]shd")).stdout;
+    t.notMatch(all, /sshd: root@/, "no root session is kept once root login is off");
+    t.ok(
+      kept.length >= 1,
+      `the controller's session lived through two ticks (${before.join(",")} / ${after.join(",")})\n${all}`,
+    );
+    // How long a drift tick takes on converged nodes, from the controller's own timestamps.
+    const ticks = [
+      ...log.slice(mark).matchAll(/^(\S+) reconciling \(interval\)[^\n]*\n(\S+) 0 change\(s\) planned/gm),
+    ].map((m) => Date.parse(m[2] ?? "") - Date.parse(m[1] ?? ""));
+    t.ok(ticks.length >= 1, `drift ticks on 2 converged nodes: ${ticks.join(", ")} ms`);
+  });
+
   t.test("suspend stops applying but keeps reporting", async (t) => {
     await commit(
       base

@@ -4,7 +4,7 @@ import t from "tap";
 import { SessionPool, type PoolableSession } from "../../src/transport/pool.js";
 import type { Transport } from "../../src/transport/session.js";
 
-function counting(): Transport & { made: PoolableSession[] } {
+function counting(user = "sysman"): Transport & { made: PoolableSession[] } {
   const made: PoolableSession[] = [];
   return {
     made,
@@ -12,7 +12,8 @@ function counting(): Transport & { made: PoolableSession[] } {
       let open = true;
       const s: PoolableSession = {
         node: node.name,
-        identity: `${as?.user ?? "sysman"} (key)`,
+        identity: `${as?.user ?? user} (key)`,
+        user: as?.user ?? user,
         stats: { connections: 1, execs: 0 },
         exec: (command) => Promise.resolve({ command, exitCode: 0, stdout: "", stderr: "", durationMs: 0 }),
         close: () => {
@@ -68,3 +69,15 @@ t.test("a dead session is replaced; a re-imaged node's session is dropped", asyn
   await (await run.connect(node1)).close();
   t.equal(inner.made.length, 3);
 });
+
+t.test(
+  "a root login (first contact) is never kept: root login goes off once the node converges",
+  async (t) => {
+    const pool = new SessionPool();
+    const inner = counting("root");
+    await (await pool.forRun(inner).connect(node1)).close();
+    t.notOk(inner.made[0]?.alive(), "closed at the end of its run");
+    await (await pool.forRun(inner).connect(node1)).close();
+    t.equal(inner.made.length, 2, "the next run logs in again");
+  },
+);
