@@ -82,7 +82,7 @@ export const boot: Reconciler<BootDesired, BootObserved> = {
   },
   probe: () => `if [ -f ${BOOT_INI} ]; then echo '--- ini'; cat ${BOOT_INI}; echo; echo '--- end'; fi
 [ -f ${STOCK_INI} ] && echo stock=saved
-from=$(tr ' ' '\\n' < /proc/cmdline | sed -n 's/^picotrader\\.boot=//p')
+from=; read -r c 2>/dev/null < /proc/cmdline; for w in $c; do case $w in picotrader.boot=*) from=\${w#*=} ;; esac; done
 [ -n "$from" ] || from=$(tr '\\0' '\\n' < /proc/1/environ 2>/dev/null | sed -n 's/^PICOTRADER_LAB_BOOT=//p')
 echo "booted=$from"`,
   parse(output) {

@@ -22,8 +22,11 @@ export const hostname: Reconciler<HostnameDesired, HostnameObserved> = {
   applies: () => true,
   desired: (node) => ({ hostname: nodeHostname(node) }),
   probe:
-    () => `printf 'static=%s\\n' "$(grep -v '^[[:space:]]*#' /etc/hostname 2>/dev/null | head -n 1 | tr -d '[:space:]')"
-printf 'transient=%s\\n' "$(hostname)"`,
+    // The shell's own read: the first line of /etc/hostname that is not a comment, trimmed, and
+    // the kernel's hostname (what \`hostname\` prints). No process.
+    () => `s=; { while IFS= read -r l || [ -n "$l" ]; do l=\${l#"\${l%%[![:space:]]*}"}; l=\${l%"\${l##*[![:space:]]}"}; case $l in '#'*) continue ;; esac; s=$l; break; done < /etc/hostname; } 2>/dev/null
+t=; read -r t 2>/dev/null < /proc/sys/kernel/hostname
+printf 'static=%s\\ntransient=%s\\n' "$s" "$t"`,
   parse(output) {
     const kv = parseKeyValues(output);
     return { static: kv.static || undefined, transient: kv.transient ?? "" };

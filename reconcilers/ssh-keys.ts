@@ -30,12 +30,15 @@ export const sshKeys: Reconciler<KeysDesired, KeysObserved> = {
   after: ["admin-user"],
   applies: () => true,
   desired: (_node, m) => ({ user: m.admin.user, keys: m.admin.sshKeys.flatMap(normaliseKeys) }),
-  probe: (d) => `h=$(getent passwd ${shellQuote(d.user)} | cut -d: -f6)
+  probe: (d) => `p=$(getent passwd ${shellQuote(d.user)}); h=
+[ -z "$p" ] || IFS=: read -r _ _ _ _ _ h _ <<PICOTRADER_PASSWD
+$p
+PICOTRADER_PASSWD
 [ -n "$h" ] || exit 0
 printf 'home %s\\n' "$h"
-[ -d "$h/.ssh" ] && printf 'dir %s %s\\n' "$(stat -c %a "$h/.ssh")" "$(stat -c %U "$h/.ssh")"
+[ -d "$h/.ssh" ] && printf 'dir %s\\n' "$(stat -c '%a %U' "$h/.ssh")"
 if [ -f "$h/.ssh/authorized_keys" ]; then
-  printf 'file %s %s\\n' "$(stat -c %a "$h/.ssh/authorized_keys")" "$(stat -c %U "$h/.ssh/authorized_keys")"
+  printf 'file %s\\n' "$(stat -c '%a %U' "$h/.ssh/authorized_keys")"
   sed 's/^/| /' "$h/.ssh/authorized_keys"
 fi
 true`,

@@ -37,7 +37,7 @@ export const swap: Reconciler<SwapDesired, SwapObserved> = {
   name: "swap",
   applies: (_node, m) => m.swap?.enabled === false,
   desired: () => ({ enabled: false }),
-  probe: () => `tail -n +2 /proc/swaps | while read -r dev _; do echo "active $dev"; done
+  probe: () => `{ read -r _; while read -r dev _; do echo "active $dev"; done; } < /proc/swaps
 systemctl list-units --type=swap --state=active --plain --no-legend 2>/dev/null | while read -r u _; do echo "unit $u"; done
 for u in /etc/systemd/system/*.wants/*.swap; do [ -e "$u" ] && echo "unit \${u##*/}"; done
 for s in ${ZRAM_SERVICES.join(" ")}; do st=$(systemctl is-enabled "$s" 2>/dev/null) && echo "zram $s $st"; done
