@@ -4,7 +4,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { PicoError } from "../errors.js";
-import { example, type Finish } from "./options.js";
+import { example, integerAtLeast, type Finish } from "./options.js";
 
 interface InitFlags {
   out: string;
@@ -56,7 +56,7 @@ export function defineInit(program: Command, finish: Finish): void {
     .option(
       "--control-planes <n>",
       "how many of the first nodes are control-plane nodes",
-      (v) => Number(v),
+      integerAtLeast(0),
       2,
     )
     .addHelpText(

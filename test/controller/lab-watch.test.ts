@@ -9,22 +9,10 @@ import t from "tap";
 import { labManifest, labRunArgv } from "../../src/lab/lab.js";
 import { packageRoot } from "../../src/paths.js";
 import { run } from "../../src/util/run.js";
-import { sshAdmin, useLab } from "../helpers/lab.js";
+import { eventually, sleep, sshAdmin, useLab } from "../helpers/lab.js";
 
 const NAME = "twatch";
 const lab = await useLab(t, NAME, 2);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(what: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await what();
-  while (!ok(value) && Date.now() < deadline) {
-    await sleep(500);
-    value = await what();
-  }
-  return value;
-}
-
 if (lab) {
   const dir = mkdtempSync(join(tmpdir(), "picotrader-watch-"));
   const git = async (cwd: string, ...args: string[]) => {

@@ -69,3 +69,25 @@ export function picotrader(
 export async function bootMark(lab: LabState, node: string): Promise<string> {
   return (await sshAdmin(lab, node, BOOT_MARK)).stdout.trim();
 }
+
+/** Waits `ms` milliseconds. */
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Polls `what` every `everyMs` until `ok` holds or `timeoutMs` has passed; returns the last value,
+ * which the caller asserts on (a timeout is then a failing assertion with the value seen).
+ */
+export async function eventually<T>(
+  what: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs: number,
+  everyMs = 500,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await what();
+  while (!ok(value) && Date.now() < deadline) {
+    await sleep(everyMs);
+    value = await what();
+  }
+  return value;
+}

@@ -7,21 +7,9 @@ import t, { type Test } from "tap";
 import { BOOT_MARK } from "../../src/engine/reboot.js";
 import { labManifest } from "../../src/lab/lab.js";
 import { shellQuote } from "../../src/transport/quote.js";
-import { sshAdmin, sshNode, useLab } from "../helpers/lab.js";
+import { eventually, sshAdmin, sshNode, useLab } from "../helpers/lab.js";
 
 const lab = await useLab(t, "tsvc", 3);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(what: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await what();
-  while (!ok(value) && Date.now() < deadline) {
-    await sleep(1000);
-    value = await what();
-  }
-  return value;
-}
-
 if (lab) {
   const [host] = lab.nodes;
   const HOME = "/var/lib/picotrader-controller";
