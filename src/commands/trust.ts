@@ -34,6 +34,7 @@ export function defineTrust(program: Command, finish: Finish): void {
       const { sshOptionsFromEnv, readPresentedHostKey, writeHostKeyPin } =
         await import("../transport/ssh.js");
       const { hostKeyPolicy, parseKnownHosts } = await import("../transport/known-hosts.js");
+      const { resolveSshTarget } = await import("../transport/ssh-config.js");
       const { readHostTrust, judgeHostKey, describeHostKey } = await import("../trust.js");
       const { confirm } = await import("../prompt.js");
       const { existsSync, readFileSync } = await import("node:fs");
@@ -47,11 +48,20 @@ export function defineTrust(program: Command, finish: Finish): void {
       );
       let failed = 0;
       for (const node of nodes) {
-        const port = node.sshPort ?? 22;
         const say = (line: string) => process.stdout.write(`${node.name}: ${line}\n`);
+        // Where the transport will connect (ssh_config's HostName and Port): the key is pinned there.
+        const target = resolveSshTarget(ssh.sshConfig, node);
+        const { host, port } = target;
+        if (target.jump) {
+          say(
+            `reached through ProxyJump ${target.jump.host}: trust does not go through a jump host; pin ${host}'s key from the jump host (ssh-keyscan there, checked on the console)`,
+          );
+          failed++;
+          continue;
+        }
         let key;
         try {
-          key = await readPresentedHostKey(node);
+          key = await readPresentedHostKey({ name: node.name, address: host, sshPort: port });
         } catch (err) {
           say(`unreachable: ${(err as Error).message}`);
           failed++;
@@ -59,10 +69,10 @@ export function defineTrust(program: Command, finish: Finish): void {
         }
         const policy = hostKeyPolicy(
           files.flatMap((f) => parseKnownHosts(readFileSync(f, "utf8"))),
-          node.address,
+          host,
           port,
         );
-        const line = describeHostKey(key, `${node.name} ${node.address}`);
+        const line = describeHostKey(key, `${node.name} ${host}`);
         const verdict = judgeHostKey(policy, key, given[node.name]);
         switch (verdict.kind) {
           case "pinned":
@@ -74,7 +84,7 @@ export function defineTrust(program: Command, finish: Finish): void {
             continue;
           case "changed":
             say(
-              `${line}: CHANGED: known_hosts pins another key for ${node.address}; if the board was re-imaged, remove its old line (ssh-keygen -R ${node.address}) and run trust again`,
+              `${line}: CHANGED: known_hosts pins another key for ${host}; if the board was re-imaged, remove its old line (ssh-keygen -R ${host}) and run trust again`,
             );
             failed++;
             continue;
@@ -100,7 +110,7 @@ export function defineTrust(program: Command, finish: Finish): void {
               failed++;
               continue;
             }
-            writeHostKeyPin(ssh.knownHostsFile, node.address, port, key.key);
+            writeHostKeyPin(ssh.knownHostsFile, host, port, key.key);
             say(`${line}: pinned in ${ssh.knownHostsFile}`);
           }
         }
