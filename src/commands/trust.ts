@@ -31,21 +31,17 @@ export function defineTrust(program: Command, finish: Finish): void {
     .action(async (names: string[], flags: TrustFlags) => {
       const { loadManifest } = await import("../manifest/validate.js");
       const { selectNodes } = await import("../engine/planner.js");
-      const { sshOptionsFromEnv, readPresentedHostKey, writeHostKeyPin } =
+      const { sshOptionsFromEnv, readKnownHostEntries, readPresentedHostKey, writeHostKeyPin } =
         await import("../transport/ssh.js");
-      const { hostKeyPolicy, parseKnownHosts } = await import("../transport/known-hosts.js");
+      const { hostKeyPolicy } = await import("../transport/known-hosts.js");
       const { resolveSshTarget } = await import("../transport/ssh-config.js");
       const { readHostTrust, judgeHostKey, describeHostKey } = await import("../trust.js");
       const { confirm } = await import("../prompt.js");
-      const { existsSync, readFileSync } = await import("node:fs");
       const m = loadManifest(flags.file);
       const nodes = selectNodes(m, names.length > 0 ? names : undefined);
       const trust = readHostTrust(m, flags.hostFingerprint);
       const ssh = sshOptionsFromEnv(m.admin.user, false, undefined, trust);
       const given = { ...ssh.confirmedFingerprints };
-      const files = [ssh.knownHostsFile, ssh.systemKnownHostsFile].filter(
-        (f): f is string => f !== undefined && existsSync(f),
-      );
       let failed = 0;
       for (const node of nodes) {
         const say = (line: string) => process.stdout.write(`${node.name}: ${line}\n`);
@@ -67,11 +63,7 @@ export function defineTrust(program: Command, finish: Finish): void {
           failed++;
           continue;
         }
-        const policy = hostKeyPolicy(
-          files.flatMap((f) => parseKnownHosts(readFileSync(f, "utf8"))),
-          host,
-          port,
-        );
+        const policy = hostKeyPolicy(readKnownHostEntries(ssh), host, port);
         const line = describeHostKey(key, `${node.name} ${host}`);
         const verdict = judgeHostKey(policy, key, given[node.name]);
         switch (verdict.kind) {

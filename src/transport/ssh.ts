@@ -80,6 +80,15 @@ export function sshOptionsFromEnv(
   };
 }
 
+/** The entries of the user's known_hosts file, then of the system's; a missing file has none. */
+export function readKnownHostEntries(
+  o: Pick<SshOptions, "knownHostsFile" | "systemKnownHostsFile">,
+): KnownHost[] {
+  return [o.knownHostsFile, o.systemKnownHostsFile]
+    .filter((f): f is string => f !== undefined && existsSync(f))
+    .flatMap((f) => parseKnownHosts(readFileSync(f, "utf8")));
+}
+
 /** "node1=SHA256:abc,node2=SHA256:def" -> by node name. Pure. */
 export function parseFingerprints(text: string): Record<string, string> {
   return Object.fromEntries(
@@ -125,11 +134,8 @@ export class SshTransport implements Transport {
     this.confirmed = { ...options.confirmedFingerprints };
   }
 
-  /** The entries of the user's known_hosts file, then of the system's; a missing file has none. */
   private readKnownHosts(): KnownHost[] {
-    return [this.options.knownHostsFile, this.options.systemKnownHostsFile]
-      .filter((f): f is string => f !== undefined && existsSync(f))
-      .flatMap((f) => parseKnownHosts(readFileSync(f, "utf8")));
+    return readKnownHostEntries(this.options);
   }
 
   forgetHostKey(node: { name: string; address: string; sshPort?: number }): void {
@@ -154,19 +160,12 @@ export class SshTransport implements Transport {
    */
   private keyMethods(user: string, target: SshTarget): object[] {
     const agent = process.env.SSH_AUTH_SOCK;
-    const files = [this.options.identityFile, ...target.identityFiles].filter(
-      (f): f is string => f !== undefined && existsSync(f),
-    );
+    const explicit = this.options.identityFile;
+    const publicKey = (f: string) => ({ type: "publickey", username: user, key: readFileSync(f) });
     return [
-      ...(this.options.identityFile && existsSync(this.options.identityFile)
-        ? [{ type: "publickey", username: user, key: readFileSync(this.options.identityFile) }]
-        : []),
+      ...(explicit !== undefined && existsSync(explicit) ? [publicKey(explicit)] : []),
       ...(agent ? [{ type: "agent", username: user, agent }] : []),
-      ...[...new Set(files.slice(this.options.identityFile ? 1 : 0))].map((f) => ({
-        type: "publickey",
-        username: user,
-        key: readFileSync(f),
-      })),
+      ...[...new Set(target.identityFiles)].filter((f) => f !== explicit && existsSync(f)).map(publicKey),
     ];
   }
 
@@ -339,8 +338,7 @@ export class SshTransport implements Transport {
           }
           if (pinned.length === 0) {
             learnedKey = presented;
-            const blob = key.subarray(4, 4 + key.readUInt32BE(0)).toString();
-            this.seen.set(node.name, { patterns: [], keyType: blob, key: presented });
+            this.seen.set(node.name, { patterns: [], keyType: keyTypeOf(key), key: presented });
             return true;
           }
           if (pinned.some((k) => k.key === presented)) return true;
