@@ -22,15 +22,8 @@ export function promptSecret(question: string): Promise<string> {
 }
 
 /** Asks a yes/no question on a terminal (default no); false without a terminal. */
-export function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
-    rl.question(`${question} [y/N] `, (answer) => {
-      rl.close();
-      resolve(/^y(es)?$/i.test(answer.trim()));
-    });
-  });
+export async function confirm(question: string): Promise<boolean> {
+  return /^y(es)?$/i.test((await ask(`${question} [y/N] `)).trim());
 }
 
 /** Asks a question on a terminal and returns the answer; "" without a terminal. */
