@@ -32,6 +32,7 @@ export const docker: Reconciler<DockerDesired, DockerObserved> = {
   after: ["packages"],
   applies: (_node, m) => m.docker !== undefined,
   desired: (_node, m) => ({ daemon: m.docker?.daemon ?? DEFAULT_DOCKER_DAEMON }),
+  units: ["docker"],
   probe: () => `${buildServiceStateProbe("docker")}
 if [ -f ${DAEMON_JSON} ]; then echo '--- daemon.json'; cat ${DAEMON_JSON}; fi`,
   parse(output) {

@@ -110,14 +110,21 @@ export const firewall: Reconciler<FirewallDesired, FirewallObserved> = {
     return { enabled: m.firewall?.enabled ?? true, allow, sshRule, vrrpFrom };
   },
   // What `ufw status` and `ufw show added` report, read the way ufw reads it (its rule tuples in
-  // user.rules, its chain in the kernel) without starting ufw's Python twice per node.
+  // user.rules, its chain in the kernel) without starting ufw's Python twice per node: one
+  // iptables and one sed; the files are read by the shell itself.
   probe: () => `command -v ufw >/dev/null || { echo installed=no; exit 0; }
 echo installed=yes
-if iptables -n -L ufw-user-input >/dev/null 2>&1; then echo 'Status: active'; else echo 'Status: inactive'; fi
+iptables -S 2>/dev/null | sed -n -e 's/^-N ufw-user-input$/Status: active/p' \\
+  -e 's/^-A ufw-before-input -s \\([^ /]*\\)[^ ]* -p \\(vrrp\\|112\\) -j ACCEPT$/vrrp-live \\1/p'
 . /etc/default/ufw 2>/dev/null && printf 'incoming=%s\\noutgoing=%s\\n' "$DEFAULT_INPUT_POLICY" "$DEFAULT_OUTPUT_POLICY"
-grep -h '^### tuple ###' /etc/ufw/user.rules /etc/ufw/user6.rules 2>/dev/null | sort -u
-iptables -S ufw-before-input 2>/dev/null | sed -n 's/^-A ufw-before-input -s \\([^ /]*\\)[^ ]* -p \\(vrrp\\|112\\) -j ACCEPT$/vrrp-live \\1/p'
-echo '--- before.rules'; sed -n '/^# BEGIN picotrader/,/^# END picotrader/p' /etc/ufw/before.rules 2>/dev/null; true`,
+for f in /etc/ufw/user.rules /etc/ufw/user6.rules; do
+  [ -f "$f" ] && while IFS= read -r l; do case $l in '### tuple ###'*) printf '%s\\n' "$l" ;; esac; done < "$f"
+done
+echo '--- before.rules'; [ -f /etc/ufw/before.rules ] && inside=0 && while IFS= read -r l || [ -n "$l" ]; do
+  case $l in '# BEGIN picotrader'*) inside=1 ;; esac
+  [ $inside = 1 ] && printf '%s\\n' "$l"
+  case $l in '# END picotrader'*) inside=0 ;; esac
+done < /etc/ufw/before.rules; true`,
   parse(probeOutput) {
     const [output = "", beforeRules] = probeOutput.split(/^--- before\.rules\n/m);
     const vrrp = {

@@ -58,6 +58,7 @@ export const haproxy: Reconciler<ServiceDesired, ServiceObserved> = {
     const content = buildHaproxyConfig(m);
     return { run: true, content, lines: normaliseConfigLines(content) };
   },
+  units: ["haproxy"],
   probe: () => buildServiceProbe("haproxy", CONFIG),
   parse(output) {
     const { config, ...state } = parseServiceProbe(output);

@@ -37,10 +37,11 @@ export const swap: Reconciler<SwapDesired, SwapObserved> = {
   name: "swap",
   applies: (_node, m) => m.swap?.enabled === false,
   desired: () => ({ enabled: false }),
+  units: ["*.swap", ...ZRAM_SERVICES],
   probe: () => `{ read -r _; while read -r dev _; do echo "active $dev"; done; } < /proc/swaps
-systemctl list-units --type=swap --state=active --plain --no-legend 2>/dev/null | while read -r u _; do echo "unit $u"; done
+for u in $(units_active '*.swap'); do echo "unit $u"; done
 for u in /etc/systemd/system/*.wants/*.swap; do [ -e "$u" ] && echo "unit \${u##*/}"; done
-for s in ${ZRAM_SERVICES.join(" ")}; do st=$(systemctl is-enabled "$s" 2>/dev/null) && echo "zram $s $st"; done
+for s in ${ZRAM_SERVICES.join(" ")}; do unit_state "$s"; [ -n "$unit_enabled" ] && echo "zram $s $unit_enabled"; done
 if [ -f /etc/fstab ]; then echo '--- fstab'; cat /etc/fstab; fi
 true`,
   parse(output) {

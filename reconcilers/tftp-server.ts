@@ -9,8 +9,8 @@ import { buildServiceStateProbe, parseServiceState } from "./lib/service.js";
 const ROOT = "/srv/tftp";
 
 export interface TftpDesired {
-  /** Path under /srv/tftp -> SHA-256 and the controller's file. */
-  files: Record<string, { sha256: string; from: string; size: number }>;
+  /** Path under /srv/tftp -> SHA-256, the controller's file, its size and mtime (whole seconds). */
+  files: Record<string, { sha256: string; from: string; size: number; mtime: number }>;
 }
 
 export interface TftpObserved {
@@ -20,17 +20,44 @@ export interface TftpObserved {
   files: Record<string, string>;
 }
 
+/**
+ * Probe lines printing `file SHA256 ./PATH` for every file under /srv/tftp (or `root`). A file with the size
+ * and mtime of the controller's copy (the copy step gives it that mtime) is taken to hold the
+ * digest the controller knows, as rsync's quick check does: only other files are read and hashed,
+ * so that a steady node does not hash a gigabyte on every observation. Pure.
+ */
+export function buildServedFilesProbe(d: TftpDesired, root = ROOT): string {
+  const known = Object.entries(d.files)
+    .map(([rel, f]) => `${f.sha256} ${f.size} ${f.mtime} ${rel}\n`)
+    .join("");
+  return `[ -d ${shellQuote(root)} ] && cd ${shellQuote(root)} || exit 0
+known=${shellQuote(`\n${known}`)}
+find . -type f -printf '%s %T@ %P\\n' | while read -r size mtime path; do
+  key=" $size \${mtime%.*} $path
+"
+  case $known in
+    *"$key"*) sum=\${known%%"$key"*}; printf 'file %s  ./%s\\n' "\${sum##*
+}" "$path" ;;
+    *) sha256sum "./$path" | sed 's/^/file /' ;;
+  esac
+done`;
+}
+
 export const tftpServer: Reconciler<TftpDesired, TftpObserved> = {
   name: "tftp-server",
   after: ["packages"],
   applies: (node, m) => m.tftp !== undefined && node.roles.includes("tftp"),
   desired: (_node, _m, inputs) => ({
     files: Object.fromEntries(
-      Object.entries(inputs.files).map(([rel, f]) => [rel, { sha256: f.sha256, from: f.path, size: f.size }]),
+      Object.entries(inputs.files).map(([rel, f]) => [
+        rel,
+        { sha256: f.sha256, from: f.path, size: f.size, mtime: f.mtime },
+      ]),
     ),
   }),
-  probe: () => `${buildServiceStateProbe("tftpd-hpa")}
-[ -d ${ROOT} ] && cd ${ROOT} && find . -type f -exec sha256sum {} + | sed 's/^/file /'
+  units: ["tftpd-hpa"],
+  probe: (d) => `${buildServiceStateProbe("tftpd-hpa")}
+${buildServedFilesProbe(d)}
 true`,
   parse(output) {
     const files: Record<string, string> = {};
@@ -57,6 +84,7 @@ true`,
           path: `${ROOT}/${rel}`,
           content: "",
           from: d.files[rel]?.from ?? "",
+          ...(d.files[rel] ? { mtime: d.files[rel].mtime } : {}),
           mode: "0644",
           owner: "root",
           group: "root",

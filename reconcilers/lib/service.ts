@@ -11,13 +11,11 @@ export interface ServiceObserved {
 }
 
 /**
- * Probe lines printing a unit's state as `active=` and `enabled=`. Two systemctl calls, not one
- * `systemctl show`: for a SysV service (tftpd-hpa) UnitFileState says "generated" where
- * `is-enabled` answers from its rc links.
+ * Probe lines printing a unit's state as `active=` and `enabled=`, from the engine's `unit_state`
+ * (the concern lists the unit in its `units`, so that no systemctl starts for it here).
  */
 export function buildServiceStateProbe(unit: string): string {
-  return `printf 'active=%s\\n' "$(systemctl is-active ${unit} 2>/dev/null)"
-printf 'enabled=%s\\n' "$(systemctl is-enabled ${unit} 2>/dev/null)"`;
+  return `unit_state ${unit}; printf 'active=%s\\nenabled=%s\\n' "$unit_active" "$unit_enabled"`;
 }
 
 /**

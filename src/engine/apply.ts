@@ -67,7 +67,7 @@ export async function applyChanges(
       }
       const built = buildStepCommand(step);
       const command = prefix === undefined ? built.command : `${prefix}\n${built.command}`;
-      const result = await current.exec(command, built.stdin === undefined ? {} : { stdin: built.stdin });
+      const result = await current.exec(command, built);
       if (result.exitCode !== 0) {
         const shown = step.kind === "write" ? `write ${step.path}` : step.command;
         return {

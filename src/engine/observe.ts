@@ -51,6 +51,7 @@ export async function observeNode(
       { name: DEADMAN_SECTION, script: `cat ${DEADMAN_LOG} 2>/dev/null; true` },
     ],
     nonce,
+    concerns.flatMap((r) => r.units ?? []),
   );
   const result = await session.exec("sh -s", { stdin: script });
   const answers = parseProbeOutput(result.stdout, nonce);

@@ -37,6 +37,8 @@ export type Step =
        * step runs and may be binary. The plan stays pure and shows the path.
        */
       from?: string;
+      /** Give the new file this modification time (whole seconds since the epoch). */
+      mtime?: number;
     };
 
 /** What a plugin's plan() returns: a change of one concern on one node, before the engine adds who and where. */
@@ -111,6 +113,8 @@ export interface LocalFile {
   path: string;
   sha256: string;
   size: number;
+  /** Modification time, whole seconds since the epoch: copies on nodes are given the same. */
+  mtime: number;
 }
 
 /**
@@ -147,6 +151,11 @@ export interface Reconciler<D = unknown, O = unknown> {
   desired(node: NodeSpec, m: Manifest, inputs: Inputs): D;
   /** A function of the desired value so that a probe reads only what this node needs. */
   probe(desired: D): string;
+  /**
+   * The systemd units whose state the probe reads with `unit_state NAME` (buildUnitStatePrelude):
+   * the engine asks systemd for all of a node's declared units at once, before the probes run.
+   */
+  units?: string[];
   parse(output: string): O;
   /** [] when converged. */
   plan(desired: D, observed: O): ChangeDraft[];

@@ -1,6 +1,5 @@
 // What a run reads besides the manifest, once, before any connection: the secrets (never in the
 // manifest: it names environment variables of the controller) and the files under `tftp.root`.
-import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import type { Inputs, LocalFile, Secrets } from "../engine/types.js";
@@ -8,6 +7,7 @@ import { PicoError } from "../errors.js";
 import { DEFAULT_VRRP_PASSWORD_ENV } from "./defaults.js";
 import type { Manifest } from "./types.generated.js";
 import { PART_SIZE_FILE } from "../tftp.js";
+import { DigestCache } from "../util/digests.js";
 
 /** A secret the manifest needs: the variable and the manifest key that asks for it. */
 export interface SecretNeed {
@@ -48,7 +48,11 @@ const SAFE_NAME = /^[A-Za-z0-9._+-]+$/;
  * `within` once symlinks are resolved; a symlink, a special file or a name other than
  * letters, digits and `._+-` under it is an error naming it (nothing is skipped silently).
  */
-export function readLocalFiles(root: string, within: string): Record<string, LocalFile> {
+export function readLocalFiles(
+  root: string,
+  within: string,
+  digests: DigestCache = new DigestCache(),
+): Record<string, LocalFile> {
   const out: Record<string, LocalFile> = {};
   let top = root;
   const walk = (dir: string) => {
@@ -63,8 +67,7 @@ export function readLocalFiles(root: string, within: string): Record<string, Loc
         throw new PicoError(`tftp.root: ${rel} is a symlink: copy the file in instead`);
       if (entry.isDirectory()) walk(path);
       else if (entry.isFile()) {
-        const data = readFileSync(path);
-        out[rel] = { path, sha256: createHash("sha256").update(data).digest("hex"), size: data.length };
+        out[rel] = { path, ...digests.read(path) };
       } else throw new PicoError(`tftp.root: ${rel} is not a regular file or a folder`);
     }
   };
@@ -78,6 +81,7 @@ export function readLocalFiles(root: string, within: string): Record<string, Loc
       );
     top = real;
     walk(real);
+    digests.save();
   } catch (err) {
     if (err instanceof PicoError) throw err;
     throw new PicoError(`tftp.root: cannot read ${root}: ${(err as Error).message}`, { cause: err });

@@ -28,7 +28,7 @@ export interface FakeNode {
  * Every exec is recorded, with its standard input, in `log`.
  */
 export class FakeTransport implements Transport {
-  readonly log: { node: string; command: string; stdin?: string }[] = [];
+  readonly log: { node: string; command: string; stdin?: string; stdinFile?: string }[] = [];
   readonly stats = new Map<string, SessionStats>();
 
   constructor(private readonly nodes: Record<string, FakeNode>) {}
@@ -63,6 +63,7 @@ export class FakeTransport implements Transport {
           node: node.name,
           command,
           ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+          ...(options.stdinFile === undefined ? {} : { stdinFile: options.stdinFile }),
         });
         const base = { command, durationMs: 0 };
         if (command === "sh -s") {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { shellQuote } from "./quote.js";
 
 /** A section of the batched probe: one concern's read-only script. */
 export interface ProbeSection {
@@ -24,10 +25,11 @@ export function newNonce(): string {
  * and its stderr captured in the shell's memory: one fork per section and no helper process, so
  * observing costs the node little more than the probes' own commands. Pure.
  */
-export function buildProbeScript(sections: ProbeSection[], nonce: string): string {
+export function buildProbeScript(sections: ProbeSection[], nonce: string, units: string[] = []): string {
   const lines = [
     "export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "exec 3>&1",
+    buildUnitStatePrelude(units),
   ];
   for (const s of sections)
     lines.push(
@@ -36,6 +38,71 @@ export function buildProbeScript(sections: ProbeSection[], nonce: string): strin
       `printf '\\n@@${nonce} stderr %s\\n' "$r"; [ -z "$e" ] || printf '%s\\n' "$e"; printf '\\n@@${nonce} end\\n'`,
     );
   return lines.join("\n") + "\n";
+}
+
+/**
+ * Defines `unit_state NAME` for the sections: it sets `unit_active` and `unit_enabled` to what
+ * `systemctl is-active` and `systemctl is-enabled` would print, read from one `systemctl show` of
+ * every unit the concerns declared, made once before the sections run (a systemctl start costs a
+ * small board more than the rest of a section). A SysV service (UnitFileState "generated") is
+ * enabled when it has a start link in rc5.d or rcS.d, as Debian's systemd-sysv-install decides. A
+ * name nobody declared is asked of systemctl itself, so a missing declaration costs time, not facts.
+ * `units_active GLOB` prints the names of the active units that match a declared pattern (as
+ * `systemctl list-units --state=active GLOB` does). No process starts in either function: their
+ * loops read a here-document. Pure.
+ */
+export function buildUnitStatePrelude(units: string[]): string {
+  const names = [...new Set(units)].join(" ");
+  return `units_declared=${shellQuote(names)}
+units_shown=${units.length === 0 ? "" : `$(systemctl show -p Names,ActiveState,UnitFileState -- ${[...new Set(units)].map(shellQuote).join(" ")} 2>/dev/null)`}
+unit_state() {
+  case $1 in *.*) us_name=$1 ;; *) us_name=$1.service ;; esac
+  us_found= unit_active= unit_enabled= us_names= us_a= us_e=
+  while IFS= read -r us_line; do
+    case $us_line in
+      Names=*) us_names=" \${us_line#Names=} " ;;
+      ActiveState=*) us_a=\${us_line#*=} ;;
+      UnitFileState=*) us_e=\${us_line#*=} ;;
+      '') case $us_names in *" $us_name "*) us_found=1 unit_active=$us_a unit_enabled=$us_e ;; esac
+        us_names= us_a= us_e= ;;
+    esac
+  done <<PICOTRADER_UNITS
+$units_shown
+
+PICOTRADER_UNITS
+  if [ -z "$us_found" ]; then
+    unit_active=$(systemctl is-active "$us_name" 2>/dev/null)
+    unit_enabled=$(systemctl is-enabled "$us_name" 2>/dev/null)
+  elif [ "$unit_enabled" = generated ]; then
+    unit_enabled=disabled
+    for us_link in /etc/rc5.d/S??"\${us_name%.service}" /etc/rcS.d/S??"\${us_name%.service}"; do
+      [ -e "$us_link" ] && unit_enabled=enabled
+    done
+  fi
+  return 0
+}
+units_active() {
+  case " $units_declared " in
+    *" $1 "*) ;;
+    *) systemctl list-units --state=active --plain --no-legend -- "$1" 2>/dev/null | while read -r ua_name _; do
+        printf '%s\\n' "$ua_name"
+      done
+      return 0 ;;
+  esac
+  ua_name= ua_a=
+  while IFS= read -r ua_line; do
+    case $ua_line in
+      Names=*) ua_name=\${ua_line#Names=} ua_name=\${ua_name%% *} ;;
+      ActiveState=*) ua_a=\${ua_line#*=} ;;
+      '') case $ua_name in $1) [ "$ua_a" = active ] && printf '%s\\n' "$ua_name" ;; esac
+        ua_name= ua_a= ;;
+    esac
+  done <<PICOTRADER_UNITS
+$units_shown
+
+PICOTRADER_UNITS
+  return 0
+}`;
 }
 
 /** What the probe prints for one section (the fake transport answers with it). Pure. */

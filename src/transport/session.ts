@@ -7,6 +7,12 @@ export interface ExecResult {
   durationMs: number;
 }
 
+/** A command's standard input: text, or a controller file streamed as it is (binary, any size). */
+export interface ExecOptions {
+  stdin?: string;
+  stdinFile?: string;
+}
+
 /** Counters a session keeps, for benchmarks and `--json`. */
 export interface SessionStats {
   /** Connection attempts, including ones an identity ladder gave up on. */
@@ -25,7 +31,7 @@ export interface Session {
   /** The user logged in as; undefined where a transport does not say. */
   user?: string;
   stats: SessionStats;
-  exec(command: string, options?: { stdin?: string }): Promise<ExecResult>;
+  exec(command: string, options?: ExecOptions): Promise<ExecResult>;
   close(): Promise<void>;
 }
 

@@ -1,5 +1,13 @@
 import { createHash } from "node:crypto";
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  createReadStream,
+  existsSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { NodeSSH } from "node-ssh";
@@ -14,7 +22,7 @@ import {
 } from "./known-hosts.js";
 import { shellQuote } from "./quote.js";
 import { resolveSshTarget, type SshHop, type SshTarget } from "./ssh-config.js";
-import type { ExecResult, Session, SessionStats, Transport } from "./session.js";
+import type { ExecOptions, ExecResult, Session, SessionStats, Transport } from "./session.js";
 
 /** How to log in. Secrets stay here: nothing of this is ever printed. */
 export interface SshOptions {
@@ -492,13 +500,16 @@ class SshSession implements Session {
     return this.open;
   }
 
-  async exec(command: string, options: { stdin?: string } = {}): Promise<ExecResult> {
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
     const remote = this.user === "root" ? command : `sudo -n sh -c ${shellQuote(command)}`;
     const started = Date.now();
     this.stats.execs++;
     const result = await this.ssh.execCommand(remote, {
       noTrim: true,
       ...(options.stdin === undefined ? {} : { stdin: options.stdin }),
+      ...(options.stdinFile === undefined
+        ? {}
+        : { stdin: createReadStream("", { fd: openSync(options.stdinFile, "r") }) }),
     });
     return {
       command,

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import type { Step } from "../engine/types.js";
 import { shellQuote } from "./quote.js";
 
@@ -11,12 +10,13 @@ export const BACKUPS_KEPT = 5;
 /**
  * The remote command (and standard input) that performs a step. A write goes to a temp file in the
  * target's folder, gets owner and mode, the old file is copied to BACKUP_DIR, then one rename
- * replaces it: a reader sees the old file or the new one, never half of one. Pure, except that a
- * step `from` a controller file reads that file.
+ * replaces it: a reader sees the old file or the new one, never half of one. A step `from` a
+ * controller file gets that file as its standard input (`stdinFile`). Pure.
  */
 export function buildStepCommand(step: Exclude<Step, { kind: "reboot" }>): {
   command: string;
   stdin?: string;
+  stdinFile?: string;
 } {
   if (step.kind === "run") return { command: step.command };
   const p = shellQuote(step.path);
@@ -26,7 +26,8 @@ export function buildStepCommand(step: Exclude<Step, { kind: "reboot" }>): {
     `mkdir -p "$(dirname "$p")"`,
     `tmp=$(mktemp "$(dirname "$p")/.picotrader.XXXXXX")`,
     `trap 'rm -f "$tmp"' EXIT`,
-    step.from === undefined ? `cat > "$tmp"` : `base64 -d > "$tmp"`,
+    `cat > "$tmp"`,
+    ...(step.mtime === undefined ? [] : [`touch -m -d @${Math.trunc(step.mtime)} "$tmp"`]),
     `chown ${shellQuote(`${step.owner}:${step.group}`)} "$tmp"`,
     `chmod ${shellQuote(step.mode)} "$tmp"`,
     ...(step.validate
@@ -45,9 +46,6 @@ export function buildStepCommand(step: Exclude<Step, { kind: "reboot" }>): {
     `mv -f "$tmp" "$p"`,
     "trap - EXIT",
   ].join("\n");
-  // A controller file goes as base64 text: the transport's standard input is text.
-  return {
-    command,
-    stdin: step.from === undefined ? step.content : readFileSync(step.from).toString("base64"),
-  };
+  // A controller file is streamed as it is, with constant memory, whatever its size.
+  return step.from === undefined ? { command, stdin: step.content } : { command, stdinFile: step.from };
 }

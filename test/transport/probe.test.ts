@@ -1,5 +1,8 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import t from "tap";
-import { buildProbeScript, parseProbeOutput } from "../../src/transport/probe.js";
+import { buildProbeScript, buildUnitStatePrelude, parseProbeOutput } from "../../src/transport/probe.js";
 import { shellQuote } from "../../src/transport/quote.js";
 import { run } from "../../src/util/run.js";
 
@@ -30,4 +33,53 @@ t.test("shellQuote makes one word of anything", async (t) => {
     const r = await run("sh", ["-c", `printf '%s' ${shellQuote(value)}`]);
     t.equal(r.stdout, value, JSON.stringify(value));
   }
+});
+
+t.test("unit_state answers from one systemctl show, as is-active and is-enabled would", async (t) => {
+  const bin = mkdtempSync(join(tmpdir(), "picotrader-systemctl-"));
+  const calls = join(bin, "calls");
+  // A systemctl that logs its calls and shows what a Debian node's systemd shows.
+  writeFileSync(
+    join(bin, "systemctl"),
+    `#!/bin/sh
+echo "$*" >> ${shellQuote(calls)}
+case $1 in
+  show) printf '%s\\n' Names=docker.service LoadState=loaded ActiveState=active UnitFileState=enabled '' \\
+    'Names=ssh.service sshd.service' LoadState=loaded ActiveState=reloading UnitFileState=enabled '' \\
+    Names=zramswap.service LoadState=not-found ActiveState=inactive UnitFileState= '' \\
+    Names=nosysv.service LoadState=loaded ActiveState=inactive UnitFileState=generated '' \\
+    Names=dev-sda2.swap ActiveState=active '' Names=swapfile.swap ActiveState=inactive ;;
+  list-units) echo 'other.mount loaded active mounted /other' ;;
+  is-active) echo failed ;;
+  is-enabled) echo masked ;;
+esac
+`,
+    { mode: 0o755 },
+  );
+  const script = `${buildUnitStatePrelude(["docker", "sshd", "zramswap.service", "nosysv", "*.swap"])}
+for u in docker sshd zramswap.service nosysv undeclared; do unit_state $u; echo "$u $unit_active $unit_enabled"; done
+units_active '*.swap'; units_active '*.mount'`;
+  const r = await run("sh", ["-c", script], { env: { ...process.env, PATH: `${bin}:/usr/bin:/bin` } });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.strictSame(r.stdout.split("\n"), [
+    "docker active enabled",
+    "sshd reloading enabled", // found by its alias
+    "zramswap.service inactive ", // not found: is-enabled prints nothing
+    "nosysv inactive disabled", // SysV, with no start link in rc5.d or rcS.d
+    "undeclared failed masked", // asked of systemctl itself
+    "dev-sda2.swap", // the active one of the declared pattern
+    "other.mount", // a pattern not declared: asked of systemctl itself
+    "",
+  ]);
+  t.strictSame(
+    readFileSync(calls, "utf8").split("\n"),
+    [
+      "show -p Names,ActiveState,UnitFileState -- docker sshd zramswap.service nosysv *.swap",
+      "is-active undeclared.service",
+      "is-enabled undeclared.service",
+      "list-units --state=active --plain --no-legend -- *.mount",
+      "",
+    ],
+    "one show for the declared units; systemctl itself only for what was not declared",
+  );
 });
