@@ -39,7 +39,7 @@ export function kernelSettingsFor(node: NodeSpec, m: Manifest): Record<string, s
   return settings;
 }
 
-function modulesContent(modules: string[]): string {
+export function modulesContent(modules: string[]): string {
   return `# Managed by picotrader from cluster.yaml.\n${modules.map((m) => `${m}\n`).join("")}`;
 }
 

@@ -46,10 +46,20 @@ export function defineLab(program: Command, finish: Finish): void {
     .description("boot factory-fresh nodes, each answering SSH")
     .addOption(nameOption())
     .option("--nodes <n>", "how many nodes", integerAtLeast(1), 3)
-    .action(async (flags: { name: string; nodes: number }) => {
+    .option(
+      "--cpu-limit <percent>",
+      "cap each node's CPU at this percentage of one core, to stand in for a slower board (the bench's A53 figure: see README)",
+      integerAtLeast(1),
+    )
+    .action(async (flags: { name: string; nodes: number; cpuLimit?: number }) => {
       const { labUp } = await lab();
       const started = Date.now();
-      const state = await labUp(flags.name, flags.nodes, say);
+      const state = await labUp(
+        flags.name,
+        flags.nodes,
+        say,
+        flags.cpuLimit === undefined ? {} : { cpuLimit: flags.cpuLimit },
+      );
       say(
         `lab ${flags.name}: ${state.nodes.length} nodes answer SSH (${((Date.now() - started) / 1000).toFixed(1)} s)`,
       );

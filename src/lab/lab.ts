@@ -56,8 +56,16 @@ export interface LabState {
   keyPath: string;
   knownHostsPath: string;
   createdAt: string;
+  /**
+   * Each node's CPU time is capped at this percentage of one of this machine's cores (the cgroup
+   * CPU controller's quota), to stand in for a slower board; undefined: no cap.
+   */
+  cpuLimit?: number;
   nodes: LabNode[];
 }
+
+/** The cgroup hierarchies a node's processes are put in (supervise.sh lists the same). */
+const CGROUP_HIERARCHIES = ["systemd", "unified", "memory", "cpu"];
 
 /** A node as `lab status` reports it. */
 export interface LabNodeStatus extends LabNode {
@@ -151,11 +159,15 @@ export async function labUp(
   name: string,
   count: number,
   log: (line: string) => void = () => {},
+  options: { cpuLimit?: number } = {},
 ): Promise<LabState> {
   assertLabHost();
   validateLabName(name);
   if (!Number.isInteger(count) || count < 1 || count > 50)
     throw new LabError(`--nodes must be 1 to 50, not ${count}`);
+  const { cpuLimit } = options;
+  if (cpuLimit !== undefined && !(Number.isInteger(cpuLimit) && cpuLimit >= 1 && cpuLimit <= 100))
+    throw new LabError(`--cpu-limit must be a whole percentage of one core, 1 to 100, not ${cpuLimit}`);
   if (readLab(name))
     throw new LabError(`lab "${name}" already exists: picotrader lab down --name ${name} first`);
   const image = await ensureImage(log);
@@ -177,6 +189,7 @@ export async function labUp(
     keyPath: join(dir, "id_ed25519"),
     knownHostsPath: join(dir, "known_hosts"),
     createdAt: new Date().toISOString(),
+    ...(cpuLimit === undefined ? {} : { cpuLimit }),
     nodes: Array.from({ length: count }, (_, i) => ({
       name: `node${i + 1}`,
       factoryHostname: `odroid64-${i + 1}`,
@@ -272,11 +285,30 @@ function supervisorScript(): string {
   return join(packageRoot(), "src", "lab", "supervise.sh");
 }
 
+/** Writes the lab's CPU cap (or none) on a node's CPU cgroup: a quota per 100 ms period. */
+function writeCpuQuota(lab: LabState, node: string): void {
+  const cpu = `/sys/fs/cgroup/cpu/${cgroupPath(lab, node)}`;
+  writeFileSync(`${cpu}/cpu.cfs_period_us`, "100000");
+  writeFileSync(`${cpu}/cpu.cfs_quota_us`, lab.cpuLimit === undefined ? "-1" : String(lab.cpuLimit * 1000));
+}
+
+/** Caps every node of a running lab at `percent` of one core from now on (undefined: no cap). */
+export function setCpuLimit(name: string, percent: number | undefined): void {
+  const lab = requireLab(name);
+  if (percent !== undefined && !(Number.isInteger(percent) && percent >= 1 && percent <= 100))
+    throw new LabError(`a CPU limit is a whole percentage of one core, 1 to 100, not ${percent}`);
+  if (percent === undefined) delete lab.cpuLimit;
+  else lab.cpuLimit = percent;
+  for (const node of lab.nodes) writeCpuQuota(lab, node.name);
+  writeLab(lab);
+}
+
 /** Powers the node on: starts its supervisor, detached, in a cgroup of its own. */
 function startNode(lab: LabState, node: LabNode): void {
   const dir = nodeDir(lab, node.name);
-  for (const h of ["systemd", "unified", "memory"])
+  for (const h of CGROUP_HIERARCHIES)
     mkdirSync(`/sys/fs/cgroup/${h}/${cgroupPath(lab, node.name)}`, { recursive: true });
+  writeCpuQuota(lab, node.name);
   const child = spawn("bash", [supervisorScript(), lab.name, node.name], {
     detached: true,
     stdio: "ignore",
@@ -401,7 +433,7 @@ export async function labDown(name: string): Promise<void> {
   }
   if (existsSync(`/run/netns/${lab.netns}`))
     await attempt(`deleting ${lab.netns}`, () => ip(["netns", "del", lab.netns]));
-  for (const h of ["systemd", "unified", "memory"]) {
+  for (const h of CGROUP_HIERARCHIES) {
     const dir = `/sys/fs/cgroup/${h}/picotrader/${lab.name}`;
     if (existsSync(dir))
       await attempt(`removing cgroup ${dir}`, () =>
@@ -409,7 +441,7 @@ export async function labDown(name: string): Promise<void> {
       );
   }
   // The shared parent goes with the last lab; while another lab runs, rmdir refuses, as it should.
-  for (const h of ["systemd", "unified", "memory"]) await run("rmdir", [`/sys/fs/cgroup/${h}/picotrader`]);
+  for (const h of CGROUP_HIERARCHIES) await run("rmdir", [`/sys/fs/cgroup/${h}/picotrader`]);
   if (problems.length === 0) {
     rmSync(labDir(name), { recursive: true, force: true });
     if (listLabs().length === 0) restoreInotifyLimit(limitPaths(LAB_ROOT));

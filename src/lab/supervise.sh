@@ -119,7 +119,7 @@ while :; do
   log "booting: $(grep -m1 '^setenv bootlabel' "$bootini" | cut -d'"' -f2)"
   echo on > "$NODE_DIR/power"
   (
-    for h in systemd unified memory; do echo "$BASHPID" > "/sys/fs/cgroup/$h/$CGROUP/cgroup.procs"; done
+    for h in systemd unified memory cpu; do echo "$BASHPID" > "/sys/fs/cgroup/$h/$CGROUP/cgroup.procs"; done
     export SYSTEMD_NSPAWN_API_VFS_WRITABLE=network SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1
     exec systemd-nspawn --quiet --boot --setenv=PICOTRADER_LAB_BOOT="${boot_mode:-emmc}" --register=no --keep-unit --machine="$MACHINE" \
       --directory="$ROOT" --network-namespace-path="/run/netns/$NETNS" \

@@ -56,8 +56,9 @@ export function readLocalFiles(
   const out: Record<string, LocalFile> = {};
   let top = root;
   const walk = (dir: string) => {
+    // Sorted by code unit, as the C locale sorts: the same order on every controller.
     for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
-      a.name.localeCompare(b.name),
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
     )) {
       const path = join(dir, entry.name);
       const rel = relative(top, path);

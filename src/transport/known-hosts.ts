@@ -55,6 +55,7 @@ export function knownHostName(address: string, port: number): string {
 
 /** OpenSSH's wildcards: `*` any run of characters, `?` one character; the rest literally. Pure. */
 function wildcard(pattern: string, name: string): boolean {
+  if (!/[*?]/.test(pattern)) return pattern.toLowerCase() === name.toLowerCase();
   const source = pattern
     .replace(/[.+^${}()|[\]\\]/g, "\\$&")
     .replace(/\*/g, ".*")

@@ -1,7 +1,16 @@
-import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { FACTORY_PASSWORD, labDown, labReset, labStatus, labDir, readLab } from "../../src/lab/lab.js";
+import {
+  FACTORY_PASSWORD,
+  labDown,
+  labReset,
+  labStatus,
+  labDir,
+  readLab,
+  readNodeCpuUsec,
+  setCpuLimit,
+} from "../../src/lab/lab.js";
 import { packageRoot } from "../../src/paths.js";
 import { run } from "../../src/util/run.js";
 import { inLab, picotrader, sshNode, useLab } from "../helpers/lab.js";
@@ -180,6 +189,40 @@ if (lab) {
     t.equal(env.exitCode, 0, "the CLI runs inside the lab");
   });
 
+  t.test("a CPU limit caps every process of every node, and goes away again", async (t) => {
+    const cgroup = (h: string, node: string) => `/sys/fs/cgroup/${h}/picotrader/${NAME}/${node}`;
+    const procs = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true })
+        .flatMap((e) => (e.isDirectory() ? procs(join(dir, e.name)) : []))
+        .concat(readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean))
+        .sort();
+    // CPU time a node spends in one second of a busy loop, in ms (its unified cgroup's count).
+    const busySecond = async (node: string) => {
+      const before = readNodeCpuUsec(lab, node) ?? NaN;
+      const r = await sshNode(lab, node, "timeout 1 sh -c 'while :; do :; done'; true");
+      t.equal(r.exitCode, 0, r.stderr);
+      return ((readNodeCpuUsec(lab, node) ?? NaN) - before) / 1000;
+    };
+    const free = await busySecond("node2");
+    setCpuLimit(NAME, 10);
+    for (const node of lab.nodes) {
+      t.equal(readFileSync(`${cgroup("cpu", node.name)}/cpu.cfs_quota_us`, "utf8").trim(), "10000");
+      t.strictSame(
+        procs(cgroup("cpu", node.name)),
+        procs(cgroup("unified", node.name)),
+        `${node.name}: all in`,
+      );
+    }
+    const capped = await busySecond("node2");
+    setCpuLimit(NAME, undefined);
+    t.equal(readFileSync(`${cgroup("cpu", "node2")}/cpu.cfs_quota_us`, "utf8").trim(), "-1");
+    t.equal(readLab(NAME)?.cpuLimit, undefined);
+    // 10% of a core over about a second (the login's own time counted) is under 200 ms; the loop
+    // alone took far more with no cap.
+    t.ok(capped < 200, `capped: ${capped.toFixed(0)} ms of CPU in a busy second`);
+    t.ok(free > 400, `not capped: ${free.toFixed(0)} ms of CPU in a busy second`);
+  });
+
   t.test("lab down removes every namespace, mount, process and cgroup", async (t) => {
     const pids = lab.nodes.map((n) => readLab(NAME)?.nodes.find((x) => x.name === n.name)?.supervisorPid);
     const status = await labStatus(NAME);
@@ -189,7 +232,8 @@ if (lab) {
     t.notMatch(readFileSync("/proc/mounts", "utf8"), new RegExp(labDir(NAME)));
     for (const pid of pids)
       t.notOk(pid !== undefined && existsSync(`/proc/${pid}`), `supervisor ${pid} ended`);
-    t.notOk(existsSync(`/sys/fs/cgroup/unified/picotrader/${NAME}`));
+    for (const h of ["unified", "memory", "cpu", "systemd"])
+      t.notOk(existsSync(`/sys/fs/cgroup/${h}/picotrader/${NAME}`), `no ${h} cgroup left`);
     t.notOk(existsSync(labDir(NAME)));
   });
 }

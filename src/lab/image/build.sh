@@ -14,9 +14,9 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.l
 done
 
 # Packages a node installs later from the lab repository (docker, HA, TFTP; git for a node that runs
-# the controller as a service), downloaded against the base's own dpkg status so that exactly what
+# the controller as a service; python3-apt for the bench's Ansible peer), downloaded against the base's own dpkg status so that exactly what
 # the base lacks lands in the repository.
-repo_packages="docker.io haproxy keepalived tftpd-hpa git"
+repo_packages="docker.io haproxy keepalived tftpd-hpa git python3-apt"
 
 mmdebstrap --variant=minbase --mode=root --quiet \
   --include=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,sudo,iproute2,iptables,procps,kmod,ufw,tftp-hpa,ca-certificates \
