@@ -3,7 +3,7 @@
 // them), so that both tools check the same desired state.
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { AdminDesired } from "../reconcilers/admin-user.js";
+import { sudoersContent, type AdminDesired } from "../reconcilers/admin-user.js";
 import type { FirewallDesired } from "../reconcilers/firewall.js";
 import type { HostsDesired } from "../reconcilers/hosts.js";
 import { reconcilers } from "../reconcilers/index.js";
@@ -12,7 +12,7 @@ import { modulesContent, type KernelDesired } from "../reconcilers/kernel.js";
 import type { ServiceDesired } from "../reconcilers/lib/service.js";
 import type { SysctlDesired } from "../reconcilers/lib/sysctl.js";
 import type { PackagesDesired } from "../reconcilers/packages.js";
-import type { SshdDesired } from "../reconcilers/sshd.js";
+import { dropInContent, type SshdDesired } from "../reconcilers/sshd.js";
 import type { TftpDesired } from "../reconcilers/tftp-server.js";
 import type { Inputs, Manifest, NodeSpec } from "../src/engine/types.js";
 import type { LabState } from "../src/lab/lab.js";
@@ -59,9 +59,8 @@ function hostVars(node: NodeSpec, m: Manifest, inputs: Inputs): Record<string, u
     admin_shell: admin?.shell,
     admin_groups: admin?.groups,
     admin_keys: m.admin.sshKeys,
-    sshd_dropin: Object.entries(sshd?.settings ?? {})
-      .map(([k, v]) => `${sshd?.names?.[k] ?? k} ${v}\n`)
-      .join(""),
+    ...(sshd ? { sshd_dropin: dropInContent(sshd) } : {}),
+    ...(admin?.sudo ? { sudoers: sudoersContent(admin.user) } : {}),
     ufw_rules: (firewall?.allow ?? []).map((rule) => {
       const [port, proto = "any"] = rule.split("/");
       return { port, proto };

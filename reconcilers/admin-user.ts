@@ -22,6 +22,11 @@ export interface AdminObserved {
   sudoNopasswdAll: boolean;
 }
 
+/** The sudoers file that gives `user` passwordless sudo. Pure. */
+export function sudoersContent(user: string): string {
+  return `# Managed by picotrader from cluster.yaml.\n${user} ALL=(ALL) NOPASSWD:ALL\n`;
+}
+
 export const adminUser: Reconciler<AdminDesired, AdminObserved> = {
   name: "admin-user",
   applies: () => true,
@@ -100,7 +105,7 @@ fi`,
           {
             kind: "write",
             path: SUDOERS_FILE,
-            content: `# Managed by picotrader from cluster.yaml.\n${d.user} ALL=(ALL) NOPASSWD:ALL\n`,
+            content: sudoersContent(d.user),
             mode: "0440",
             owner: "root",
             group: "root",

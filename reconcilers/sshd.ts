@@ -52,6 +52,17 @@ function sameValue(wanted: string, observed: string | undefined): boolean {
   return wanted.includes("/") ? observed === wanted : observed.toLowerCase() === wanted.toLowerCase();
 }
 
+/** How sshd_config spells a setting's key (`permitrootlogin` -> `PermitRootLogin`). Pure. */
+function spellingOf(d: SshdDesired, key: string): string {
+  return NAMES[key] ?? d.names?.[key] ?? key;
+}
+
+/** The drop-in that sets every desired setting. Pure. */
+export function dropInContent(d: SshdDesired): string {
+  const lines = Object.entries(d.settings).map(([k, v]) => `${spellingOf(d, k)} ${v}\n`);
+  return `# Managed by picotrader from cluster.yaml. The first value sshd reads wins: this file sorts first.\n${lines.join("")}`;
+}
+
 export const sshd: Reconciler<SshdDesired, SshdObserved> = {
   name: "sshd",
   // Root login goes off only once the admin user and its keys are in place.
@@ -88,7 +99,7 @@ fi`,
     return main === undefined ? { effective } : { effective, mainWithoutInclude: main };
   },
   plan(d, o) {
-    const spelling = (k: string) => NAMES[k] ?? d.names?.[k] ?? k;
+    const spelling = (k: string) => spellingOf(d, k);
     const wrong = Object.keys(d.settings).filter((k) => !sameValue(d.settings[k] ?? "", o.effective[k]));
     if (wrong.length === 0) return [];
     const steps: Step[] = [];
@@ -106,11 +117,7 @@ fi`,
       {
         kind: "write",
         path: DROP_IN,
-        content: `# Managed by picotrader from cluster.yaml. The first value sshd reads wins: this file sorts first.\n${Object.entries(
-          d.settings,
-        )
-          .map(([k, v]) => `${spelling(k)} ${v}`)
-          .join("\n")}\n`,
+        content: dropInContent(d),
         mode: "0644",
         owner: "root",
         group: "root",

@@ -24,21 +24,23 @@ export interface TftpObserved {
  * Probe lines printing `file SHA256 ./PATH` for every file under /srv/tftp (or `root`). A file with the size
  * and mtime of the controller's copy (the copy step gives it that mtime) is taken to hold the
  * digest the controller knows, as rsync's quick check does: only other files are read and hashed,
- * so that a steady node does not hash a gigabyte on every observation. Pure.
+ * so that a steady node does not hash a gigabyte on every observation. One find and one awk (a
+ * table lookup per file), whatever the number of files. Pure.
  */
 export function buildServedFilesProbe(d: TftpDesired, root = ROOT): string {
   const known = Object.entries(d.files)
     .map(([rel, f]) => `${f.sha256} ${f.size} ${f.mtime} ${rel}\n`)
     .join("");
   return `[ -d ${shellQuote(root)} ] && cd ${shellQuote(root)} || exit 0
-known=${shellQuote(`\n${known}`)}
-find . -type f -printf '%s %T@ %P\\n' | while read -r size mtime path; do
-  key=" $size \${mtime%.*} $path
-"
-  case $known in
-    *"$key"*) sum=\${known%%"$key"*}; printf 'file %s  ./%s\\n' "\${sum##*
-}" "$path" ;;
-    *) sha256sum "./$path" | sed 's/^/file /' ;;
+find . -type f -printf '%s %T@ %P\\n' | known=${shellQuote(known)} awk '
+BEGIN { n = split(ENVIRON["known"], rows, "\\n")
+  for (i = 1; i <= n; i++) if ((at = index(rows[i], " ")) > 0) sha[substr(rows[i], at + 1)] = substr(rows[i], 1, at - 1) }
+{ mtime = $2; sub(/\\..*$/, "", mtime); path = $0; sub(/^[^ ]* [^ ]* /, "", path)
+  key = $1 " " mtime " " path
+  if (key in sha) print "file " sha[key] "  ./" path; else print "hash " path }' | while IFS= read -r line; do
+  case $line in
+    "hash "*) sha256sum "./\${line#hash }" | sed 's/^/file /' ;;
+    *) printf '%s\\n' "$line" ;;
   esac
 done`;
 }
