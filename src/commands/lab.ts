@@ -2,12 +2,29 @@
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { Option, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { RELEASES, type Release } from "../lab/image.js";
 import { example, integerAtLeast, type Finish } from "./options.js";
 
 /** `--name LAB` of every lab command. */
 function nameOption(): Option {
   return new Option("--name <lab>", "the lab's name").default(process.env.PICOTRADER_LAB ?? "lab");
+}
+
+/** `--release bookworm,bullseye`: node i runs the i-th release of the list, round and round. */
+function releaseOption(): Option {
+  return new Option(
+    "--release <list>",
+    `the Debian release of the nodes (${RELEASES.join(", ")}); a comma list mixes them, node by node`,
+  )
+    .argParser((value: string): Release[] => {
+      const list = value.split(",").map((r) => r.trim());
+      const unknown = list.filter((r) => !(RELEASES as readonly string[]).includes(r));
+      if (unknown.length > 0 || list.length === 0)
+        throw new InvalidArgumentError(`the lab has ${RELEASES.join(", ")}, not ${unknown.join(", ")}`);
+      return list as Release[];
+    })
+    .default(["bookworm"], "bookworm");
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -32,12 +49,15 @@ export function defineLab(program: Command, finish: Finish): void {
   labCmd
     .command("image")
     .description("build the lab's base image (cached in /var/cache/picotrader)")
-    .action(async () => {
+    .addOption(releaseOption())
+    .action(async (flags: { release: Release[] }) => {
       const { assertLabHost } = await lab();
       const { ensureImage } = await import("../lab/image.js");
       assertLabHost();
-      const image = await ensureImage(say);
-      say(`lab image ${image.recipe}: ${image.dir}`);
+      for (const release of new Set(flags.release)) {
+        const image = await ensureImage(say, release);
+        say(`lab image ${image.recipe} (${release}): ${image.dir}`);
+      }
       finish(0);
     });
 
@@ -51,19 +71,18 @@ export function defineLab(program: Command, finish: Finish): void {
       "cap each node's CPU at this percentage of one core, to stand in for a slower board (the bench's A53 figure: see README)",
       integerAtLeast(1),
     )
-    .action(async (flags: { name: string; nodes: number; cpuLimit?: number }) => {
+    .addOption(releaseOption())
+    .action(async (flags: { name: string; nodes: number; cpuLimit?: number; release: Release[] }) => {
       const { labUp } = await lab();
       const started = Date.now();
-      const state = await labUp(
-        flags.name,
-        flags.nodes,
-        say,
-        flags.cpuLimit === undefined ? {} : { cpuLimit: flags.cpuLimit },
-      );
+      const state = await labUp(flags.name, flags.nodes, say, {
+        releases: flags.release,
+        ...(flags.cpuLimit === undefined ? {} : { cpuLimit: flags.cpuLimit }),
+      });
       say(
         `lab ${flags.name}: ${state.nodes.length} nodes answer SSH (${((Date.now() - started) / 1000).toFixed(1)} s)`,
       );
-      for (const n of state.nodes) say(`  ${n.name}  ${n.address}`);
+      for (const n of state.nodes) say(`  ${n.name}  ${n.address}  ${n.release ?? "bookworm"}`);
       say(
         `next: picotrader lab manifest --name ${flags.name} > lab.yaml && picotrader lab run --name ${flags.name} -- picotrader reconcile -f lab.yaml --yes`,
       );
@@ -105,6 +124,7 @@ export function defineLab(program: Command, finish: Finish): void {
               knownHostsPath,
               nodes: nodes.map((n) => ({
                 name: n.name,
+                release: n.release,
                 address: n.address,
                 sshPort: n.sshPort,
                 state: n.state,
@@ -122,7 +142,7 @@ export function defineLab(program: Command, finish: Finish): void {
         for (const n of nodes) {
           const mem = n.memoryBytes === undefined ? "" : `  ${(n.memoryBytes / 2 ** 20).toFixed(0)} MiB`;
           process.stdout.write(
-            `${n.name.padEnd(8)} ${n.address.padEnd(12)} ${n.state.padEnd(8)} ssh:${n.ssh ? "yes" : "no"}${mem}\n`,
+            `${n.name.padEnd(8)} ${n.address.padEnd(12)} ${(n.release ?? "bookworm").padEnd(9)} ${n.state.padEnd(8)} ssh:${n.ssh ? "yes" : "no"}${mem}\n`,
           );
         }
       }

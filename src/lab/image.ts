@@ -8,12 +8,17 @@ import { run } from "../util/run.js";
 /** Where built images live: outside the repository, shared by every lab and every checkout. */
 export const IMAGE_CACHE = process.env.PICOTRADER_IMAGE_CACHE ?? "/var/cache/picotrader";
 
+/** The Debian releases the lab builds nodes of: bookworm (Debian 12), bullseye (Debian 11). */
+export const RELEASES = ["bookworm", "bullseye"] as const;
+export type Release = (typeof RELEASES)[number];
+
 /** A built factory image: `rootfs` (overlay lower dir, never changed once built) and `repo` (apt). */
 export interface Image {
   dir: string;
   rootfs: string;
   repo: string;
   recipe: string;
+  release: Release;
 }
 
 function recipeDir(): string {
@@ -33,14 +38,14 @@ export function recipeHash(): string {
   return hash.digest("hex").slice(0, 12);
 }
 
-function imageAt(recipe: string): Image {
-  const dir = join(IMAGE_CACHE, `image-${recipe}`);
-  return { dir, rootfs: join(dir, "rootfs"), repo: join(dir, "repo"), recipe };
+function imageAt(recipe: string, release: Release): Image {
+  const dir = join(IMAGE_CACHE, release === "bookworm" ? `image-${recipe}` : `image-${recipe}-${release}`);
+  return { dir, rootfs: join(dir, "rootfs"), repo: join(dir, "repo"), recipe, release };
 }
 
-/** The image for the current recipe if it has been built, else undefined. Reads only. */
-export function findImage(): Image | undefined {
-  const image = imageAt(recipeHash());
+/** The image of `release` for the current recipe if it has been built, else undefined. Reads only. */
+export function findImage(release: Release = "bookworm"): Image | undefined {
+  const image = imageAt(recipeHash(), release);
   return existsSync(join(image.dir, "complete")) ? image : undefined;
 }
 
@@ -49,21 +54,24 @@ export function findImage(): Image | undefined {
  * Debian's mirrors and mmdebstrap). A half-finished build is never used: it is built under a
  * temporary name and renamed into place; a lock keeps two builds from racing.
  */
-export async function ensureImage(log: (line: string) => void = () => {}): Promise<Image> {
-  const found = findImage();
+export async function ensureImage(
+  log: (line: string) => void = () => {},
+  release: Release = "bookworm",
+): Promise<Image> {
+  const found = findImage(release);
   if (found) return found;
-  const image = imageAt(recipeHash());
+  const image = imageAt(recipeHash(), release);
   mkdirSync(IMAGE_CACHE, { recursive: true });
-  const lock = join(IMAGE_CACHE, `image-${image.recipe}.lock`);
+  const lock = `${image.dir}.lock`;
   await acquireDirLock(lock);
   try {
     if (existsSync(join(image.dir, "complete"))) return image;
     const tmp = `${image.dir}.tmp`;
     rmSync(tmp, { recursive: true, force: true });
     rmSync(image.dir, { recursive: true, force: true });
-    log(`building the lab image ${image.recipe} (Debian bookworm base and local apt repository)...`);
+    log(`building the lab image ${image.recipe} (Debian ${release} base and local apt repository)...`);
     const started = Date.now();
-    const result = await run("bash", [join(recipeDir(), "build.sh"), tmp]);
+    const result = await run("bash", [join(recipeDir(), "build.sh"), tmp, release]);
     if (result.exitCode !== 0) {
       rmSync(tmp, { recursive: true, force: true });
       throw new LabError(

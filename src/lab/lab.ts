@@ -16,7 +16,7 @@ import { DEFAULT_VRRP_PASSWORD_ENV } from "../manifest/defaults.js";
 import { packageRoot } from "../paths.js";
 import { prepareTftpRoot } from "../tftp.js";
 import { run, runOk } from "../util/run.js";
-import { ensureImage, processAlive } from "./image.js";
+import { ensureImage, processAlive, RELEASES, type Image, type Release } from "./image.js";
 import { limitPaths, raiseInotifyLimit, restoreInotifyLimit } from "./limits.js";
 
 /**
@@ -42,6 +42,10 @@ export interface LabNode {
   netns: string;
   /** PID of the node's supervisor (supervise.sh); undefined while the node is off. */
   supervisorPid?: number;
+  /** Its Debian release and that release's image; undefined: the lab's (bookworm) image. */
+  release?: Release;
+  imageRoot?: string;
+  imageRepo?: string;
 }
 
 export interface LabState {
@@ -151,6 +155,16 @@ function findNode(lab: LabState, name: string): LabNode {
   return node;
 }
 
+/** What a node records of its image. */
+function nodeRelease(image: Image): Pick<LabNode, "release" | "imageRoot" | "imageRepo"> {
+  return { release: image.release, imageRoot: image.rootfs, imageRepo: image.repo };
+}
+
+/** A node's release (labs made before releases existed are bookworm). */
+export function releaseOf(node: LabNode): Release {
+  return node.release ?? "bookworm";
+}
+
 /**
  * Creates and boots a lab of `count` factory-fresh nodes and waits until each answers SSH.
  * Builds the image first if the cache lacks it. Fails if a lab of that name exists.
@@ -159,7 +173,7 @@ export async function labUp(
   name: string,
   count: number,
   log: (line: string) => void = () => {},
-  options: { cpuLimit?: number } = {},
+  options: { cpuLimit?: number; releases?: Release[] } = {},
 ): Promise<LabState> {
   assertLabHost();
   validateLabName(name);
@@ -170,7 +184,18 @@ export async function labUp(
     throw new LabError(`--cpu-limit must be a whole percentage of one core, 1 to 100, not ${cpuLimit}`);
   if (readLab(name))
     throw new LabError(`lab "${name}" already exists: picotrader lab down --name ${name} first`);
-  const image = await ensureImage(log);
+  const releases = options.releases ?? ["bookworm"];
+  const unknown = releases.filter((r) => !RELEASES.includes(r));
+  if (releases.length === 0 || unknown.length > 0)
+    throw new LabError(
+      `--release: ${unknown.join(", ") || "none given"}: the lab has ${RELEASES.join(", ")}`,
+    );
+  // Node i runs releases[i mod n]; every release's image is built before any node boots.
+  const images = new Map<Release, Image>();
+  for (const release of new Set(releases)) images.set(release, await ensureImage(log, release));
+  // The lab's own image fields (labs older than releases read them): bookworm's, else the first.
+  const image = images.get("bookworm") ?? [...images.values()][0];
+  if (!image) throw new LabError("no release to build nodes of");
   // Every lab's nodes count against the same host limit.
   const running = listLabs().reduce((n, l) => n + (readLab(l)?.nodes.length ?? 0), 0);
   const raised = raiseInotifyLimit(limitPaths(LAB_ROOT), running + count);
@@ -196,6 +221,7 @@ export async function labUp(
       address: `${SUBNET_PREFIX}.${11 + i}`,
       sshPort: 22,
       netns: `pt-${name}-node${i + 1}`,
+      ...nodeRelease(images.get(releases[i % releases.length] as Release) as Image),
     })),
   };
   writeLab(lab);
@@ -276,7 +302,7 @@ async function prepareNode(lab: LabState, node: LabNode): Promise<void> {
   chmodSync(join(seed, "root/.ssh"), 0o700);
   await runOk("cp", ["-a", `${seed}/.`, `${upper}/`]);
   if ((await run("mountpoint", ["-q", join(dir, "root")])).exitCode !== 0) {
-    const layers = `lowerdir=${lab.imageRoot},upperdir=${upper},workdir=${join(dir, "work")}`;
+    const layers = `lowerdir=${node.imageRoot ?? lab.imageRoot},upperdir=${upper},workdir=${join(dir, "work")}`;
     await runOk("mount", ["-t", "overlay", `pt-${lab.name}-${node.name}`, "-o", layers, join(dir, "root")]);
   }
 }
@@ -323,8 +349,8 @@ function startNode(lab: LabState, node: LabNode): void {
       MAC: `02:00:0a:58:00:${Number(node.address.split(".")[3]).toString(16).padStart(2, "0")}`,
       ADDRESS: `${node.address}/24`,
       MACHINE: `pt-${lab.name}-${node.name}`,
-      REPO: lab.imageRepo,
-      IMAGE_ROOT: lab.imageRoot,
+      REPO: node.imageRepo ?? lab.imageRepo,
+      IMAGE_ROOT: node.imageRoot ?? lab.imageRoot,
       CGROUP: cgroupPath(lab, node.name),
       NODE_DIR: dir,
       // This PicoTrader and its Node.js, read-only in every node: a node can be the controller's host.
@@ -473,6 +499,7 @@ export async function labStatus(name: string): Promise<{ lab: LabState; nodes: L
     const state = running ? "running" : power === "halted" ? "halted" : "off";
     return {
       ...node,
+      release: releaseOf(node),
       state,
       ssh: answering.includes(node.name),
       memoryBytes: running ? readMemory(lab, node.name) : undefined,

@@ -25,7 +25,12 @@ export function labUnavailable(): string | undefined {
  * Boots a lab for this test file and tears it down at the end. Where the lab cannot run, the file
  * fails, naming the missing piece: a lab test is never skipped.
  */
-export async function useLab(t: Test, name: string, nodes: number): Promise<LabState | undefined> {
+export async function useLab(
+  t: Test,
+  name: string,
+  nodes: number,
+  options: Parameters<typeof labUp>[3] = {},
+): Promise<LabState | undefined> {
   const why = labUnavailable();
   if (why) {
     t.fail(`lab tests cannot run: ${why}`);
@@ -35,7 +40,7 @@ export async function useLab(t: Test, name: string, nodes: number): Promise<LabS
   t.teardown(async () => {
     if (readLab(name)) await labDown(name);
   });
-  return labUp(name, nodes);
+  return labUp(name, nodes, () => {}, options);
 }
 
 /** Runs a command on a node over real SSH as `user` with the lab key. */

@@ -1,16 +1,24 @@
 #!/bin/bash
-# Builds the lab's factory image (a Debian bookworm rootfs that mimics HardKernel's minimal
+# Builds the lab's factory image (a Debian rootfs of RELEASE that mimics HardKernel's minimal
 # Ubuntu image) and the local apt repository the nodes install from, into OUT/rootfs and OUT/repo.
 # Runs as root with Debian's package mirrors reachable; the result is cached by the caller.
-# Usage: build.sh OUT    (OUT must not exist; the caller renames a finished build into place)
+# Usage: build.sh OUT [RELEASE]   (OUT must not exist; the caller renames a finished build into
+# place; RELEASE: bookworm, the default, or bullseye)
 set -euo pipefail
-out=${1:?usage: build.sh OUT}
+out=${1:?usage: build.sh OUT [RELEASE]}
+release=${2:-bookworm}
+case $release in bookworm | bullseye) ;; *) echo "unknown release: $release" >&2; exit 2 ;; esac
 mkdir -p "$out/repo"
 
-# The apt sources this machine is set up with; mmdebstrap pastes a file argument verbatim.
+# The Debian sources this machine is set up with (for bookworm), with the release's name instead of
+# bookworm's; mmdebstrap pastes a file argument verbatim (one-line or deb822, by its name's suffix).
 sources=()
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-  [ -s "$f" ] && sources+=("$f")
+  [ -s "$f" ] && grep -q 'debian' "$f" || continue
+  sed "s/\bbookworm\b/$release/g" "$f" > "$work/$(basename "$f")"
+  sources+=("$work/$(basename "$f")")
 done
 
 # Packages a node installs later from the lab repository (docker, HA, TFTP; git for a node that runs
@@ -22,7 +30,7 @@ mmdebstrap --variant=minbase --mode=root --quiet \
   --include=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,sudo,iproute2,iptables,procps,kmod,ufw,tftp-hpa,ca-certificates \
   --customize-hook='mkdir -p "$1/tmp/repo" && chroot "$1" apt-get install -y -q --download-only --no-install-recommends -o Dir::Cache::archives=/tmp/repo/ '"$repo_packages"' && mv "$1"/tmp/repo/*.deb '"$out/repo/"' && rm -rf "$1/tmp/repo"' \
   --customize-hook='chroot "$1" apt-get clean && rm -rf "$1"/var/lib/apt/lists/*' \
-  bookworm "$out/rootfs" "${sources[@]}"
+  "$release" "$out/rootfs" "${sources[@]}"
 
 (cd "$out/repo" && apt-ftparchive packages . > Packages && apt-ftparchive release . > Release)
 
