@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   missing=()
-  for p in mmdebstrap systemd-container apt-utils iproute2 openssh-client util-linux openssl tftp-hpa ssh-audit time; do
+  for p in mmdebstrap systemd-container apt-utils iproute2 openssh-client util-linux openssl tftp-hpa ssh-audit time qemu-user-static arch-test; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then

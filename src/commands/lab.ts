@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { RELEASES, type Release } from "../lab/image.js";
+import { ARCHES, RELEASES, type Arch, type Release } from "../lab/image.js";
 import { example, integerAtLeast, type Finish } from "./options.js";
 
 /** `--name LAB` of every lab command. */
@@ -25,6 +25,16 @@ function releaseOption(): Option {
       return list as Release[];
     })
     .default(["bookworm"], "bookworm");
+}
+
+/** `--arch arm64`: nodes of that architecture, under qemu-user emulation. */
+function archOption(): Option {
+  return new Option(
+    "--arch <arch>",
+    "the nodes' CPU architecture (arm64 runs under qemu-user, about ten times slower)",
+  )
+    .choices(ARCHES)
+    .default("amd64");
 }
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -50,13 +60,19 @@ export function defineLab(program: Command, finish: Finish): void {
     .command("image")
     .description("build the lab's base image (cached in /var/cache/picotrader)")
     .addOption(releaseOption())
-    .action(async (flags: { release: Release[] }) => {
-      const { assertLabHost } = await lab();
+    .addOption(archOption())
+    .action(async (flags: { release: Release[]; arch: Arch }) => {
+      const { assertLabHost, LAB_ROOT } = await lab();
       const { ensureImage } = await import("../lab/image.js");
       assertLabHost();
+      if (flags.arch === "arm64") {
+        const { ensureArm64Emulation } = await import("../lab/binfmt.js");
+        const emulation = await ensureArm64Emulation(LAB_ROOT);
+        if (emulation) say(emulation);
+      }
       for (const release of new Set(flags.release)) {
-        const image = await ensureImage(say, release);
-        say(`lab image ${image.recipe} (${release}): ${image.dir}`);
+        const image = await ensureImage(say, release, flags.arch);
+        say(`lab image ${image.recipe} (${release}, ${flags.arch}): ${image.dir}`);
       }
       finish(0);
     });
@@ -72,22 +88,26 @@ export function defineLab(program: Command, finish: Finish): void {
       integerAtLeast(1),
     )
     .addOption(releaseOption())
-    .action(async (flags: { name: string; nodes: number; cpuLimit?: number; release: Release[] }) => {
-      const { labUp } = await lab();
-      const started = Date.now();
-      const state = await labUp(flags.name, flags.nodes, say, {
-        releases: flags.release,
-        ...(flags.cpuLimit === undefined ? {} : { cpuLimit: flags.cpuLimit }),
-      });
-      say(
-        `lab ${flags.name}: ${state.nodes.length} nodes answer SSH (${((Date.now() - started) / 1000).toFixed(1)} s)`,
-      );
-      for (const n of state.nodes) say(`  ${n.name}  ${n.address}  ${n.release ?? "bookworm"}`);
-      say(
-        `next: picotrader lab manifest --name ${flags.name} > lab.yaml && picotrader lab run --name ${flags.name} -- picotrader reconcile -f lab.yaml --yes`,
-      );
-      finish(0);
-    });
+    .addOption(archOption())
+    .action(
+      async (flags: { name: string; nodes: number; cpuLimit?: number; release: Release[]; arch: Arch }) => {
+        const { labUp } = await lab();
+        const started = Date.now();
+        const state = await labUp(flags.name, flags.nodes, say, {
+          releases: flags.release,
+          arch: flags.arch,
+          ...(flags.cpuLimit === undefined ? {} : { cpuLimit: flags.cpuLimit }),
+        });
+        say(
+          `lab ${flags.name}: ${state.nodes.length} nodes answer SSH (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+        );
+        for (const n of state.nodes) say(`  ${n.name}  ${n.address}  ${n.release ?? "bookworm"}`);
+        say(
+          `next: picotrader lab manifest --name ${flags.name} > lab.yaml && picotrader lab run --name ${flags.name} -- picotrader reconcile -f lab.yaml --yes`,
+        );
+        finish(0);
+      },
+    );
 
   labCmd
     .command("down")

@@ -12,6 +12,10 @@ export const IMAGE_CACHE = process.env.PICOTRADER_IMAGE_CACHE ?? "/var/cache/pic
 export const RELEASES = ["bookworm", "bullseye"] as const;
 export type Release = (typeof RELEASES)[number];
 
+/** The CPU architectures of lab nodes: this machine's (amd64), or arm64 under qemu-user emulation. */
+export const ARCHES = ["amd64", "arm64"] as const;
+export type Arch = (typeof ARCHES)[number];
+
 /** A built factory image: `rootfs` (overlay lower dir, never changed once built) and `repo` (apt). */
 export interface Image {
   dir: string;
@@ -19,6 +23,7 @@ export interface Image {
   repo: string;
   recipe: string;
   release: Release;
+  arch: Arch;
 }
 
 function recipeDir(): string {
@@ -38,14 +43,15 @@ export function recipeHash(): string {
   return hash.digest("hex").slice(0, 12);
 }
 
-function imageAt(recipe: string, release: Release): Image {
-  const dir = join(IMAGE_CACHE, release === "bookworm" ? `image-${recipe}` : `image-${recipe}-${release}`);
-  return { dir, rootfs: join(dir, "rootfs"), repo: join(dir, "repo"), recipe, release };
+function imageAt(recipe: string, release: Release, arch: Arch): Image {
+  const suffix = [release === "bookworm" ? "" : `-${release}`, arch === "amd64" ? "" : `-${arch}`].join("");
+  const dir = join(IMAGE_CACHE, `image-${recipe}${suffix}`);
+  return { dir, rootfs: join(dir, "rootfs"), repo: join(dir, "repo"), recipe, release, arch };
 }
 
-/** The image of `release` for the current recipe if it has been built, else undefined. Reads only. */
-export function findImage(release: Release = "bookworm"): Image | undefined {
-  const image = imageAt(recipeHash(), release);
+/** The image of `release` and `arch` for the current recipe if it has been built, else undefined. */
+export function findImage(release: Release = "bookworm", arch: Arch = "amd64"): Image | undefined {
+  const image = imageAt(recipeHash(), release, arch);
   return existsSync(join(image.dir, "complete")) ? image : undefined;
 }
 
@@ -57,10 +63,11 @@ export function findImage(release: Release = "bookworm"): Image | undefined {
 export async function ensureImage(
   log: (line: string) => void = () => {},
   release: Release = "bookworm",
+  arch: Arch = "amd64",
 ): Promise<Image> {
-  const found = findImage(release);
+  const found = findImage(release, arch);
   if (found) return found;
-  const image = imageAt(recipeHash(), release);
+  const image = imageAt(recipeHash(), release, arch);
   mkdirSync(IMAGE_CACHE, { recursive: true });
   const lock = `${image.dir}.lock`;
   await acquireDirLock(lock);
@@ -69,9 +76,11 @@ export async function ensureImage(
     const tmp = `${image.dir}.tmp`;
     rmSync(tmp, { recursive: true, force: true });
     rmSync(image.dir, { recursive: true, force: true });
-    log(`building the lab image ${image.recipe} (Debian ${release} base and local apt repository)...`);
+    log(
+      `building the lab image ${image.recipe} (Debian ${release} ${arch} base and local apt repository)...`,
+    );
     const started = Date.now();
-    const result = await run("bash", [join(recipeDir(), "build.sh"), tmp, release]);
+    const result = await run("bash", [join(recipeDir(), "build.sh"), tmp, release, arch]);
     if (result.exitCode !== 0) {
       rmSync(tmp, { recursive: true, force: true });
       throw new LabError(

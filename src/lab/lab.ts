@@ -16,7 +16,8 @@ import { DEFAULT_VRRP_PASSWORD_ENV } from "../manifest/defaults.js";
 import { packageRoot } from "../paths.js";
 import { prepareTftpRoot } from "../tftp.js";
 import { run, runOk } from "../util/run.js";
-import { ensureImage, processAlive, RELEASES, type Image, type Release } from "./image.js";
+import { ensureArm64Emulation, removeArm64Emulation } from "./binfmt.js";
+import { ARCHES, ensureImage, processAlive, RELEASES, type Arch, type Image, type Release } from "./image.js";
 import { limitPaths, raiseInotifyLimit, restoreInotifyLimit } from "./limits.js";
 
 /**
@@ -46,6 +47,8 @@ export interface LabNode {
   release?: Release;
   imageRoot?: string;
   imageRepo?: string;
+  /** An emulated node's amd64 image of the same release, whose iptables it runs natively. */
+  nativeRoot?: string;
 }
 
 export interface LabState {
@@ -65,6 +68,8 @@ export interface LabState {
    * CPU controller's quota), to stand in for a slower board; undefined: no cap.
    */
   cpuLimit?: number;
+  /** The nodes' architecture; undefined: amd64 (this machine's). arm64 runs under qemu-user. */
+  arch?: Arch;
   nodes: LabNode[];
 }
 
@@ -173,7 +178,7 @@ export async function labUp(
   name: string,
   count: number,
   log: (line: string) => void = () => {},
-  options: { cpuLimit?: number; releases?: Release[] } = {},
+  options: { cpuLimit?: number; releases?: Release[]; arch?: Arch } = {},
 ): Promise<LabState> {
   assertLabHost();
   validateLabName(name);
@@ -190,9 +195,25 @@ export async function labUp(
     throw new LabError(
       `--release: ${unknown.join(", ") || "none given"}: the lab has ${RELEASES.join(", ")}`,
     );
+  const arch = options.arch ?? "amd64";
+  if (!ARCHES.includes(arch)) throw new LabError(`--arch: the lab has ${ARCHES.join(", ")}, not ${arch}`);
+  if (arch === "arm64") {
+    const emulation = await ensureArm64Emulation(LAB_ROOT);
+    if (emulation) log(emulation);
+  }
   // Node i runs releases[i mod n]; every release's image is built before any node boots.
   const images = new Map<Release, Image>();
-  for (const release of new Set(releases)) images.set(release, await ensureImage(log, release));
+  const natives = new Map<Release, Image>();
+  for (const release of new Set(releases)) {
+    images.set(release, await ensureImage(log, release, arch));
+    if (arch !== "amd64") natives.set(release, await ensureImage(log, release, "amd64"));
+  }
+  const nodeImages = (
+    release: Release,
+  ): Pick<LabNode, "release" | "imageRoot" | "imageRepo" | "nativeRoot"> => {
+    const native = natives.get(release);
+    return { ...nodeRelease(images.get(release) as Image), ...(native ? { nativeRoot: native.rootfs } : {}) };
+  };
   // The lab's own image fields (labs older than releases read them): bookworm's, else the first.
   const image = images.get("bookworm") ?? [...images.values()][0];
   if (!image) throw new LabError("no release to build nodes of");
@@ -215,13 +236,14 @@ export async function labUp(
     knownHostsPath: join(dir, "known_hosts"),
     createdAt: new Date().toISOString(),
     ...(cpuLimit === undefined ? {} : { cpuLimit }),
+    ...(arch === "amd64" ? {} : { arch }),
     nodes: Array.from({ length: count }, (_, i) => ({
       name: `node${i + 1}`,
       factoryHostname: `odroid64-${i + 1}`,
       address: `${SUBNET_PREFIX}.${11 + i}`,
       sshPort: 22,
       netns: `pt-${name}-node${i + 1}`,
-      ...nodeRelease(images.get(releases[i % releases.length] as Release) as Image),
+      ...nodeImages(releases[i % releases.length] as Release),
     })),
   };
   writeLab(lab);
@@ -351,6 +373,7 @@ function startNode(lab: LabState, node: LabNode): void {
       MACHINE: `pt-${lab.name}-${node.name}`,
       REPO: node.imageRepo ?? lab.imageRepo,
       IMAGE_ROOT: node.imageRoot ?? lab.imageRoot,
+      ...(node.nativeRoot === undefined ? {} : { NATIVE_ROOT: node.nativeRoot }),
       CGROUP: cgroupPath(lab, node.name),
       NODE_DIR: dir,
       // This PicoTrader and its Node.js, read-only in every node: a node can be the controller's host.
@@ -470,7 +493,10 @@ export async function labDown(name: string): Promise<void> {
   for (const h of CGROUP_HIERARCHIES) await run("rmdir", [`/sys/fs/cgroup/${h}/picotrader`]);
   if (problems.length === 0) {
     rmSync(labDir(name), { recursive: true, force: true });
-    if (listLabs().length === 0) restoreInotifyLimit(limitPaths(LAB_ROOT));
+    if (listLabs().length === 0) {
+      restoreInotifyLimit(limitPaths(LAB_ROOT));
+      await removeArm64Emulation(LAB_ROOT);
+    }
   } else
     throw new LabError(
       `lab ${name} was not fully removed (its state is kept for another try):\n${problems.join("\n")}`,

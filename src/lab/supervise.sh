@@ -18,6 +18,7 @@
 # board boots its old system.
 # Environment (set by src/lab/lab.ts): LAB NODE ROOT NETNS LAB_NETNS VETH MAC ADDRESS MACHINE REPO
 # IMAGE_ROOT CGROUP NODE_DIR PICOTRADER (this package, bound at /opt/picotrader) NODE_BIN (its node)
+# NATIVE_ROOT (an emulated node only: the amd64 image whose iptables it runs)
 set -u
 log() { printf '%s %s\n' "$(date -u +%FT%TZ)" "$*" >> "$NODE_DIR/supervisor.log"; }
 
@@ -116,6 +117,14 @@ while :; do
     echo off > "$NODE_DIR/power"
     exit 1
   fi
+  # An emulated node (arm64 under qemu-user) runs iptables natively: qemu-user cannot translate
+  # netfilter's netlink. The same release's amd64 build, from the amd64 image, read-only.
+  native=()
+  if [ -n "${NATIVE_ROOT:-}" ]; then
+    native=(--bind-ro="$NATIVE_ROOT/usr/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu"
+      --bind-ro="$NATIVE_ROOT/usr/lib64:/lib64"
+      --bind-ro="$NATIVE_ROOT/usr/sbin/xtables-nft-multi:/usr/sbin/xtables-nft-multi")
+  fi
   log "booting: $(grep -m1 '^setenv bootlabel' "$bootini" | cut -d'"' -f2)"
   echo on > "$NODE_DIR/power"
   (
@@ -126,7 +135,8 @@ while :; do
       --capability=CAP_NET_ADMIN,CAP_SYS_ADMIN,CAP_NET_RAW --system-call-filter='@keyring bpf' \
       --resolv-conf=off --timezone=off --link-journal=no --console=passive \
       --bind-ro="$REPO:/srv/picotrader-repo" \
-      --bind-ro="$PICOTRADER:/opt/picotrader" --bind-ro="$NODE_BIN:/usr/local/bin/node"
+      --bind-ro="$PICOTRADER:/opt/picotrader" --bind-ro="$NODE_BIN:/usr/local/bin/node" \
+      "${native[@]}"
   ) >> "$NODE_DIR/console.log" 2>&1 < /dev/null &
   child=$!
   echo "$child" > "$NODE_DIR/nspawn.pid"

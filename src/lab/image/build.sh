@@ -2,12 +2,15 @@
 # Builds the lab's factory image (a Debian rootfs of RELEASE that mimics HardKernel's minimal
 # Ubuntu image) and the local apt repository the nodes install from, into OUT/rootfs and OUT/repo.
 # Runs as root with Debian's package mirrors reachable; the result is cached by the caller.
-# Usage: build.sh OUT [RELEASE]   (OUT must not exist; the caller renames a finished build into
-# place; RELEASE: bookworm, the default, or bullseye)
+# Usage: build.sh OUT [RELEASE [ARCH]]   (OUT must not exist; the caller renames a finished build
+# into place; RELEASE: bookworm, the default, or bullseye; ARCH: amd64, the default, or arm64, which
+# runs the image's programs under qemu-user: the caller registers it with binfmt_misc first)
 set -euo pipefail
-out=${1:?usage: build.sh OUT [RELEASE]}
+out=${1:?usage: build.sh OUT [RELEASE [ARCH]]}
 release=${2:-bookworm}
+arch=${3:-amd64}
 case $release in bookworm | bullseye) ;; *) echo "unknown release: $release" >&2; exit 2 ;; esac
+case $arch in amd64 | arm64) ;; *) echo "unknown architecture: $arch" >&2; exit 2 ;; esac
 mkdir -p "$out/repo"
 
 # The Debian sources this machine is set up with (for bookworm), with the release's name instead of
@@ -26,7 +29,7 @@ done
 # the base lacks lands in the repository.
 repo_packages="docker.io haproxy keepalived tftpd-hpa git python3-apt"
 
-mmdebstrap --variant=minbase --mode=root --quiet \
+mmdebstrap --variant=minbase --mode=root --quiet --architectures="$arch" \
   --include=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,sudo,iproute2,iptables,procps,kmod,ufw,tftp-hpa,ca-certificates \
   --customize-hook='mkdir -p "$1/tmp/repo" && chroot "$1" apt-get install -y -q --download-only --no-install-recommends -o Dir::Cache::archives=/tmp/repo/ '"$repo_packages"' && mv "$1"/tmp/repo/*.deb '"$out/repo/"' && rm -rf "$1/tmp/repo"' \
   --customize-hook='chroot "$1" apt-get clean && rm -rf "$1"/var/lib/apt/lists/*' \
