@@ -17,17 +17,14 @@ import type { TftpDesired } from "../reconcilers/tftp-server.js";
 import type { Inputs, Manifest, NodeSpec } from "../src/engine/types.js";
 import type { LabState } from "../src/lab/lab.js";
 import { packageRoot } from "../src/paths.js";
-import { run, runOk } from "../src/util/run.js";
+import { runOk } from "../src/util/run.js";
+import { ensureCommand } from "./debian.js";
 
 /** Installs Debian's ansible (Ansible 2.14 and its collections on bookworm) when it is missing. */
 export async function ensureAnsible(log: (line: string) => void): Promise<string> {
-  const have = await run("sh", ["-c", "command -v ansible-playbook"]);
-  if (have.exitCode !== 0) {
-    log("installing Debian's ansible package (the peer; about a minute)");
-    await runOk("apt-get", ["install", "-y", "-q", "--no-install-recommends", "ansible", "sshpass"], {
-      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    });
-  }
+  await ensureCommand("ansible-playbook", ["ansible"], () =>
+    log("installing Debian's ansible package (the peer; about a minute)"),
+  );
   const version = await runOk("ansible-playbook", ["--version"]);
   return version.stdout.split("\n")[0] ?? "";
 }

@@ -13,6 +13,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ansibleCheckArgv, ensureAnsible, recapChanged } from "./ansible.js";
+import { ensureCommand } from "./debian.js";
 import {
   labDown,
   labEnv,
@@ -136,10 +137,7 @@ async function dryRuns(bin: string, lab: LabState, file: string, runs: number) {
 }
 
 async function hostSysbenchEvents(): Promise<number> {
-  if ((await run("sh", ["-c", "command -v sysbench"])).exitCode !== 0)
-    await runOk("apt-get", ["install", "-y", "-q", "sysbench"], {
-      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    });
+  await ensureCommand("sysbench", ["sysbench"]);
   const r = await runOk("sysbench", ["cpu", "--threads=1", "--time=10", "run"]);
   return Number(/events per second:\s*([\d.]+)/.exec(r.stdout)?.[1]);
 }

@@ -62,17 +62,25 @@ export function defineLab(program: Command, finish: Finish): void {
     .addOption(releaseOption())
     .addOption(archOption())
     .action(async (flags: { release: Release[]; arch: Arch }) => {
-      const { assertLabHost, LAB_ROOT } = await lab();
+      const { assertLabHost, LAB_ROOT, listLabs } = await lab();
       const { ensureImage } = await import("../lab/image.js");
+      const { ensureArm64Emulation, removeArm64Emulation } = await import("../lab/binfmt.js");
       assertLabHost();
       if (flags.arch === "arm64") {
-        const { ensureArm64Emulation } = await import("../lab/binfmt.js");
         const emulation = await ensureArm64Emulation(LAB_ROOT);
         if (emulation) say(emulation);
       }
-      for (const release of new Set(flags.release)) {
-        const image = await ensureImage(say, release, flags.arch);
-        say(`lab image ${image.recipe} (${release}, ${flags.arch}): ${image.dir}`);
+      try {
+        for (const release of new Set(flags.release)) {
+          const image = await ensureImage(say, release, flags.arch);
+          say(`lab image ${image.recipe} (${release}, ${flags.arch}): ${image.dir}`);
+        }
+      } finally {
+        // Emulation stays only while a lab needs it.
+        if (listLabs().length === 0) {
+          const undone = await removeArm64Emulation(LAB_ROOT);
+          if (undone) say(undone);
+        }
       }
       finish(0);
     });
@@ -91,7 +99,7 @@ export function defineLab(program: Command, finish: Finish): void {
     .addOption(archOption())
     .action(
       async (flags: { name: string; nodes: number; cpuLimit?: number; release: Release[]; arch: Arch }) => {
-        const { labUp } = await lab();
+        const { labUp, releaseOf } = await lab();
         const started = Date.now();
         const state = await labUp(flags.name, flags.nodes, say, {
           releases: flags.release,
@@ -101,7 +109,7 @@ export function defineLab(program: Command, finish: Finish): void {
         say(
           `lab ${flags.name}: ${state.nodes.length} nodes answer SSH (${((Date.now() - started) / 1000).toFixed(1)} s)`,
         );
-        for (const n of state.nodes) say(`  ${n.name}  ${n.address}  ${n.release ?? "bookworm"}`);
+        for (const n of state.nodes) say(`  ${n.name}  ${n.address}  ${releaseOf(n)}`);
         say(
           `next: picotrader lab manifest --name ${flags.name} > lab.yaml && picotrader lab run --name ${flags.name} -- picotrader reconcile -f lab.yaml --yes`,
         );
@@ -144,7 +152,7 @@ export function defineLab(program: Command, finish: Finish): void {
               knownHostsPath,
               nodes: nodes.map((n) => ({
                 name: n.name,
-                release: n.release,
+                release: l.releaseOf(n),
                 address: n.address,
                 sshPort: n.sshPort,
                 state: n.state,
@@ -162,7 +170,7 @@ export function defineLab(program: Command, finish: Finish): void {
         for (const n of nodes) {
           const mem = n.memoryBytes === undefined ? "" : `  ${(n.memoryBytes / 2 ** 20).toFixed(0)} MiB`;
           process.stdout.write(
-            `${n.name.padEnd(8)} ${n.address.padEnd(12)} ${(n.release ?? "bookworm").padEnd(9)} ${n.state.padEnd(8)} ssh:${n.ssh ? "yes" : "no"}${mem}\n`,
+            `${n.name.padEnd(8)} ${n.address.padEnd(12)} ${l.releaseOf(n).padEnd(9)} ${n.state.padEnd(8)} ssh:${n.ssh ? "yes" : "no"}${mem}\n`,
           );
         }
       }

@@ -185,8 +185,7 @@ export async function labUp(
   if (!Number.isInteger(count) || count < 1 || count > 50)
     throw new LabError(`--nodes must be 1 to 50, not ${count}`);
   const { cpuLimit } = options;
-  if (cpuLimit !== undefined && !(Number.isInteger(cpuLimit) && cpuLimit >= 1 && cpuLimit <= 100))
-    throw new LabError(`--cpu-limit must be a whole percentage of one core, 1 to 100, not ${cpuLimit}`);
+  checkCpuLimit(cpuLimit);
   if (readLab(name))
     throw new LabError(`lab "${name}" already exists: picotrader lab down --name ${name} first`);
   const releases = options.releases ?? ["bookworm"];
@@ -340,11 +339,16 @@ function writeCpuQuota(lab: LabState, node: string): void {
   writeFileSync(`${cpu}/cpu.cfs_quota_us`, lab.cpuLimit === undefined ? "-1" : String(lab.cpuLimit * 1000));
 }
 
+/** A CPU limit is a whole percentage of one core, 1 to 100 (undefined: none). */
+function checkCpuLimit(percent: number | undefined): void {
+  if (percent !== undefined && !(Number.isInteger(percent) && percent >= 1 && percent <= 100))
+    throw new LabError(`--cpu-limit must be a whole percentage of one core, 1 to 100, not ${percent}`);
+}
+
 /** Caps every node of a running lab at `percent` of one core from now on (undefined: no cap). */
 export function setCpuLimit(name: string, percent: number | undefined): void {
   const lab = requireLab(name);
-  if (percent !== undefined && !(Number.isInteger(percent) && percent >= 1 && percent <= 100))
-    throw new LabError(`a CPU limit is a whole percentage of one core, 1 to 100, not ${percent}`);
+  checkCpuLimit(percent);
   if (percent === undefined) delete lab.cpuLimit;
   else lab.cpuLimit = percent;
   for (const node of lab.nodes) writeCpuQuota(lab, node.name);

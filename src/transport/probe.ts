@@ -52,9 +52,9 @@ export function buildProbeScript(sections: ProbeSection[], nonce: string, units:
  * loops read a here-document. Pure.
  */
 export function buildUnitStatePrelude(units: string[]): string {
-  const names = [...new Set(units)].join(" ");
-  return `units_declared=${shellQuote(names)}
-units_shown=${units.length === 0 ? "" : `$(systemctl show -p Names,ActiveState,UnitFileState -- ${[...new Set(units)].map(shellQuote).join(" ")} 2>/dev/null)`}
+  const unique = [...new Set(units)];
+  return `units_declared=${shellQuote(unique.join(" "))}
+units_shown=${unique.length === 0 ? "" : `$(systemctl show -p Names,ActiveState,UnitFileState -- ${unique.map(shellQuote).join(" ")} 2>/dev/null)`}
 unit_state() {
   case $1 in *.*) us_name=$1 ;; *) us_name=$1.service ;; esac
   us_found= unit_active= unit_enabled= us_names= us_a= us_e=
