@@ -160,11 +160,6 @@ function findNode(lab: LabState, name: string): LabNode {
   return node;
 }
 
-/** What a node records of its image. */
-function nodeRelease(image: Image): Pick<LabNode, "release" | "imageRoot" | "imageRepo"> {
-  return { release: image.release, imageRoot: image.rootfs, imageRepo: image.repo };
-}
-
 /** A node's release (labs made before releases existed are bookworm). */
 export function releaseOf(node: LabNode): Release {
   return node.release ?? "bookworm";
@@ -207,11 +202,13 @@ export async function labUp(
     images.set(release, await ensureImage(log, release, arch));
     if (arch !== "amd64") natives.set(release, await ensureImage(log, release, "amd64"));
   }
+  // What a node records of its images.
   const nodeImages = (
     release: Release,
   ): Pick<LabNode, "release" | "imageRoot" | "imageRepo" | "nativeRoot"> => {
+    const { rootfs, repo } = images.get(release) as Image;
     const native = natives.get(release);
-    return { ...nodeRelease(images.get(release) as Image), ...(native ? { nativeRoot: native.rootfs } : {}) };
+    return { release, imageRoot: rootfs, imageRepo: repo, ...(native ? { nativeRoot: native.rootfs } : {}) };
   };
   // The lab's own image fields (labs older than releases read them): bookworm's, else the first.
   const image = images.get("bookworm") ?? [...images.values()][0];
