@@ -57,7 +57,9 @@ export function resolveSshTarget(
   home = homedir(),
 ): SshTarget {
   const config = SSHConfig.parse(configText ?? "");
-  const lookup = (host: string) => config.compute(host, { ignoreCase: true, matchExec: false });
+  // compute() asks the system for the local user each time (os.userInfo()): not without a config.
+  const lookup = (host: string): Record<string, string | string[]> =>
+    config.length === 0 ? {} : config.compute(host, { ignoreCase: true, matchExec: false });
   // The node's name first (what a user writes after `ssh`), then its address; first value wins.
   const byName = lookup(node.name);
   const byAddress = lookup(node.address);
