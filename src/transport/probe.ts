@@ -48,28 +48,35 @@ export function buildProbeScript(sections: ProbeSection[], nonce: string, units:
  * enabled when it has a start link in rc5.d or rcS.d, as Debian's systemd-sysv-install decides. A
  * name nobody declared is asked of systemctl itself, so a missing declaration costs time, not facts.
  * `units_active GLOB` prints the names of the active units that match a declared pattern (as
- * `systemctl list-units --state=active GLOB` does). No process starts in either function: their
- * loops read a here-document. Pure.
+ * `systemctl list-units --state=active GLOB` does). No process starts in either function: both
+ * walk the shown units with `units_each`, whose loop reads a here-document. Pure.
  */
 export function buildUnitStatePrelude(units: string[]): string {
   const unique = [...new Set(units)];
   return `units_declared=${shellQuote(unique.join(" "))}
 units_shown=${unique.length === 0 ? "" : `$(systemctl show -p Names,ActiveState,UnitFileState -- ${unique.map(shellQuote).join(" ")} 2>/dev/null)`}
-unit_state() {
-  case $1 in *.*) us_name=$1 ;; *) us_name=$1.service ;; esac
-  us_found= unit_active= unit_enabled= us_names= us_a= us_e=
-  while IFS= read -r us_line; do
-    case $us_line in
-      Names=*) us_names=" \${us_line#Names=} " ;;
-      ActiveState=*) us_a=\${us_line#*=} ;;
-      UnitFileState=*) us_e=\${us_line#*=} ;;
-      '') case $us_names in *" $us_name "*) us_found=1 unit_active=$us_a unit_enabled=$us_e ;; esac
-        us_names= us_a= us_e= ;;
+units_each() {
+  ue_names= ue_active= ue_enabled=
+  while IFS= read -r ue_line; do
+    case $ue_line in
+      Names=*) ue_names=\${ue_line#Names=} ;;
+      ActiveState=*) ue_active=\${ue_line#*=} ;;
+      UnitFileState=*) ue_enabled=\${ue_line#*=} ;;
+      '') [ -z "$ue_names" ] || "$1"
+        ue_names= ue_active= ue_enabled= ;;
     esac
   done <<PICOTRADER_UNITS
 $units_shown
 
 PICOTRADER_UNITS
+}
+us_match() {
+  case " $ue_names " in *" $us_name "*) us_found=1 unit_active=$ue_active unit_enabled=$ue_enabled ;; esac
+}
+unit_state() {
+  case $1 in *.*) us_name=$1 ;; *) us_name=$1.service ;; esac
+  us_found= unit_active= unit_enabled=
+  units_each us_match
   if [ -z "$us_found" ]; then
     unit_active=$(systemctl is-active "$us_name" 2>/dev/null)
     unit_enabled=$(systemctl is-enabled "$us_name" 2>/dev/null)
@@ -81,6 +88,10 @@ PICOTRADER_UNITS
   fi
   return 0
 }
+ua_match() {
+  case \${ue_names%% *} in $ua_glob) [ "$ue_active" = active ] && printf '%s\\n' "\${ue_names%% *}" ;; esac
+  return 0
+}
 units_active() {
   case " $units_declared " in
     *" $1 "*) ;;
@@ -89,18 +100,8 @@ units_active() {
       done
       return 0 ;;
   esac
-  ua_name= ua_a=
-  while IFS= read -r ua_line; do
-    case $ua_line in
-      Names=*) ua_name=\${ua_line#Names=} ua_name=\${ua_name%% *} ;;
-      ActiveState=*) ua_a=\${ua_line#*=} ;;
-      '') case $ua_name in $1) [ "$ua_a" = active ] && printf '%s\\n' "$ua_name" ;; esac
-        ua_name= ua_a= ;;
-    esac
-  done <<PICOTRADER_UNITS
-$units_shown
-
-PICOTRADER_UNITS
+  ua_glob=$1
+  units_each ua_match
   return 0
 }`;
 }
