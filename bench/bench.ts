@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ansibleCheckArgv, ensureAnsible, recapChanged } from "./ansible.js";
 import { ensureCommand } from "./debian.js";
+import { nodeCpuMsOf } from "./node-cpu.js";
 import {
   labDown,
   labEnv,
@@ -22,7 +23,6 @@ import {
   labSshArgv,
   labUp,
   readLab,
-  readNodeCpuUsec,
   setCpuLimit,
   writeLabTftpStandIns,
   type LabState,
@@ -100,38 +100,30 @@ async function installBin(): Promise<string> {
   return join(prefix, "bin", "picotrader");
 }
 
-/** CPU time all the lab's nodes have used, in microseconds. */
-function labCpuUsec(lab: LabState): number {
-  return lab.nodes.reduce((sum, n) => sum + (readNodeCpuUsec(lab, n.name) ?? NaN), 0);
-}
-
 /** Dry-runs of a converged lab: wall, controller CPU and RSS, and node CPU per observation. */
 async function dryRuns(bin: string, lab: LabState, file: string, runs: number) {
   const wall: number[] = [];
   const cpu: number[] = [];
   const rss: number[] = [];
   let report: ReconcileReport | undefined;
-  const busyFrom = labCpuUsec(lab);
-  const started = Date.now();
-  for (let i = 0; i < runs; i++) {
-    const r = await timed([bin, "reconcile", "-f", file, "--dry-run", "--detailed-exitcode", "--json"], lab);
-    if (r.exitCode !== 0) throw new Error(`dry-run of the converged lab exited ${r.exitCode}: ${r.stderr}`);
-    wall.push(r.wallMs);
-    cpu.push(r.cpuMs);
-    rss.push(r.maxRssMb);
-    report = JSON.parse(r.stdout) as ReconcileReport;
-  }
-  const busy = labCpuUsec(lab) - busyFrom;
-  const elapsed = Date.now() - started;
-  // The nodes' own background (systemd, dockerd, keepalived) over as long, with nothing observing.
-  const idleFrom = labCpuUsec(lab);
-  await new Promise((r) => setTimeout(r, elapsed));
-  const idle = labCpuUsec(lab) - idleFrom;
+  const nodeCpuMs = await nodeCpuMsOf(lab, async () => {
+    for (let i = 0; i < runs; i++) {
+      const r = await timed(
+        [bin, "reconcile", "-f", file, "--dry-run", "--detailed-exitcode", "--json"],
+        lab,
+      );
+      if (r.exitCode !== 0) throw new Error(`dry-run of the converged lab exited ${r.exitCode}: ${r.stderr}`);
+      wall.push(r.wallMs);
+      cpu.push(r.cpuMs);
+      rss.push(r.maxRssMb);
+      report = JSON.parse(r.stdout) as ReconcileReport;
+    }
+  });
   return {
     wall,
     cpu,
     rss,
-    nodeCpuMs: (busy - idle) / (runs * lab.nodes.length) / 1000,
+    nodeCpuMs: nodeCpuMs / (runs * lab.nodes.length),
     execs: [...new Set(report?.results.map((r) => r.stats.execs))].join("/"),
   };
 }

@@ -6,10 +6,11 @@
 import { reconcilers } from "../reconcilers/index.js";
 import { transportFactory } from "../src/commands/options.js";
 import { dryRun } from "../src/engine/reconcile.js";
-import { readNodeCpuUsec, requireLab } from "../src/lab/lab.js";
+import { requireLab } from "../src/lab/lab.js";
 import { readInputs } from "../src/manifest/inputs.js";
 import { loadManifest } from "../src/manifest/validate.js";
 import { SessionPool } from "../src/transport/pool.js";
+import { nodeCpuMsOf } from "./node-cpu.js";
 
 const [file = "", ticksArg = "10"] = process.argv.slice(2);
 const ticks = Number(ticksArg);
@@ -18,7 +19,6 @@ const manifest = loadManifest(file);
 const inputs = readInputs(manifest, file, process.env);
 const transport = (await transportFactory({ acceptNewHostKeys: false, hostFingerprint: [] }))(manifest);
 const pool = new SessionPool();
-const nodesCpu = () => lab.nodes.reduce((sum, n) => sum + (readNodeCpuUsec(lab, n.name) ?? NaN), 0);
 
 const tick = async () => {
   const { plan } = await dryRun({
@@ -36,21 +36,16 @@ const tick = async () => {
 await tick(); // logs in
 const wall: number[] = [];
 const cpu: number[] = [];
-const busyFrom = nodesCpu();
-const started = Date.now();
-for (let i = 0; i < ticks; i++) {
-  const t0 = process.hrtime.bigint();
-  const c0 = process.cpuUsage();
-  await tick();
-  const c = process.cpuUsage(c0);
-  wall.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  cpu.push((c.user + c.system) / 1000);
-}
-const busy = nodesCpu() - busyFrom;
-const elapsed = Date.now() - started;
-const idleFrom = nodesCpu();
-await new Promise((r) => setTimeout(r, elapsed));
-const idle = nodesCpu() - idleFrom;
+const nodeCpuMs = await nodeCpuMsOf(lab, async () => {
+  for (let i = 0; i < ticks; i++) {
+    const t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
+    await tick();
+    const c = process.cpuUsage(c0);
+    wall.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    cpu.push((c.user + c.system) / 1000);
+  }
+});
 await pool.closeAll();
 console.log(
   JSON.stringify({
@@ -58,6 +53,6 @@ console.log(
     reused: pool.reused,
     wallMs: wall,
     controllerCpuMs: cpu,
-    nodeCpuMsPerObservation: (busy - idle) / 1000 / (ticks * lab.nodes.length),
+    nodeCpuMsPerObservation: nodeCpuMs / (ticks * lab.nodes.length),
   }),
 );
