@@ -19,6 +19,7 @@ import { tftpServer } from "./tftp-server.js";
 import { updates } from "./updates.js";
 import { boot } from "./boot.js";
 import { generation } from "./generation.js";
+import { etcd } from "./etcd.js";
 
 export const reconcilers = [
   // Access first: every later change runs as the admin user behind the final firewall.
@@ -39,6 +40,8 @@ export const reconcilers = [
   // The highly available API: HAProxy must answer before keepalived claims the virtual IP.
   haproxy,
   keepalived,
+  // The datastore: an etcd cluster, its members made and restarted one at a time.
+  etcd,
   // Node lifecycle: the TFTP server, the boot source (its change ends with a reboot), and the
   // generation (a rebuild; the engine applies it alone, before anything else of the node's plan).
   tftpServer,

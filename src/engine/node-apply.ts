@@ -27,7 +27,7 @@ import {
   type NodeRecord,
 } from "./record.js";
 import { nodeOutcome, type NodeResult } from "./results.js";
-import type { Change, NodePlan, NodeSpec, Reconciler } from "./types.js";
+import type { Change, ClusterFacts, NodePlan, NodeSpec, Reconciler } from "./types.js";
 
 /**
  * Applies one node's part of the plan under the node's lock (taken again after each reboot), then
@@ -37,6 +37,7 @@ import type { Change, NodePlan, NodeSpec, Reconciler } from "./types.js";
 export async function applyNode(
   o: ReconcileOptions,
   ordered: Reconciler[],
+  cluster: ClusterFacts,
   session: Session,
   node: NodeSpec,
   nodePlan: NodePlan,
@@ -69,7 +70,7 @@ export async function applyNode(
   let current = session;
   let done: NodeResult | undefined;
   try {
-    done = await applyAndVerify(o, ordered, session, node, nodePlan, result, reboot);
+    done = await applyAndVerify(o, ordered, cluster, session, node, nodePlan, result, reboot);
     await recordOnNode(o, current, nodePlan, done);
     return { result: done, session: current };
   } catch (err) {
@@ -109,12 +110,13 @@ interface PhaseOutcome {
 async function replanNode(
   o: ReconcileOptions,
   ordered: Reconciler[],
+  cluster: ClusterFacts,
   session: Session,
   node: NodeSpec,
   nodePlan: NodePlan,
 ): Promise<{ nodePlan: NodePlan; restored: DeadmanRestore[] }> {
   const { facts, restored } = await observeNode(session, node, o.manifest, ordered, o.inputs);
-  const fresh = planNode(node, o.manifest, ordered, facts, o.inputs);
+  const fresh = planNode(node, o.manifest, ordered, facts, o.inputs, cluster);
   return {
     nodePlan: decideDispositions(
       { ...nodePlan, changes: fresh.changes, diagnostics: fresh.diagnostics },
@@ -133,6 +135,7 @@ async function replanNode(
 async function applyRebuild(
   o: ReconcileOptions,
   ordered: Reconciler[],
+  cluster: ClusterFacts,
   session: Session,
   node: NodeSpec,
   nodePlan: NodePlan,
@@ -149,7 +152,7 @@ async function applyRebuild(
       nodePlan,
     };
   o.onProgress?.(node.name, `rebuilt; observing the fresh node as ${rebuilt.session.identity}`);
-  const fresh = await replanNode(o, ordered, rebuilt.session, node, nodePlan);
+  const fresh = await replanNode(o, ordered, cluster, rebuilt.session, node, nodePlan);
   return {
     applied: rebuilt.applied,
     session: rebuilt.session,
@@ -206,6 +209,7 @@ function progressOf(o: ReconcileOptions, node: NodeSpec): (c: Change) => void {
 async function applyAndVerify(
   o: ReconcileOptions,
   ordered: Reconciler[],
+  cluster: ClusterFacts,
   session: Session,
   node: NodeSpec,
   nodePlan: NodePlan,
@@ -216,7 +220,7 @@ async function applyAndVerify(
   let applied = 0;
   const destroy = toApply(nodePlan.changes).filter((c) => c.risk === "destroy");
   if (destroy.length > 0) {
-    const rebuild = await applyRebuild(o, ordered, session, node, nodePlan, destroy, reboot);
+    const rebuild = await applyRebuild(o, ordered, cluster, session, node, nodePlan, destroy, reboot);
     session = rebuild.session;
     applied += rebuild.applied;
     diagnostics.push(...rebuild.diagnostics);
@@ -242,7 +246,7 @@ async function applyAndVerify(
     diagnostics.push(...rest.diagnostics);
   }
   o.onProgress?.(node.name, "verifying");
-  const verify = await replanNode(o, ordered, session, node, nodePlan);
+  const verify = await replanNode(o, ordered, cluster, session, node, nodePlan);
   const after = verify.nodePlan;
   diagnostics.push(...after.diagnostics);
   // A restore of this run's own transaction means the node is back in its old state, not a mix.

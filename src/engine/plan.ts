@@ -3,13 +3,29 @@ import { diffValues } from "./diff.js";
 import {
   NO_INPUTS,
   type Change,
+  type ClusterFacts,
   type Facts,
   type Inputs,
   type Manifest,
   type NodeSpec,
   type NodeState,
+  type Peers,
   type Reconciler,
 } from "./types.js";
+
+/**
+ * A concern's facts on the manifest's other nodes that it applies to, from the run's observations:
+ * undefined for a node not observed or whose facts of this concern are unknown. Pure.
+ */
+export function peersOf(r: Reconciler, node: NodeSpec, m: Manifest, cluster: ClusterFacts): Peers {
+  const peers: Record<string, unknown> = {};
+  for (const other of m.nodes) {
+    if (other.name === node.name || !r.applies(other, m)) continue;
+    const f = cluster.get(other.name)?.[r.name];
+    peers[other.name] = f?.ok ? f.value : undefined;
+  }
+  return peers;
+}
 
 /** A node's state: unknown when unreachable or when a concern's facts are unknown, else pending or converged. Pure. */
 export function nodeState(
@@ -27,8 +43,9 @@ export function concernsFor(node: NodeSpec, m: Manifest, reconcilers: Reconciler
 }
 
 /**
- * Plans one node from its observed facts: each concern's desired value against its facts.
- * A concern whose facts are unknown plans nothing and is reported in `diagnostics`. Pure.
+ * Plans one node from its observed facts: each concern's desired value against its facts, and the
+ * other nodes' facts in `cluster` (default: none observed). A concern whose facts are unknown plans
+ * nothing and is reported in `diagnostics`. Pure.
  */
 export function planNode(
   node: NodeSpec,
@@ -36,6 +53,7 @@ export function planNode(
   reconcilers: Reconciler[],
   facts: Facts,
   inputs: Inputs = NO_INPUTS,
+  cluster: ClusterFacts = new Map(),
 ): { changes: Change[]; diagnostics: RunDiagnostic[]; unknown: string[] } {
   const changes: Change[] = [];
   const diagnostics: RunDiagnostic[] = [];
@@ -56,7 +74,7 @@ export function planNode(
     }
     let drafts;
     try {
-      drafts = r.plan(r.desired(node, m, inputs), observed.value);
+      drafts = r.plan(r.desired(node, m, inputs), observed.value, peersOf(r, node, m, cluster));
     } catch (err) {
       // A concern that cannot plan (e.g. a fact it needs is missing) stops only itself.
       unknownFacts(r.name, `${r.name}: cannot plan: ${(err as Error).message}`);

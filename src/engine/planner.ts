@@ -6,11 +6,11 @@ import type { Session } from "../transport/session.js";
 import { mapLimit } from "../util/run.js";
 import { diagnosticFrom } from "./diagnostics.js";
 import { APPLY_ALL, decideDispositions } from "./dispositions.js";
-import { observeNode } from "./observe.js";
+import { observeNode, type Observation } from "./observe.js";
 import type { ReconcileOptions } from "./options.js";
 import { nodeState, planNode } from "./plan.js";
 import { factsDigests } from "./saved.js";
-import type { Change, Manifest, NodePlan, NodeSpec, Reconciler } from "./types.js";
+import type { Change, ClusterFacts, Facts, Manifest, NodePlan, NodeSpec, Reconciler } from "./types.js";
 
 /** Picks the nodes to work on; an unknown name in `only` is an error naming it. Pure. */
 export function selectNodes(m: Manifest, only?: string[]): NodeSpec[] {
@@ -30,57 +30,74 @@ export interface Planned {
   nodePlan: NodePlan;
 }
 
-/** Connects and observes every node (bounded parallelism) and returns the plan, sessions kept open. */
+/** A node once observed: its session and observation, or why it could not be reached. */
+type Seen =
+  { node: NodeSpec; session: Session; observation: Observation } | { node: NodeSpec; error: unknown };
+
+/** The facts of every observed node, by name (what a concern spanning nodes plans against). Pure. */
+export function clusterFactsOf(seen: readonly { node: NodeSpec; facts?: Facts }[]): ClusterFacts {
+  return new Map(seen.flatMap((s) => (s.facts ? [[s.node.name, s.facts] as const] : [])));
+}
+
+/**
+ * Connects and observes every node (bounded parallelism), then plans each one against the whole
+ * run's facts, and returns the plan with the sessions kept open and the facts it was built on.
+ */
 export async function planAll(
   o: ReconcileOptions,
   ordered: Reconciler[],
   nodes: NodeSpec[],
-): Promise<Planned[]> {
-  return mapLimit(nodes, o.concurrency, async (node): Promise<Planned> => {
-    const base = { node: node.name, address: node.address, changes: [] as Change[] };
+): Promise<{ planned: Planned[]; cluster: ClusterFacts }> {
+  const seen = await mapLimit(nodes, o.concurrency, async (node): Promise<Seen> => {
     let session: Session | undefined;
     try {
       o.onProgress?.(node.name, "connecting");
       session = await o.transport.connect(node);
       o.onProgress?.(node.name, `observing as ${session.identity}`);
-      const { facts, record, recordError, restored } = await observeNode(
-        session,
-        node,
-        o.manifest,
-        ordered,
-        o.inputs,
-      );
-      const { changes, diagnostics, unknown } = planNode(node, o.manifest, ordered, facts, o.inputs);
-      return {
-        node,
-        session,
-        nodePlan: {
-          ...base,
-          status: "planned",
-          state: nodeState("planned", changes, unknown),
-          ...(unknown.length > 0 ? { unknown } : {}),
-          identity: session.identity,
-          diagnostics,
-          changes,
-          facts: factsDigests(facts, ordered),
-          ...(record ? { recorded: record } : {}),
-          ...(recordError ? { recordError } : {}),
-          ...(restored.length > 0 ? { restored } : {}),
-        },
-      };
-    } catch (err) {
+      const observation = await observeNode(session, node, o.manifest, ordered, o.inputs);
+      return { node, session, observation };
+    } catch (error) {
       await session?.close();
+      return { node, error };
+    }
+  });
+  const cluster = clusterFactsOf(
+    seen.map((s) => ({ node: s.node, ...("observation" in s ? { facts: s.observation.facts } : {}) })),
+  );
+  const planned = seen.map((s): Planned => {
+    const { node } = s;
+    const base = { node: node.name, address: node.address, changes: [] as Change[] };
+    if (!("observation" in s))
       return {
         node,
         nodePlan: {
           ...base,
           status: "unreachable",
           state: "unknown",
-          diagnostics: [diagnosticFrom(node.name, err, "unreachable")],
+          diagnostics: [diagnosticFrom(node.name, s.error, "unreachable")],
         },
       };
-    }
+    const { facts, record, recordError, restored } = s.observation;
+    const { changes, diagnostics, unknown } = planNode(node, o.manifest, ordered, facts, o.inputs, cluster);
+    return {
+      node,
+      session: s.session,
+      nodePlan: {
+        ...base,
+        status: "planned",
+        state: nodeState("planned", changes, unknown),
+        ...(unknown.length > 0 ? { unknown } : {}),
+        identity: s.session.identity,
+        diagnostics,
+        changes,
+        facts: factsDigests(facts, ordered),
+        ...(record ? { recorded: record } : {}),
+        ...(recordError ? { recordError } : {}),
+        ...(restored.length > 0 ? { restored } : {}),
+      },
+    };
   });
+  return { planned, cluster };
 }
 
 /**

@@ -13,7 +13,7 @@ import { controlPlaneSessions, decideAll, planAll, selectNodes, type Planned } f
 import { nodeOutcome, type NodeResult } from "./results.js";
 import { findStaleness, type Staleness } from "./saved.js";
 import { gateVirtualIp, needsRolling } from "./rolling.js";
-import type { NodePlan, Plan, Reconciler } from "./types.js";
+import type { ClusterFacts, NodePlan, Plan, Reconciler } from "./types.js";
 
 export type { ReconcileOptions } from "./options.js";
 export { selectNodes } from "./planner.js";
@@ -34,6 +34,8 @@ export interface ClusterSessions {
   planned: Planned[];
   /** Sessions to control-plane nodes outside `--only`, opened when the plan or the roll asks them. */
   gate: Map<string, Session>;
+  /** The facts the plan was built on, by node: a node's verify plans against its peers' as seen then. */
+  cluster: ClusterFacts;
   close(): Promise<void>;
 }
 
@@ -44,7 +46,7 @@ export interface ClusterSessions {
  */
 export async function planCluster(o: ReconcileOptions): Promise<{ plan: Plan; sessions: ClusterSessions }> {
   const ordered = orderReconcilers(o.reconcilers);
-  const observed = await planAll(o, ordered, selectNodes(o.manifest, o.only));
+  const { planned: observed, cluster } = await planAll(o, ordered, selectNodes(o.manifest, o.only));
   const gate = new Map<string, Session>();
   const planned = await decideAll(o, observed, gate);
   const plan: Plan = {
@@ -57,6 +59,7 @@ export async function planCluster(o: ReconcileOptions): Promise<{ plan: Plan; se
   const sessions: ClusterSessions = {
     planned,
     gate,
+    cluster,
     close: async () => {
       await Promise.all([
         ...planned.map((p) => p.session?.close()),
@@ -140,7 +143,7 @@ export async function applyPlan(
     );
   }
   const runOne = async (p: Planned) => {
-    const r = await runNode(o, ordered, p);
+    const r = await runNode(o, ordered, p, sessions.cluster);
     // After a reboot the node answers on a new connection: the run keeps that one (and closes it).
     const own = sessions.planned.find((x) => x.node.name === p.node.name);
     if (own) own.session = p.session;
@@ -190,7 +193,12 @@ export async function reconcile(o: ReconcileOptions): Promise<{ plan: Plan; resu
 }
 
 /** Runs one node's part of the plan: what its dispositions allow, or only its report. */
-async function runNode(o: ReconcileOptions, ordered: Reconciler[], p: Planned): Promise<NodeResult> {
+async function runNode(
+  o: ReconcileOptions,
+  ordered: Reconciler[],
+  p: Planned,
+  cluster: ClusterFacts,
+): Promise<NodeResult> {
   const stats = p.session?.stats ?? { connections: 0, execs: 0 };
   const result = {
     node: p.node.name,
@@ -216,7 +224,7 @@ async function runNode(o: ReconcileOptions, ordered: Reconciler[], p: Planned): 
       await recordOnNode(o, p.session, p.nodePlan, { ...result, outcome });
     return { ...result, outcome, ...(suspended ? { suspended } : {}) };
   }
-  const applied = await applyNode(o, ordered, p.session, p.node, p.nodePlan, result);
+  const applied = await applyNode(o, ordered, cluster, p.session, p.node, p.nodePlan, result);
   p.session = applied.session;
   return applied.result;
 }

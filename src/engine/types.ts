@@ -2,6 +2,7 @@ import type { Manifest, NodeSpec } from "../manifest/types.generated.js";
 import type { DiffEntry } from "./diff.js";
 import type { RunDiagnostic } from "./diagnostics.js";
 import type { DeadmanRestore, NodeRecord } from "./record.js";
+import type { EtcdPki } from "../pki.js";
 
 export type { Manifest, NodeSpec };
 
@@ -128,6 +129,8 @@ export interface Inputs {
   imageParts: readonly { name: string; sha256: string }[];
   /** The bytes every part but the last was cut to (c2/PARTSIZE): part i lies at i × partSize. */
   partSize: number;
+  /** The etcd CA's certificate and each etcd node's certificate and key; undefined without etcd. */
+  etcdPki?: EtcdPki;
 }
 
 /** No secrets, no files. */
@@ -157,8 +160,12 @@ export interface Reconciler<D = unknown, O = unknown> {
    */
   units?: string[];
   parse(output: string): O;
-  /** [] when converged. */
-  plan(desired: D, observed: O): ChangeDraft[];
+  /**
+   * [] when converged. `peers`: this concern's facts on the other nodes it applies to, by node name,
+   * as this run observed them (undefined: not observed: unreachable, unknown, or outside --only).
+   * Only a concern that spans nodes (an etcd member joining its cluster) reads them.
+   */
+  plan(desired: D, observed: O, peers: Peers<O>): ChangeDraft[];
   /**
    * What of the facts a saved plan compares; default: all of them. Facts that move by themselves
    * (an age in seconds) are reduced to what plan() reads from them.
@@ -168,6 +175,12 @@ export interface Reconciler<D = unknown, O = unknown> {
 
 /** Observed facts of one node: per concern, the parsed value or why it is unknown. */
 export type Facts = Record<string, { ok: true; value: unknown } | { ok: false; error: string }>;
+
+/** A concern's facts on other nodes, by node name; undefined: not observed in this run. */
+export type Peers<O = unknown> = Readonly<Record<string, O | undefined>>;
+
+/** Every observed node's facts in this run, by node name (the plan's view of the cluster). */
+export type ClusterFacts = ReadonlyMap<string, Facts>;
 
 /**
  * What a plan knows of a node: `converged`, `pending` (changes to make), or `unknown` (unreachable,

@@ -1,5 +1,6 @@
 // What a run reads besides the manifest, once, before any connection: the secrets (never in the
-// manifest: it names environment variables of the controller) and the files under `tftp.root`.
+// manifest: it names environment variables of the controller), the files under `tftp.root`, and
+// the etcd CA's certificates (made on first use).
 import { lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import type { Inputs, LocalFile, Secrets } from "../engine/types.js";
@@ -8,6 +9,7 @@ import { DEFAULT_VRRP_PASSWORD_ENV } from "./defaults.js";
 import type { Manifest } from "./types.generated.js";
 import { PART_SIZE_FILE } from "../tftp.js";
 import { DigestCache } from "../util/digests.js";
+import { readEtcdPki } from "../pki.js";
 
 /** A secret the manifest needs: the variable and the manifest key that asks for it. */
 export interface SecretNeed {
@@ -102,7 +104,8 @@ export function readInputs(m: Manifest, manifestFile: string, env: NodeJS.Proces
     throw new PicoError(
       `tftp.root: c2/${PART_SIZE_FILE} ${sizeFile ? "is not a whole number of 512-byte blocks" : "is missing"}: run picotrader tftp-prepare again`,
     );
-  return { secrets: readSecrets(m, env), files, imageParts, partSize };
+  const etcdPki = readEtcdPki(m, env);
+  return { secrets: readSecrets(m, env), files, imageParts, partSize, ...(etcdPki ? { etcdPki } : {}) };
 }
 
 /** `sha256sum` output: "HEX  NAME" lines, in order. Pure. */

@@ -226,6 +226,41 @@ const adminNeedsSudo: Rule = (m) =>
       ]
     : [];
 
+/**
+ * etcd: the role and the section go together; an odd number of members (an even one tolerates no
+ * more failures than one fewer, and splits evenly); an election timeout of at least 5 heartbeats.
+ */
+const etcdMembers: Rule = (m) => {
+  const members = m.nodes.filter((n) => n.roles.includes("etcd"));
+  if (!m.etcd)
+    return m.nodes.flatMap((n, i) =>
+      n.roles.includes("etcd")
+        ? [
+            {
+              path: ["nodes", i, "roles"],
+              message: `${n.name} has the role etcd, but the manifest has no etcd section`,
+            },
+          ]
+        : [],
+    );
+  const problems: RuleProblem[] = [];
+  if (members.length % 2 === 0)
+    problems.push({
+      path: ["etcd"],
+      message: `etcd needs an odd number of nodes with the role etcd (1, 3 or 5), not ${members.length}`,
+    });
+  const heartbeat = m.etcd.heartbeatMs ?? 100;
+  const election = m.etcd.electionMs ?? 1000;
+  if (election < 5 * heartbeat)
+    problems.push({
+      path: ["etcd", "electionMs"],
+      message: `the election timeout (${election} ms) must be at least 5 heartbeats (${5 * heartbeat} ms)`,
+    });
+  if ((m.etcd.clientPort ?? 2379) === (m.etcd.peerPort ?? 2380))
+    problems.push({ path: ["etcd", "peerPort"], message: "the peer port must differ from the client port" });
+  return problems;
+};
+
 /** The rules that refuse a manifest cutting access by construction (tests of the guard leave them out). */
 export const accessRules: Rule[] = [firewallAllowsSsh, rootLoginNeedsAdminKey, adminNeedsSudo];
 
@@ -245,5 +280,6 @@ export const rules: Rule[] = [
   sshSettingsOwnedOnce,
   sysctlOwnedOnce,
   secretVariableIsOwn,
+  etcdMembers,
   ...accessRules,
 ];

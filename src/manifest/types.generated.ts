@@ -52,6 +52,7 @@ export interface Manifest {
   kernel?: Kernel;
   keepalived?: Keepalived;
   haproxy?: Haproxy;
+  etcd?: Etcd;
   tftp?: Tftp;
   /**
    * The managed nodes (Odroid C2 boards), in order; the order sets keepalived priorities.
@@ -185,7 +186,7 @@ export interface FirewallRule {
    *
    * @minItems 1
    */
-  roles?: ["control-plane" | "worker" | "tftp", ...("control-plane" | "worker" | "tftp")[]];
+  roles?: ["control-plane" | "worker" | "tftp" | "etcd", ...("control-plane" | "worker" | "tftp" | "etcd")[]];
   /**
    * Why the port is open.
    */
@@ -322,6 +323,31 @@ export interface Haproxy {
   checkInterval?: string;
 }
 /**
+ * An etcd cluster (etcd 3.4) on the nodes with the role etcd: an odd number of members, TLS for peers and clients with a cluster CA that the controller makes and keeps outside Git (its key 0600, never printed). Members join one at a time, as learners first; a member whose data directory exists is never bootstrapped again; restarts roll one member at a time and wait until the cluster is healthy again. Absent: not managed.
+ */
+export interface Etcd {
+  /**
+   * The client port (TLS). Default: 2379.
+   */
+  clientPort?: number;
+  /**
+   * The peer port (TLS). Default: 2380.
+   */
+  peerPort?: number;
+  /**
+   * The space the data may take before etcd refuses writes (--quota-backend-bytes), in MiB. Default: 512: a quarter of a 2 GB board's memory, since etcd maps its data into memory.
+   */
+  quotaBackendMiB?: number;
+  /**
+   * The leader's heartbeat interval, in ms. Default: 100 (etcd's). Raise it with electionMs on slow networks or boards.
+   */
+  heartbeatMs?: number;
+  /**
+   * The election timeout, in ms: at least 5 heartbeats (etcd's rule). Default: 1000 (etcd's).
+   */
+  electionMs?: number;
+}
+/**
  * The TFTP server of the cluster (tftpd-hpa) on the node with the tftp role, serving c2/ (the minimal image in parts, with SHA256SUMS) and c2/boot/ (kernel and boot files) for `boot: tftp` and re-imaging. Absent: not managed.
  */
 export interface Tftp {
@@ -352,11 +378,11 @@ export interface NodeSpec {
    */
   hostname?: string;
   /**
-   * What the node does: control-plane nodes hold the virtual IP and run HAProxy.
+   * What the node does: control-plane nodes hold the virtual IP and run HAProxy; etcd nodes are the members of the etcd cluster.
    *
    * @minItems 1
    */
-  roles: ["control-plane" | "worker" | "tftp", ...("control-plane" | "worker" | "tftp")[]];
+  roles: ["control-plane" | "worker" | "tftp" | "etcd", ...("control-plane" | "worker" | "tftp" | "etcd")[]];
   /**
    * Build generation: raising it re-images the node. Default: 1.
    */

@@ -15,6 +15,8 @@ interface Fixture {
     desired: unknown;
     observed: unknown;
     changes: unknown[];
+    /** The concern's facts on other nodes, by node name (null: not observed); default none. */
+    peers?: Record<string, unknown>;
     /** The facts once the changes' steps ran: planning again on them must give nothing. */
     observedAfter?: unknown;
   }[];
@@ -43,6 +45,10 @@ function readTable(path: string): Fixture {
   ) as Fixture;
 }
 
+/** A case's peers as the engine gives them: JSON's null is a node not observed. */
+const peersOf = (peers: Record<string, unknown> = {}): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(peers).map(([k, v]) => [k, v ?? undefined]));
+
 const asJson = (v: unknown): unknown => JSON.parse(JSON.stringify(v)) as unknown;
 
 for (const r of reconcilers) {
@@ -57,7 +63,7 @@ for (const r of reconcilers) {
     for (const c of fixture.parse ?? [])
       t.strictSame(asJson(r.parse(c.output)), c.observed, `parse: ${c.name}`);
     for (const c of fixture.plan ?? [])
-      t.strictSame(r.plan(c.desired, c.observed), c.changes, `plan: ${c.name}`);
+      t.strictSame(r.plan(c.desired, c.observed, peersOf(c.peers)), c.changes, `plan: ${c.name}`);
     // The second run, as pyinfra's tests make it: on the facts after the steps, nothing to do.
     const after = (fixture.plan ?? []).filter((c) => c.observedAfter !== undefined);
     t.ok(
@@ -65,7 +71,7 @@ for (const r of reconcilers) {
       "has a plan case with changes and the facts after them (observedAfter)",
     );
     for (const c of after)
-      t.strictSame(r.plan(c.desired, c.observedAfter), [], `second plan after: ${c.name}`);
+      t.strictSame(r.plan(c.desired, c.observedAfter, peersOf(c.peers)), [], `second plan after: ${c.name}`);
     for (const c of fixture.desired ?? []) {
       const node = manifest.nodes.find((n) => n.name === c.node);
       if (!node) throw new Error(`fixture ${r.name}: no node ${c.node} in cluster.yaml`);

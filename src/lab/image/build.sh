@@ -25,9 +25,12 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.l
 done
 
 # Packages a node installs later from the lab repository (docker, HA, TFTP; git for a node that runs
-# the controller as a service; python3-apt for the bench's Ansible peer), downloaded against the base's own dpkg status so that exactly what
-# the base lacks lands in the repository.
+# the controller as a service; python3-apt for the bench's Ansible peer), downloaded against the
+# base's own dpkg status so that exactly what the base lacks lands in the repository.
 repo_packages="docker.io haproxy keepalived tftpd-hpa git python3-apt"
+# The datastore and the database (etcd 3.4, PostgreSQL 15 run by Patroni 3.0): bookworm's versions;
+# bullseye has none that match them, so a bullseye node carries none.
+[ "$release" = bookworm ] && repo_packages="$repo_packages etcd-server etcd-client patroni postgresql-15 python3-etcd"
 
 mmdebstrap --variant=minbase --mode=root --quiet --architectures="$arch" \
   --include=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,sudo,iproute2,iptables,procps,kmod,ufw,tftp-hpa,ca-certificates \

@@ -1,0 +1,462 @@
+// Owns: the etcd member on each node with the role etcd: /etc/default/etcd, the unit's drop-in, the
+// CA's and the node's certificate and key under /etc/etcd/pki, the data directory
+// /var/lib/etcd/picotrader, and the cluster's membership (bootstrap, join as a learner then
+// promotion, removal of members the manifest no longer has). Runs: etcdctl against this node's
+// own client URL (and a peer's, to join), systemctl. Leaves alone: the package (the packages
+// concern), the firewall (the firewall concern), and etcd on nodes without the role.
+import { createHash } from "node:crypto";
+import type { ChangeDraft, Manifest, NodeSpec, Peers, Reconciler, Step } from "../src/engine/types.js";
+import { PicoError } from "../src/errors.js";
+import { shellQuote } from "../src/transport/quote.js";
+import { normaliseConfigLines } from "./lib/text.js";
+
+const CONFIG = "/etc/default/etcd";
+const DROP_IN = "/etc/systemd/system/etcd.service.d/picotrader.conf";
+const PKI = "/etc/etcd/pki";
+const DATA_DIR = "/var/lib/etcd/picotrader";
+/** Where the package's own first start puts a single-member cluster named after the host. */
+const PACKAGE_DATA_DIR = "/var/lib/etcd/default";
+/** The initial-cluster settings of a bootstrap or a join: read once by etcd, on an empty data dir. */
+const INITIAL_ENV = "/run/picotrader/etcd-initial.env";
+
+/** The unit reads our initial-cluster file after the config: present only while a member is made. */
+const DROP_IN_CONTENT = `# Managed by picotrader: the initial cluster of a bootstrap or a join, only while it runs.
+[Service]
+EnvironmentFile=-${INITIAL_ENV}
+`;
+
+/** etcdctl with this node's certificate; endpoints given per command. */
+const ETCDCTL = `ETCDCTL_API=3 ETCDCTL_CACERT=${PKI}/ca.crt ETCDCTL_CERT=${PKI}/node.crt ETCDCTL_KEY=${PKI}/node.key etcdctl --dial-timeout=2s --command-timeout=3s`;
+
+/** A member of the cluster as the manifest wants it. */
+export interface EtcdMember {
+  name: string;
+  peerUrl: string;
+  clientUrl: string;
+}
+
+export interface EtcdDesired {
+  member: EtcdMember;
+  /** Every etcd node of the manifest, in order. */
+  members: EtcdMember[];
+  /** /etc/default/etcd. */
+  config: string;
+  /** PEMs: the CA's certificate, the node's certificate and key. */
+  ca: string;
+  cert: string;
+  key: string;
+  /** sha256 of each, as the probe reports them. */
+  digests: { ca: string; cert: string; key: string };
+}
+
+/** A member as `etcdctl member list` names it. */
+export interface ObservedMember {
+  id: string;
+  name: string;
+  peerUrl: string;
+  clientUrl: string;
+  learner: boolean;
+}
+
+export interface EtcdObserved {
+  /** Meaningful lines of /etc/default/etcd; undefined when missing. */
+  config?: string[];
+  dropIn: boolean;
+  /** sha256 of the files under /etc/etcd/pki; undefined when missing. */
+  digests: { ca?: string; cert?: string; key?: string };
+  /** Our data directory holds a member. */
+  dataDir: boolean;
+  /** The package's own first start left its single-member data behind. */
+  packageData: boolean;
+  active: boolean;
+  enabled: boolean;
+  /** The cluster's members as this node's etcd answers; undefined when it does not. */
+  members?: ObservedMember[];
+  /** This member's status: its id, whether it leads, its version; undefined when it does not answer. */
+  status?: { id: string; leader: boolean; learner: boolean; version: string };
+  /** `etcdctl endpoint health --cluster`: every member answers. */
+  healthy: boolean;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+/** The member a node is, from its address and the manifest's ports. Pure. */
+export function etcdMember(node: NodeSpec, m: Manifest): EtcdMember {
+  return {
+    name: node.name,
+    peerUrl: `https://${node.address}:${m.etcd?.peerPort ?? 2380}`,
+    clientUrl: `https://${node.address}:${m.etcd?.clientPort ?? 2379}`,
+  };
+}
+
+/** /etc/default/etcd for a member: everything but the initial cluster, which only a new member reads. Pure. */
+export function buildEtcdConfig(node: NodeSpec, m: Manifest): string {
+  const e = m.etcd ?? {};
+  const me = etcdMember(node, m);
+  return [
+    "# Managed by picotrader from cluster.yaml: this node's etcd member.",
+    `ETCD_NAME=${me.name}`,
+    `ETCD_DATA_DIR=${DATA_DIR}`,
+    `ETCD_LISTEN_PEER_URLS=${me.peerUrl}`,
+    `ETCD_LISTEN_CLIENT_URLS=${me.clientUrl},https://127.0.0.1:${e.clientPort ?? 2379}`,
+    `ETCD_ADVERTISE_CLIENT_URLS=${me.clientUrl}`,
+    `ETCD_INITIAL_ADVERTISE_PEER_URLS=${me.peerUrl}`,
+    `ETCD_INITIAL_CLUSTER_TOKEN=${m.cluster.name}-etcd`,
+    `ETCD_QUOTA_BACKEND_BYTES=${(e.quotaBackendMiB ?? 512) * 1024 * 1024}`,
+    `ETCD_HEARTBEAT_INTERVAL=${e.heartbeatMs ?? 100}`,
+    `ETCD_ELECTION_TIMEOUT=${e.electionMs ?? 1000}`,
+    // A small board keeps fewer entries in memory before a snapshot.
+    "ETCD_SNAPSHOT_COUNT=10000",
+    `ETCD_TRUSTED_CA_FILE=${PKI}/ca.crt`,
+    `ETCD_CERT_FILE=${PKI}/node.crt`,
+    `ETCD_KEY_FILE=${PKI}/node.key`,
+    "ETCD_CLIENT_CERT_AUTH=true",
+    `ETCD_PEER_TRUSTED_CA_FILE=${PKI}/ca.crt`,
+    `ETCD_PEER_CERT_FILE=${PKI}/node.crt`,
+    `ETCD_PEER_KEY_FILE=${PKI}/node.key`,
+    "ETCD_PEER_CLIENT_CERT_AUTH=true",
+    "",
+  ].join("\n");
+}
+
+/** `name=peerUrl,...` for ETCD_INITIAL_CLUSTER. Pure. */
+function initialCluster(members: { name: string; peerUrl: string }[]): string {
+  return members.map((x) => `${x.name}=${x.peerUrl}`).join(",");
+}
+
+/** Lines of `etcdctl member list -w simple`: id, status, name, peer URLs, client URLs, learner. Pure. */
+export function parseMemberList(text: string): ObservedMember[] {
+  const members: ObservedMember[] = [];
+  for (const line of text.split("\n")) {
+    const f = line.split(", ");
+    if (f.length < 6 || !/^[0-9a-f]+$/.test(f[0] ?? "")) continue;
+    members.push({
+      id: f[0] as string,
+      name: f[2] as string,
+      peerUrl: f[3] as string,
+      clientUrl: f[4] as string,
+      learner: f[5] === "true",
+    });
+  }
+  return members;
+}
+
+/** The line of `etcdctl endpoint status -w simple`: endpoint, id, version, size, leader, learner, ... Pure. */
+export function parseEndpointStatus(line: string): EtcdObserved["status"] {
+  const f = line.split(", ");
+  if (f.length < 6 || !/^[0-9a-f]+$/.test(f[1] ?? "")) return undefined;
+  return { id: f[1] as string, version: f[2] as string, leader: f[4] === "true", learner: f[5] === "true" };
+}
+
+/** The steps that write the certificates, the config and the drop-in. Pure. */
+function writeSteps(d: EtcdDesired): Step[] {
+  return [
+    { kind: "write", path: `${PKI}/ca.crt`, content: d.ca, mode: "0644", owner: "root", group: "root" },
+    { kind: "write", path: `${PKI}/node.crt`, content: d.cert, mode: "0644", owner: "root", group: "root" },
+    {
+      kind: "write",
+      path: `${PKI}/node.key`,
+      content: d.key,
+      mode: "0600",
+      owner: "etcd",
+      group: "etcd",
+      sensitive: true,
+    },
+    { kind: "write", path: CONFIG, content: d.config, mode: "0644", owner: "root", group: "root" },
+    { kind: "write", path: DROP_IN, content: DROP_IN_CONTENT, mode: "0644", owner: "root", group: "root" },
+  ];
+}
+
+/**
+ * Waits (up to `seconds`) until every member of the cluster answers its health check, else fails
+ * with what etcdctl says (`before`: the members are checked before a restart, which must not take
+ * the cluster below quorum).
+ */
+function waitHealthy(port: string, seconds: number, before: boolean): string {
+  const check = `${ETCDCTL} --endpoints=https://127.0.0.1:${port} endpoint health --cluster`;
+  const why = before
+    ? `not restarting: the cluster is not healthy (a restart now could lose quorum), ${seconds} s waited`
+    : `the cluster is not healthy ${seconds} s after the change`;
+  return `i=0; until ${check} >/dev/null 2>&1; do i=$((i+1)); [ $i -ge ${seconds} ] && { echo "etcd: ${why}" >&2; ${check} >&2; exit 1; }; sleep 1; done`;
+}
+
+/** Starts etcd on an empty data dir with this initial cluster (state new or existing), then forgets it. */
+function startWithInitialCluster(
+  members: { name: string; peerUrl: string }[],
+  state: "new" | "existing",
+): string {
+  const env = `ETCD_INITIAL_CLUSTER=${initialCluster(members)}\nETCD_INITIAL_CLUSTER_STATE=${state}\n`;
+  return [
+    `mkdir -p /run/picotrader && printf %s ${shellQuote(env)} > ${INITIAL_ENV}`,
+    `systemctl daemon-reload && systemctl enable -q etcd && systemctl restart etcd; rc=$?; rm -f ${INITIAL_ENV}; exit $rc`,
+  ].join("\n");
+}
+
+/** What the cluster looks like from the other members: the first peer that answers, if any. Pure. */
+function clusterView(
+  d: EtcdDesired,
+  peers: Peers<EtcdObserved>,
+): { via: EtcdMember; members: ObservedMember[] } | undefined {
+  for (const m of d.members) {
+    const p = peers[m.name];
+    if (p?.members && p.members.length > 0) return { via: m, members: p.members };
+  }
+  return undefined;
+}
+
+/**
+ * The steps by which this node becomes a member of a running cluster, through `via`: added as a
+ * learner (unless an earlier try added it already; a started member of its address, whose data this
+ * node lost, is removed first), started with the cluster's members as
+ * listed at that moment as its initial cluster (etcd checks that they match), then promoted once it
+ * has caught up with the leader. Pure.
+ */
+function joinSteps(d: EtcdDesired, via: EtcdMember, listed: ObservedMember | undefined): Step[] {
+  const remote = `${ETCDCTL} --endpoints=${via.clientUrl}`;
+  const me = shellQuote(d.member.name);
+  // Listed and started before: this node lost its data (a rebuild); its old self goes first.
+  const stale = listed !== undefined && listed.name !== "";
+  return [
+    ...(stale ? [{ kind: "run" as const, command: `${remote} member remove ${listed.id} >/dev/null` }] : []),
+    ...(listed && !stale
+      ? []
+      : [
+          {
+            kind: "run" as const,
+            command: `${remote} member add ${me} --learner --peer-urls=${d.member.peerUrl} >/dev/null`,
+          },
+        ]),
+    {
+      kind: "run",
+      // Members not started yet list no name: that is this node (etcd allows one learner at a time).
+      command: `initial=$(${remote} member list -w simple | awk -F', ' -v me=${me} -v url=${d.member.peerUrl} '{ n = ($3 == "" && $4 == url) ? me : $3; if (n != "") printf "%s%s=%s", (c++ ? "," : ""), n, $4 }') || exit 1
+mkdir -p /run/picotrader && printf 'ETCD_INITIAL_CLUSTER=%s\nETCD_INITIAL_CLUSTER_STATE=existing\n' "$initial" > ${INITIAL_ENV}
+systemctl daemon-reload && systemctl enable -q etcd && systemctl restart etcd; rc=$?; rm -f ${INITIAL_ENV}; exit $rc`,
+    },
+    {
+      kind: "run",
+      // A learner is promoted only once it is in sync with the leader: etcd refuses until then.
+      command: `id=$(${remote} member list -w simple | awk -F', ' -v n=${me} '$3 == n && $6 == "true" {print $1}')
+[ -z "$id" ] && exit 0
+i=0; until ${remote} member promote "$id" >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 60 ] && { echo "etcd: ${d.member.name} was not promoted within 60 s" >&2; exit 1; }; sleep 1; done`,
+    },
+  ];
+}
+
+/** Plans a node that is not a member yet: bootstrap with its peers, or join their cluster. Pure. */
+function planNewMember(d: EtcdDesired, o: EtcdObserved, peers: Peers<EtcdObserved>): ChangeDraft[] {
+  // The package's first start (at its install, in this same run perhaps) makes a single-member
+  // cluster in its own data dir: gone before this node becomes a member of ours.
+  const dropPackageData = o.config === undefined || o.packageData;
+  const prepare: Step[] = [
+    { kind: "run", command: "systemctl stop etcd" },
+    ...(dropPackageData ? [{ kind: "run" as const, command: `rm -rf ${PACKAGE_DATA_DIR}` }] : []),
+    ...(o.dataDir
+      ? [{ kind: "run" as const, command: `mv ${DATA_DIR} ${DATA_DIR}.removed.$(date +%s)` }]
+      : []),
+  ];
+  const setAside = [
+    ...(dropPackageData ? [`remove the package's own single-member data (${PACKAGE_DATA_DIR})`] : []),
+    ...(o.dataDir ? [`set aside the data of a member the cluster no longer lists`] : []),
+  ];
+  const view = clusterView(d, peers);
+  if (view) {
+    return [
+      {
+        summary: `join etcd member ${d.member.name} to the cluster through ${view.via.name} (as a learner, then promoted)${setAside.length ? `; ${setAside.join("; ")}` : ""}`,
+        action: "create",
+        before: { member: false },
+        after: { member: d.member.name, joinsThrough: view.via.name },
+        steps: [
+          ...writeSteps(d),
+          ...prepare,
+          ...joinSteps(
+            d,
+            view.via,
+            view.members.find((x) => x.peerUrl === d.member.peerUrl),
+          ),
+        ],
+        // One member at a time (etcd allows one learner): the rolling phase.
+        risk: "restart",
+      },
+    ];
+  }
+  const unobserved = d.members.filter((m) => m.name !== d.member.name && peers[m.name] === undefined);
+  if (unobserved.length > 0)
+    throw new PicoError(
+      `etcd: ${d.member.name} is not a member yet, and ${unobserved.map((m) => m.name).join(", ")} could not be observed: whether to bootstrap a cluster or join one is unknown`,
+    );
+  const withData = d.members.filter((m) => peers[m.name]?.dataDir === true);
+  if (withData.length > 0)
+    throw new PicoError(
+      `etcd: ${d.member.name} is not a member yet, and ${withData.map((m) => m.name).join(", ")} hold a cluster's data but none answers: start them first (a cluster is never bootstrapped again)`,
+    );
+  return [
+    {
+      summary: `bootstrap the etcd cluster: member ${d.member.name} of ${d.members.map((m) => m.name).join(", ")}${setAside.length ? `; ${setAside.join("; ")}` : ""}`,
+      action: "create",
+      before: { member: false },
+      after: { member: d.member.name, initialCluster: d.members.map((m) => m.name) },
+      // Every member starts at once (the parallel phase): each start waits for a quorum.
+      steps: [
+        ...writeSteps(d),
+        ...prepare,
+        { kind: "run", command: startWithInitialCluster(d.members, "new") },
+      ],
+    },
+  ];
+}
+
+/** Members the cluster lists that the manifest does not: removed, one per run, by the first member. Pure. */
+function planRemovals(d: EtcdDesired, o: EtcdObserved): ChangeDraft[] {
+  if (d.members[0]?.name !== d.member.name || !o.members || !o.healthy) return [];
+  const extra = o.members.find(
+    (x) => !d.members.some((m) => m.name === x.name || m.peerUrl === x.peerUrl) && x.id !== o.status?.id,
+  );
+  if (!extra) return [];
+  return [
+    {
+      summary: `remove etcd member ${extra.name || extra.id} (not in the manifest) from the cluster`,
+      action: "remove",
+      before: { members: o.members.map((x) => x.name) },
+      after: { members: o.members.filter((x) => x !== extra).map((x) => x.name) },
+      steps: [
+        {
+          kind: "run",
+          command: `${ETCDCTL} --endpoints=https://127.0.0.1:${d.member.clientUrl.split(":").pop() ?? "2379"} member remove ${extra.id}`,
+        },
+      ],
+      risk: "restart",
+    },
+  ];
+}
+
+export const etcd: Reconciler<EtcdDesired, EtcdObserved> = {
+  name: "etcd",
+  rolling: true,
+  after: ["packages", "firewall", "hosts"],
+  applies: (node, m) => m.etcd !== undefined && node.roles.includes("etcd"),
+  desired(node, m, inputs) {
+    const pki = inputs.etcdPki;
+    const own = pki?.nodes[node.name];
+    if (!pki || !own) throw new PicoError(`etcd: no certificate was made for ${node.name}`);
+    return {
+      member: etcdMember(node, m),
+      members: m.nodes.filter((n) => n.roles.includes("etcd")).map((n) => etcdMember(n, m)),
+      config: buildEtcdConfig(node, m),
+      ca: pki.ca,
+      cert: own.cert,
+      key: own.key,
+      digests: { ca: sha256(pki.ca), cert: sha256(own.cert), key: sha256(own.key) },
+    };
+  },
+  units: ["etcd"],
+  probe: (d) => {
+    const port = d.member.clientUrl.split(":").pop() ?? "2379";
+    return `unit_state etcd; printf 'active=%s\\nenabled=%s\\n' "$unit_active" "$unit_enabled"
+for f in ca.crt node.crt node.key; do [ -f ${PKI}/$f ] && printf 'digest %s %s\\n' "$f" "$(sha256sum < ${PKI}/$f | cut -d' ' -f1)"; done
+[ -f ${DROP_IN} ] && [ "$(cat ${DROP_IN})" = ${shellQuote(DROP_IN_CONTENT.trimEnd())} ] && echo drop-in=yes
+[ -d ${DATA_DIR}/member ] && echo data=yes
+[ -d ${PACKAGE_DATA_DIR}/member ] && echo package-data=yes
+if [ "$unit_active" = active ] && [ -f ${PKI}/node.key ]; then
+  port=${port}
+  ${ETCDCTL} --endpoints=https://127.0.0.1:$port endpoint status -w simple 2>/dev/null | sed 's/^/status /'
+  ${ETCDCTL} --endpoints=https://127.0.0.1:$port member list -w simple 2>/dev/null | sed 's/^/member /'
+  ${ETCDCTL} --endpoints=https://127.0.0.1:$port endpoint health --cluster >/dev/null 2>&1 && echo healthy=yes
+fi
+if [ -f ${CONFIG} ]; then echo '--- config'; cat ${CONFIG}; fi
+true`;
+  },
+  parse(output) {
+    const [head = "", config] = output.split(/^--- config\n/m);
+    const lines = head.split("\n");
+    const digests: EtcdObserved["digests"] = {};
+    for (const l of lines) {
+      const m = /^digest (ca|node)\.(crt|key) ([0-9a-f]{64})$/.exec(l);
+      if (m) digests[m[1] === "ca" ? "ca" : m[2] === "crt" ? "cert" : "key"] = m[3];
+    }
+    const members = parseMemberList(
+      lines
+        .filter((l) => l.startsWith("member "))
+        .map((l) => l.slice(7))
+        .join("\n"),
+    );
+    const statusLine = lines.find((l) => l.startsWith("status "));
+    const status = statusLine ? parseEndpointStatus(statusLine.slice(7)) : undefined;
+    return {
+      ...(config === undefined ? {} : { config: normaliseConfigLines(config) }),
+      dropIn: lines.includes("drop-in=yes"),
+      digests,
+      dataDir: lines.includes("data=yes"),
+      packageData: lines.includes("package-data=yes"),
+      active: lines.includes("active=active") || lines.includes("active=reloading"),
+      enabled: lines.includes("enabled=enabled"),
+      ...(members.length > 0 ? { members } : {}),
+      ...(status ? { status } : {}),
+      healthy: lines.includes("healthy=yes"),
+    };
+  },
+  plan(d, o, peers) {
+    const port = d.member.clientUrl.split(":").pop() ?? "2379";
+    // Its own view first (fresher than the peers' when a run verifies what it just did), then theirs.
+    const listed = (members: ObservedMember[]) =>
+      members.some((x) => x.name === d.member.name || x.peerUrl === d.member.peerUrl);
+    const view = o.members ?? clusterView(d, peers)?.members;
+    const removedFromCluster = o.dataDir && view !== undefined && !listed(view);
+    if (!o.dataDir || removedFromCluster) return planNewMember(d, o, peers);
+    const changes: ChangeDraft[] = [];
+    const files = (["ca", "cert", "key"] as const).filter((k) => o.digests[k] !== d.digests[k]);
+    const configSame = o.config?.join("\n") === normaliseConfigLines(d.config).join("\n");
+    if (files.length > 0 || !configSame || !o.dropIn) {
+      const what = [
+        ...files.map(
+          (f) => ({ ca: "the CA's certificate", cert: "the node's certificate", key: "the node's key" })[f],
+        ),
+        ...(configSame ? [] : [CONFIG]),
+        ...(o.dropIn ? [] : [DROP_IN]),
+      ];
+      changes.push({
+        summary: `rewrite ${what.join(", ")}; restart etcd member ${d.member.name} and wait until the cluster is healthy`,
+        before: { files: what, config: o.config ?? "(missing)" },
+        after: { config: normaliseConfigLines(d.config) },
+        steps: [
+          ...writeSteps(d),
+          {
+            kind: "run",
+            command: `${waitHealthy(port, 60, true)}\nsystemctl daemon-reload && systemctl enable -q etcd && systemctl restart etcd || exit 1\n${waitHealthy(port, 60, false)}`,
+          },
+        ],
+        risk: "restart",
+      });
+    } else if (!o.active || !o.enabled) {
+      changes.push({
+        summary: `${o.enabled ? "" : "enable and "}start etcd member ${d.member.name} and wait until the cluster is healthy`,
+        before: { active: o.active, enabled: o.enabled },
+        after: { active: true, enabled: true },
+        // Starting a member adds to the quorum, never takes from it: with the nodes applied at once,
+        // before the rolling restarts (which wait for every member to be healthy).
+        steps: [
+          {
+            kind: "run",
+            command: `systemctl enable -q etcd && systemctl start etcd || exit 1\n${waitHealthy(port, 60, false)}`,
+          },
+        ],
+      });
+    }
+    if (o.packageData)
+      changes.push({
+        summary: `remove ${PACKAGE_DATA_DIR}: the package's own single-member data, unused (this member's is ${DATA_DIR})`,
+        action: "remove",
+        before: { packageData: true },
+        after: { packageData: false },
+        steps: [{ kind: "run", command: `rm -rf ${PACKAGE_DATA_DIR}` }],
+      });
+    return [...changes, ...planRemovals(d, o)];
+  },
+  // Leader, health and version move by themselves; a saved plan compares what plan() reads.
+  stableFacts: (o) => ({
+    ...o,
+    status: o.status ? { id: o.status.id, learner: o.status.learner } : undefined,
+    healthy: undefined,
+  }),
+};
