@@ -148,12 +148,17 @@ export function parseEndpointStatus(line: string): EtcdObserved["status"] {
   return { id: f[1] as string, version: f[2] as string, leader: f[4] === "true", learner: f[5] === "true" };
 }
 
-/** The steps that write the certificates, the config and the drop-in. Pure. */
-function writeSteps(d: EtcdDesired): Step[] {
-  return [
-    { kind: "write", path: `${PKI}/ca.crt`, content: d.ca, mode: "0644", owner: "root", group: "root" },
-    { kind: "write", path: `${PKI}/node.crt`, content: d.cert, mode: "0644", owner: "root", group: "root" },
-    {
+/** What a member's files are: the certificates and key, the config, the unit's drop-in. */
+type EtcdFile = "ca" | "cert" | "key" | "config" | "dropIn";
+const ALL_FILES: readonly EtcdFile[] = ["ca", "cert", "key", "config", "dropIn"];
+
+/** The steps that write `files` (default: all of them). Pure. */
+function writeSteps(d: EtcdDesired, files: readonly EtcdFile[] = ALL_FILES): Step[] {
+  const root = { owner: "root", group: "root", mode: "0644" };
+  const steps: Record<EtcdFile, Step> = {
+    ca: { kind: "write", path: `${PKI}/ca.crt`, content: d.ca, ...root },
+    cert: { kind: "write", path: `${PKI}/node.crt`, content: d.cert, ...root },
+    key: {
       kind: "write",
       path: `${PKI}/node.key`,
       content: d.key,
@@ -162,9 +167,10 @@ function writeSteps(d: EtcdDesired): Step[] {
       group: "etcd",
       sensitive: true,
     },
-    { kind: "write", path: CONFIG, content: d.config, mode: "0644", owner: "root", group: "root" },
-    { kind: "write", path: DROP_IN, content: DROP_IN_CONTENT, mode: "0644", owner: "root", group: "root" },
-  ];
+    config: { kind: "write", path: CONFIG, content: d.config, ...root },
+    dropIn: { kind: "write", path: DROP_IN, content: DROP_IN_CONTENT, ...root },
+  };
+  return files.map((f) => steps[f]);
 }
 
 /**
@@ -405,22 +411,26 @@ true`;
     const removedFromCluster = o.dataDir && view !== undefined && !listed(view);
     if (!o.dataDir || removedFromCluster) return planNewMember(d, o, peers);
     const changes: ChangeDraft[] = [];
-    const files = (["ca", "cert", "key"] as const).filter((k) => o.digests[k] !== d.digests[k]);
-    const configSame = o.config?.join("\n") === normaliseConfigLines(d.config).join("\n");
-    if (files.length > 0 || !configSame || !o.dropIn) {
-      const what = [
-        ...files.map(
-          (f) => ({ ca: "the CA's certificate", cert: "the node's certificate", key: "the node's key" })[f],
-        ),
-        ...(configSame ? [] : [CONFIG]),
-        ...(o.dropIn ? [] : [DROP_IN]),
-      ];
+    const stale: EtcdFile[] = [
+      ...(["ca", "cert", "key"] as const).filter((k) => o.digests[k] !== d.digests[k]),
+      ...(o.config?.join("\n") === normaliseConfigLines(d.config).join("\n") ? [] : ["config" as const]),
+      ...(o.dropIn ? [] : ["dropIn" as const]),
+    ];
+    if (stale.length > 0) {
+      const names: Record<EtcdFile, string> = {
+        ca: "the CA's certificate",
+        cert: "the node's certificate",
+        key: "the node's key",
+        config: CONFIG,
+        dropIn: DROP_IN,
+      };
+      const what = stale.map((f) => names[f]);
       changes.push({
         summary: `rewrite ${what.join(", ")}; restart etcd member ${d.member.name} and wait until the cluster is healthy`,
         before: { files: what, config: o.config ?? "(missing)" },
         after: { config: normaliseConfigLines(d.config) },
         steps: [
-          ...writeSteps(d),
+          ...writeSteps(d, stale),
           {
             kind: "run",
             command: `${waitHealthy(port, 60, true)}\nsystemctl daemon-reload && systemctl enable -q etcd && systemctl restart etcd || exit 1\n${waitHealthy(port, 60, false)}`,

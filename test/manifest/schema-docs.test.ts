@@ -35,6 +35,7 @@ const NO_DEFAULT: Record<string, string> = {
   swap: "absent: swap not managed",
   kernel: "absent: kernel settings not managed",
   keepalived: "absent: no keepalived",
+  etcd: "absent: no etcd cluster",
   "keepalived.interface": "absent: the interface that holds the node's address, found on the node",
   "keepalived.priorities": "absent: by node order",
   haproxy: "absent: no HAProxy",

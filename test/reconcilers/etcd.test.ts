@@ -1,0 +1,46 @@
+// The etcd concern's decisions that span nodes, beyond its fixture table: a node that is not a
+// member yet bootstraps only when every peer was observed and none holds a cluster's data.
+import t from "tap";
+import { etcd, type EtcdObserved } from "../../reconcilers/etcd.js";
+import type { Manifest } from "../../src/manifest/types.generated.js";
+
+const m = {
+  cluster: { name: "c", subnet: "10.1.0.0/24" },
+  etcd: {},
+  nodes: ["n1", "n2", "n3"].map((name, i) => ({ name, address: `10.1.0.1${i + 1}`, roles: ["etcd"] })),
+} as unknown as Manifest;
+const inputs = {
+  secrets: {},
+  files: {},
+  imageParts: [],
+  partSize: 0,
+  etcdPki: { ca: "CA", nodes: Object.fromEntries(["n1", "n2", "n3"].map((n) => [n, { cert: n, key: n }])) },
+};
+const d = etcd.desired(m.nodes[0] as Manifest["nodes"][number], m, inputs);
+const fresh: EtcdObserved = {
+  dropIn: false,
+  digests: {},
+  dataDir: false,
+  packageData: false,
+  active: false,
+  enabled: false,
+  healthy: false,
+};
+
+t.test("a peer not observed: bootstrap or join is unknown, and nothing is planned", async (t) => {
+  t.throws(() => etcd.plan(d, fresh, { n2: fresh, n3: undefined }), /n3 could not be observed/);
+});
+
+t.test("peers hold a cluster's data but none answers: never bootstrapped again", async (t) => {
+  t.throws(
+    () => etcd.plan(d, fresh, { n2: { ...fresh, dataDir: true }, n3: fresh }),
+    /n2 hold a cluster's data but none answers/,
+  );
+});
+
+t.test("every peer observed and fresh: bootstrap, in the parallel phase (no risk)", async (t) => {
+  const [change] = etcd.plan(d, fresh, { n2: fresh, n3: fresh });
+  t.match(change?.summary, /^bootstrap the etcd cluster: member n1 of n1, n2, n3/);
+  t.equal(change?.risk, undefined);
+  t.match(JSON.stringify(change?.steps), /ETCD_INITIAL_CLUSTER_STATE=new/);
+});
