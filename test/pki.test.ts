@@ -8,18 +8,17 @@ import t from "tap";
 import { certificateFits, certificateNames, pkiDir, readEtcdPki } from "../src/pki.js";
 import type { Manifest } from "../src/manifest/types.generated.js";
 
-const manifest = (address3: string): Manifest =>
-  ({
-    apiVersion: "picotrader/v1",
-    cluster: { name: "c", subnet: "10.1.0.0/24" },
-    admin: { user: "sysman", sshKeys: [] },
-    etcd: {},
-    nodes: [
-      { name: "n1", address: "10.1.0.11", roles: ["etcd"] },
-      { name: "n2", address: "10.1.0.12", roles: ["worker"] },
-      { name: "n3", address: address3, hostname: "board3", roles: ["etcd"] },
-    ],
-  }) as Manifest;
+const manifest = (address3: string): Manifest => ({
+  apiVersion: "picotrader/v1",
+  cluster: { name: "c", subnet: "10.1.0.0/24" },
+  admin: { user: "sysman", sshKeys: [] },
+  etcd: {},
+  nodes: [
+    { name: "n1", address: "10.1.0.11", roles: ["etcd"] },
+    { name: "n2", address: "10.1.0.12", roles: ["worker"] },
+    { name: "n3", address: address3, hostname: "board3", roles: ["etcd"] },
+  ],
+});
 
 t.test("the folder: PICOTRADER_PKI, else XDG_DATA_HOME, else ~/.local/share, per cluster", async (t) => {
   t.equal(pkiDir("c", { PICOTRADER_PKI: "/x" }), "/x");

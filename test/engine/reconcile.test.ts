@@ -382,3 +382,35 @@ t.test("a plan with nothing to apply asks nothing", async (t) => {
     ["converged", "converged"],
   );
 });
+
+t.test(
+  "a concern's plan sees its facts on the other nodes: undefined where a node was not observed",
+  async (t) => {
+    const seen: Record<string, unknown>[] = [];
+    const spanning = {
+      name: "spanning",
+      applies: () => true,
+      desired: () => ({}),
+      probe: () => "echo x",
+      parse: (output: string) => ({ said: output.trim() }),
+      plan: (_d: unknown, _o: unknown, peers: Record<string, unknown>) => {
+        seen.push(peers);
+        return [];
+      },
+    };
+    const three = {
+      ...manifest,
+      nodes: [...manifest.nodes, { name: "c", address: "10.9.0.13", roles: ["worker"] }],
+    };
+    const transport = new FakeTransport({
+      a: { probeRounds: [{ spanning: { stdout: "from a" } }] },
+      b: { probeRounds: [{ spanning: { stdout: "from b" } }] },
+      c: { probeRounds: [], unreachable: "connection refused" },
+    });
+    await dryRun({ transport, manifest: three as Manifest, reconcilers: [spanning], concurrency: 4 });
+    t.strictSame(seen, [
+      { b: { said: "from b" }, c: undefined },
+      { a: { said: "from a" }, c: undefined },
+    ]);
+  },
+);

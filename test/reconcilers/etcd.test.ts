@@ -16,7 +16,7 @@ const inputs = {
   partSize: 0,
   etcdPki: { ca: "CA", nodes: Object.fromEntries(["n1", "n2", "n3"].map((n) => [n, { cert: n, key: n }])) },
 };
-const d = etcd.desired(m.nodes[0] as Manifest["nodes"][number], m, inputs);
+const d = etcd.desired(m.nodes[0], m, inputs);
 const fresh: EtcdObserved = {
   dropIn: false,
   digests: {},
