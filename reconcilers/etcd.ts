@@ -265,28 +265,26 @@ function planNewMember(d: EtcdDesired, o: EtcdObserved, peers: Peers<EtcdObserve
     ...(dropPackageData ? [`remove the package's own single-member data (${PACKAGE_DATA_DIR})`] : []),
     ...(o.dataDir ? [`set aside the data of a member the cluster no longer lists`] : []),
   ];
+  const suffix = setAside.length ? `; ${setAside.join("; ")}` : "";
+  const join = (via: EtcdMember, members: ObservedMember[], how: string): ChangeDraft => ({
+    summary: `join etcd member ${d.member.name} to the cluster ${how} (as a learner, then promoted)${suffix}`,
+    action: "create",
+    before: { member: false },
+    after: { member: d.member.name, joinsThrough: via.name },
+    steps: [
+      ...writeSteps(d),
+      ...prepare,
+      ...joinSteps(
+        d,
+        via,
+        members.find((x) => x.peerUrl === d.member.peerUrl),
+      ),
+    ],
+    // One member at a time (etcd allows one learner), in the manifest's order: the rolling phase.
+    risk: "restart",
+  });
   const view = clusterView(d, peers);
-  if (view) {
-    return [
-      {
-        summary: `join etcd member ${d.member.name} to the cluster through ${view.via.name} (as a learner, then promoted)${setAside.length ? `; ${setAside.join("; ")}` : ""}`,
-        action: "create",
-        before: { member: false },
-        after: { member: d.member.name, joinsThrough: view.via.name },
-        steps: [
-          ...writeSteps(d),
-          ...prepare,
-          ...joinSteps(
-            d,
-            view.via,
-            view.members.find((x) => x.peerUrl === d.member.peerUrl),
-          ),
-        ],
-        // One member at a time (etcd allows one learner): the rolling phase.
-        risk: "restart",
-      },
-    ];
-  }
+  if (view) return [join(view.via, view.members, `through ${view.via.name}`)];
   const unobserved = d.members.filter((m) => m.name !== d.member.name && peers[m.name] === undefined);
   if (unobserved.length > 0)
     throw new PicoError(
@@ -297,18 +295,28 @@ function planNewMember(d: EtcdDesired, o: EtcdObserved, peers: Peers<EtcdObserve
     throw new PicoError(
       `etcd: ${d.member.name} is not a member yet, and ${withData.map((m) => m.name).join(", ")} hold a cluster's data but none answers: start them first (a cluster is never bootstrapped again)`,
     );
+  // No cluster yet: the first member bootstraps one of its own, and the others join it one at a
+  // time, in the manifest's order (the rolling phase applies nodes in that order), so that no
+  // start ever waits for a member that a later phase of the run would start.
+  const first = d.members[0] as EtcdMember;
+  if (first.name !== d.member.name) return [join(first, [], `that ${first.name} bootstraps in this run`)];
   return [
     {
-      summary: `bootstrap the etcd cluster: member ${d.member.name} of ${d.members.map((m) => m.name).join(", ")}${setAside.length ? `; ${setAside.join("; ")}` : ""}`,
+      summary: `bootstrap the etcd cluster with member ${d.member.name}, which ${
+        d.members
+          .slice(1)
+          .map((m) => m.name)
+          .join(", ") || "no other member"
+      } then join${suffix}`,
       action: "create",
       before: { member: false },
-      after: { member: d.member.name, initialCluster: d.members.map((m) => m.name) },
-      // Every member starts at once (the parallel phase): each start waits for a quorum.
+      after: { member: d.member.name, initialCluster: [d.member.name] },
       steps: [
         ...writeSteps(d),
         ...prepare,
-        { kind: "run", command: startWithInitialCluster(d.members, "new") },
+        { kind: "run", command: startWithInitialCluster([d.member], "new") },
       ],
+      risk: "restart",
     },
   ];
 }

@@ -5,7 +5,7 @@
 // through a marked block of /etc/ufw/before.rules: ufw has no rule syntax for VRRP, and a firewall
 // that drops it makes both nodes hold the virtual IP.
 // Leaves alone: routed/forward policy, logging, application profiles, other netfilter tables.
-import { etcdPeerRules, firewallRulesFor, ufwRuleName } from "../src/manifest/defaults.js";
+import { clusterPeerRules, firewallRulesFor, ufwRuleName } from "../src/manifest/defaults.js";
 import { APT } from "./packages.js";
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
 import { shellQuote } from "../src/transport/quote.js";
@@ -101,7 +101,7 @@ export const firewall: Reconciler<FirewallDesired, FirewallObserved> = {
   applies: () => true,
   desired(node, m) {
     const sshRule = `${node.sshPort ?? 22}/tcp`;
-    const allow = [...new Set([...firewallRulesFor(node, m).map(ufwRuleName), ...etcdPeerRules(node, m)])];
+    const allow = [...new Set([...firewallRulesFor(node, m).map(ufwRuleName), ...clusterPeerRules(node, m)])];
     allow.sort((a, b) => (a === sshRule ? -1 : b === sshRule ? 1 : 0));
     const vrrpFrom =
       m.keepalived && isControlPlane(node)

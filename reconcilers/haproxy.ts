@@ -1,5 +1,6 @@
 // Owns: /etc/haproxy/haproxy.cfg and the haproxy service on control-plane nodes: a TCP frontend on
-// the virtual IP forwarding to every control-plane node's API server, with health checks; on other
+// the virtual IP forwarding to every control-plane node's API server, with health checks (and, with
+// a database, its primary's and replicas' ports, checked through Patroni); on other
 // nodes, that haproxy does not run. Runs: a write validated by `haproxy -c`, then a reload (or a
 // start). Leaves alone: /etc/default/haproxy, drop-ins, and the package (the packages concern).
 import type { Manifest, NodeSpec, Reconciler } from "../src/engine/types.js";
@@ -43,8 +44,34 @@ export function buildHaproxyConfig(m: Manifest): string {
     `  balance ${h.balance ?? "roundrobin"}`,
     "  option tcp-check",
     ...servers,
+    ...buildPostgresProxies(m),
     "",
   ].join("\n");
+}
+
+/**
+ * With a database: the primary's port and the replicas' on the virtual IP, each server checked
+ * through Patroni's REST API (`/primary`, `/replica` answer 200 only on such a member); a server
+ * marked down has its sessions shut, so that no client stays on a demoted primary. Pure.
+ */
+export function buildPostgresProxies(m: Manifest): string[] {
+  const p = m.postgres;
+  if (!p) return [];
+  const vip = m.cluster.virtualIp ?? "0.0.0.0";
+  const members = m.nodes.filter((n) => n.roles.includes("database"));
+  const proxy = (name: string, port: number, check: string) => [
+    `listen ${name}`,
+    `  bind ${vip}:${port}`,
+    "  option httpchk",
+    `  http-check send meth GET uri ${check}`,
+    "  http-check expect status 200",
+    `  default-server inter 2s fall 2 rise 2 on-marked-down shutdown-sessions port ${p.restApiPort ?? 8008}`,
+    ...members.map((n) => `  server ${n.name} ${n.address}:${p.port ?? 5432} check`),
+  ];
+  return [
+    ...proxy("postgres", p.port ?? 5432, "/primary"),
+    ...proxy("postgres-replicas", p.replicaPort ?? 5433, "/replica"),
+  ];
 }
 
 export const haproxy: Reconciler<ServiceDesired, ServiceObserved> = {

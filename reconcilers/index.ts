@@ -20,6 +20,7 @@ import { updates } from "./updates.js";
 import { boot } from "./boot.js";
 import { generation } from "./generation.js";
 import { etcd } from "./etcd.js";
+import { postgres } from "./postgres.js";
 
 export const reconcilers = [
   // Access first: every later change runs as the admin user behind the final firewall.
@@ -40,8 +41,10 @@ export const reconcilers = [
   // The highly available API: HAProxy must answer before keepalived claims the virtual IP.
   haproxy,
   keepalived,
-  // The datastore: an etcd cluster, its members made and restarted one at a time.
+  // The datastore and the database: an etcd cluster, its members made and restarted one at a
+  // time; PostgreSQL under Patroni, which keeps its state in that etcd.
   etcd,
+  postgres,
   // Node lifecycle: the TFTP server, the boot source (its change ends with a reboot), and the
   // generation (a rebuild; the engine applies it alone, before anything else of the node's plan).
   tftpServer,

@@ -3,7 +3,6 @@
 // from the controller's environment, and a check that gives the IP up where HAProxy is down; on
 // other nodes, that keepalived does not run. Runs: a write validated by `keepalived -t`, a reload
 // (or a start). Leaves alone: the firewall's VRRP rules (the firewall concern), the package.
-import { createHmac, randomBytes } from "node:crypto";
 import type { Inputs, Manifest, NodeSpec, Reconciler } from "../src/engine/types.js";
 import { DEFAULT_VRRP_PASSWORD_ENV } from "../src/manifest/defaults.js";
 import { PicoError } from "../src/errors.js";
@@ -15,6 +14,7 @@ import {
   type ServiceDesired,
   type ServiceObserved,
 } from "./lib/service.js";
+import { maskSecret } from "./lib/secret.js";
 import { normaliseConfigLines } from "./lib/text.js";
 
 const CONFIG = "/etc/keepalived/keepalived.conf";
@@ -82,18 +82,6 @@ export function buildKeepalivedConfig(node: NodeSpec, m: Manifest, password: str
     "}",
     "",
   ].join("\n");
-}
-
-/**
- * The key of the password's stand-in: random per controller process, never written anywhere. A
- * plain digest of an 8-character password could be brute-forced from a plan or an artifact; an HMAC
- * under a key nobody else has tells only "same" or "different" within one run.
- */
-const MASK_KEY = randomBytes(32);
-
-/** What facts and plans show for a VRRP password: equal for equal passwords in one run, and nothing more. */
-export function maskSecret(secret: string): string {
-  return `(secret ${createHmac("sha256", MASK_KEY).update(secret).digest("hex").slice(0, 8)})`;
 }
 
 /** Meaningful config lines with the password replaced by its keyed stand-in, so facts and plans never hold it. */

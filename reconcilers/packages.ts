@@ -1,6 +1,6 @@
 // Owns: that the declared Debian packages are installed: the manifest's `packages.install`, the
 // Docker package, haproxy and keepalived on control-plane nodes, tftpd-hpa on the TFTP server,
-// etcd's server and client on etcd nodes.
+// etcd's server and client on etcd nodes, PostgreSQL 15 and Patroni on database nodes.
 // Runs: `apt-get update` only when a missing package has no candidate, then one `apt-get install`.
 // Leaves alone: versions and upgrades (the updates policy), packages it did not ask for, apt sources.
 import type { ChangeDraft, Manifest, NodeSpec, Reconciler, Step } from "../src/engine/types.js";
@@ -28,6 +28,8 @@ export function packagesFor(node: NodeSpec, m: Manifest): string[] {
   if (m.keepalived && isControlPlane(node)) names.add("keepalived");
   if (m.tftp && node.roles.includes("tftp")) names.add("tftpd-hpa");
   if (m.etcd && node.roles.includes("etcd")) for (const p of ["etcd-server", "etcd-client"]) names.add(p);
+  if (m.postgres && node.roles.includes("database"))
+    for (const p of ["postgresql-15", "patroni", "python3-etcd"]) names.add(p);
   return [...names].sort();
 }
 

@@ -1,5 +1,5 @@
 // The cluster's certificate authority for etcd, kept by the controller: a CA and one certificate per
-// etcd node (its name, hostname and address, for peers and clients alike), made with this machine's
+// etcd node and database node (its name, hostname and address, for peers and clients alike), made with this machine's
 // openssl and stored outside Git, keys 0600 in a 0700 folder. Nothing here prints a key.
 import { execFileSync } from "node:child_process";
 import { createPrivateKey, X509Certificate } from "node:crypto";
@@ -146,7 +146,10 @@ export function readEtcdPki(m: Manifest, env: NodeJS.ProcessEnv): EtcdPki | unde
     const caPem = readFileSync(join(dir, "ca.crt"), "utf8");
     const ca = new X509Certificate(caPem);
     const nodes: Record<string, NodeCertificate> = {};
-    for (const node of m.nodes.filter((n) => n.roles.includes("etcd"))) {
+    // etcd's members, and the database's nodes: Patroni is a client of etcd.
+    for (const node of m.nodes.filter(
+      (n) => n.roles.includes("etcd") || (m.postgres && n.roles.includes("database")),
+    )) {
       const base = join(dir, "nodes", node.name);
       const names = certificateNames(node);
       const read = () => ({

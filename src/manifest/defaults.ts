@@ -32,15 +32,28 @@ export function firewallRulesFor(node: NodeSpec, m: Manifest): FirewallRule[] {
 }
 
 /**
- * ufw rules (in its full syntax) that let the other etcd nodes reach this one's client and peer
- * ports; [] for a node without the role or a manifest without etcd. Pure.
+ * ufw rules (in its full syntax) that open the datastore's and the database's ports only to the
+ * nodes that need them: etcd's client and peer ports between etcd nodes (and to database nodes,
+ * whose Patroni keeps its state there); PostgreSQL and Patroni's REST API between database nodes
+ * and to control-plane nodes (HAProxy's checks and connections); on control-plane nodes, the
+ * database's ports on the virtual IP to everyone, as the API's. Pure.
  */
-export function etcdPeerRules(node: NodeSpec, m: Manifest): string[] {
-  if (!m.etcd || !node.roles.includes("etcd")) return [];
-  const ports = `${m.etcd.clientPort ?? 2379},${m.etcd.peerPort ?? 2380}`;
-  return m.nodes
-    .filter((n) => n !== node && n.roles.includes("etcd"))
-    .map((n) => `proto tcp from ${n.address} to any port ${ports}`);
+export function clusterPeerRules(node: NodeSpec, m: Manifest): string[] {
+  const rules: string[] = [];
+  const from = (roles: string[], ports: string) =>
+    m.nodes
+      .filter((n) => n !== node && roles.some((r) => n.roles.includes(r as NodeSpec["roles"][number])))
+      .forEach((n) => rules.push(`proto tcp from ${n.address} to any port ${ports}`));
+  if (m.etcd && node.roles.includes("etcd"))
+    from(
+      m.postgres ? ["etcd", "database"] : ["etcd"],
+      `${m.etcd.clientPort ?? 2379},${m.etcd.peerPort ?? 2380}`,
+    );
+  if (m.postgres && node.roles.includes("database"))
+    from(["database", "control-plane"], `${m.postgres.port ?? 5432},${m.postgres.restApiPort ?? 8008}`);
+  if (m.postgres && m.haproxy && node.roles.includes("control-plane"))
+    rules.push(`${m.postgres.port ?? 5432}/tcp`, `${m.postgres.replicaPort ?? 5433}/tcp`);
+  return [...new Set(rules)];
 }
 
 /** True when `rule` lets TCP traffic to `port` in. */
@@ -53,6 +66,9 @@ export function ruleAllowsTcp(rule: FirewallRule, port: number): boolean {
 
 /** The controller's environment variable holding the VRRP password when the manifest names none. */
 export const DEFAULT_VRRP_PASSWORD_ENV = "PICOTRADER_VRRP_PASSWORD";
+/** The controller's environment variables holding the database's passwords when the manifest names none. */
+export const DEFAULT_POSTGRES_PASSWORD_ENV = "PICOTRADER_POSTGRES_PASSWORD";
+export const DEFAULT_REPLICATION_PASSWORD_ENV = "PICOTRADER_POSTGRES_REPLICATION_PASSWORD";
 
 /**
  * sysctl keys that a dedicated section owns, with that section: kernel.sysctl may not set them

@@ -5,7 +5,11 @@ import { lstatSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import type { Inputs, LocalFile, Secrets } from "../engine/types.js";
 import { PicoError } from "../errors.js";
-import { DEFAULT_VRRP_PASSWORD_ENV } from "./defaults.js";
+import {
+  DEFAULT_POSTGRES_PASSWORD_ENV,
+  DEFAULT_REPLICATION_PASSWORD_ENV,
+  DEFAULT_VRRP_PASSWORD_ENV,
+} from "./defaults.js";
 import type { Manifest } from "./types.generated.js";
 import { PART_SIZE_FILE } from "../tftp.js";
 import { DigestCache } from "../util/digests.js";
@@ -19,14 +23,28 @@ export interface SecretNeed {
 
 /** The secrets a manifest needs from the controller's environment. Pure. */
 export function requiredSecrets(m: Manifest): SecretNeed[] {
-  return m.keepalived
-    ? [
-        {
-          variable: m.keepalived.passwordEnv ?? DEFAULT_VRRP_PASSWORD_ENV,
-          usedBy: "keepalived (VRRP password)",
-        },
-      ]
-    : [];
+  return [
+    ...(m.keepalived
+      ? [
+          {
+            variable: m.keepalived.passwordEnv ?? DEFAULT_VRRP_PASSWORD_ENV,
+            usedBy: "keepalived (VRRP password)",
+          },
+        ]
+      : []),
+    ...(m.postgres
+      ? [
+          {
+            variable: m.postgres.passwordEnv ?? DEFAULT_POSTGRES_PASSWORD_ENV,
+            usedBy: "postgres (the superuser's password)",
+          },
+          {
+            variable: m.postgres.replicationPasswordEnv ?? DEFAULT_REPLICATION_PASSWORD_ENV,
+            usedBy: "postgres (the replication user's password)",
+          },
+        ]
+      : []),
+  ];
 }
 
 /** Reads the manifest's secrets from `env`; a missing or empty one is an error naming the variable. */

@@ -1,4 +1,5 @@
 import { firewallRulesFor, OWNED_SYSCTL_KEYS, ruleAllowsTcp, RESERVED_ENV } from "./defaults.js";
+import { requiredSecrets } from "./inputs.js";
 import { explainSubnet, isHostInSubnet, parseSubnet } from "./ipv4.js";
 import type { ManifestPath } from "./load.js";
 import type { Manifest } from "./types.generated.js";
@@ -176,17 +177,81 @@ const sysctlOwnedOnce: Rule = (m) =>
       : [{ path: ["kernel", "sysctl", key], message: `${key} is set by ${owner}, not by kernel.sysctl` }];
   });
 
+/** Each secret's variable is its own: not a setting of the controller's, nor another secret's. */
 const secretVariableIsOwn: Rule = (m) => {
-  const variable = m.keepalived?.passwordEnv;
-  const use = variable === undefined ? undefined : RESERVED_ENV[variable];
-  return use === undefined
-    ? []
-    : [
-        {
-          path: ["keepalived", "passwordEnv"],
-          message: `${variable} holds ${use}: the VRRP password needs a variable of its own (it goes out in clear VRRP packets)`,
-        },
-      ];
+  const named: { path: ManifestPath; variable: string | undefined; what: string; why?: string }[] = [
+    {
+      path: ["keepalived", "passwordEnv"],
+      variable: m.keepalived?.passwordEnv,
+      what: "the VRRP password",
+      why: " (it goes out in clear VRRP packets)",
+    },
+    {
+      path: ["postgres", "passwordEnv"],
+      variable: m.postgres?.passwordEnv,
+      what: "the superuser's password",
+    },
+    {
+      path: ["postgres", "replicationPasswordEnv"],
+      variable: m.postgres?.replicationPasswordEnv,
+      what: "the replication password",
+    },
+  ];
+  const inUse = requiredSecrets(m).map((n) => n.variable);
+  return named.flatMap(({ path, variable, what, why = "" }) => {
+    if (variable === undefined) return [];
+    const use = RESERVED_ENV[variable];
+    if (use !== undefined)
+      return [{ path, message: `${variable} holds ${use}: ${what} needs a variable of its own${why}` }];
+    return inUse.filter((v) => v === variable).length > 1
+      ? [
+          {
+            path,
+            message: `${variable} is named for another secret too: ${what} needs a variable of its own`,
+          },
+        ]
+      : [];
+  });
+};
+
+/** The database keeps its state in the etcd cluster, on nodes with the role, on ports of its own. */
+const postgresNeeds: Rule = (m) => {
+  const p = m.postgres;
+  if (!p)
+    return m.nodes.flatMap((n, i) =>
+      n.roles.includes("database")
+        ? [
+            {
+              path: ["nodes", i, "roles"],
+              message: `${n.name} has the role database, but the manifest has no postgres section`,
+            },
+          ]
+        : [],
+    );
+  const problems: RuleProblem[] = [];
+  if (!m.etcd)
+    problems.push({
+      path: ["postgres"],
+      message: "postgres keeps Patroni's state in etcd: add an etcd section",
+    });
+  if (!m.nodes.some((n) => n.roles.includes("database")))
+    problems.push({ path: ["postgres"], message: "postgres needs at least one node with the role database" });
+  const ports: [string, number][] = [
+    ["port", p.port ?? 5432],
+    ["replicaPort", p.replicaPort ?? 5433],
+    ["restApiPort", p.restApiPort ?? 8008],
+  ];
+  const taken = new Map<number, string>([
+    [m.etcd?.clientPort ?? 2379, "etcd.clientPort"],
+    [m.etcd?.peerPort ?? 2380, "etcd.peerPort"],
+    ...(m.haproxy ? [[m.haproxy.port ?? 6443, "haproxy.port"] as [number, string]] : []),
+  ]);
+  for (const [key, port] of ports) {
+    const other = taken.get(port);
+    if (other) problems.push({ path: ["postgres", key], message: `port ${port} is also ${other}` });
+    else taken.set(port, `postgres.${key}`);
+  }
+  return problems;
 };
 
 // Access rules: a manifest that would cut the operator off by construction is refused before any
@@ -281,5 +346,6 @@ export const rules: Rule[] = [
   sysctlOwnedOnce,
   secretVariableIsOwn,
   etcdMembers,
+  postgresNeeds,
   ...accessRules,
 ];

@@ -53,6 +53,7 @@ export interface Manifest {
   keepalived?: Keepalived;
   haproxy?: Haproxy;
   etcd?: Etcd;
+  postgres?: Postgres;
   tftp?: Tftp;
   /**
    * The managed nodes (Odroid C2 boards), in order; the order sets keepalived priorities.
@@ -186,7 +187,10 @@ export interface FirewallRule {
    *
    * @minItems 1
    */
-  roles?: ["control-plane" | "worker" | "tftp" | "etcd", ...("control-plane" | "worker" | "tftp" | "etcd")[]];
+  roles?: [
+    "control-plane" | "worker" | "tftp" | "etcd" | "database",
+    ...("control-plane" | "worker" | "tftp" | "etcd" | "database")[]
+  ];
   /**
    * Why the port is open.
    */
@@ -348,6 +352,55 @@ export interface Etcd {
   electionMs?: number;
 }
 /**
+ * PostgreSQL 15 run by Patroni on the nodes with the role database, with the etcd section's cluster as its store of state (certificates of the same CA). HAProxy on the virtual IP sends `port` to the primary only and `replicaPort` to the replicas, from Patroni's REST checks. The Patroni settings shared by the cluster (ttl, loop_wait, synchronous_mode, PostgreSQL parameters) change through Patroni's dynamic configuration; a change that needs a restart rolls. Needs etcd. Absent: not managed.
+ */
+export interface Postgres {
+  /**
+   * Patroni's synchronous_mode: a commit is acknowledged only once a standby has it, so a failover never loses an acknowledged commit. Off, commits are faster and a primary without a standby goes on writing, but a failover may lose the last acknowledged commits. Default: true.
+   */
+  synchronousMode?: boolean;
+  /**
+   * The PostgreSQL port on each node, and the primary's port on the virtual IP. Default: 5432.
+   */
+  port?: number;
+  /**
+   * The replicas' (read-only) port on the virtual IP. Default: 5433.
+   */
+  replicaPort?: number;
+  /**
+   * Patroni's REST API on each node (its health checks). Default: 8008.
+   */
+  restApiPort?: number;
+  /**
+   * Seconds the primary's leader key lives in etcd: a primary that cannot renew it is replaced after at most ttl. Default: 30.
+   */
+  ttl?: number;
+  /**
+   * Seconds between Patroni's checks. Default: 10.
+   */
+  loopWait?: number;
+  /**
+   * Seconds Patroni retries etcd and PostgreSQL before it demotes a primary. Default: 10.
+   */
+  retryTimeout?: number;
+  /**
+   * shared_buffers, in MiB (a restart applies it). Default: 256: an eighth of a 2 GB board, which also runs etcd and Docker.
+   */
+  sharedBuffersMiB?: number;
+  /**
+   * max_connections (a restart applies it). Default: 50.
+   */
+  maxConnections?: number;
+  /**
+   * The environment variable of the controller that holds the password of the superuser postgres: a PICOTRADER_… name that is not another secret's or setting's. Never in Git, never printed; stored 0600 on the nodes. Default: PICOTRADER_POSTGRES_PASSWORD.
+   */
+  passwordEnv?: string;
+  /**
+   * The environment variable of the controller that holds the password of the replication user replicator: a PICOTRADER_… name that is not another secret's or setting's. Never in Git, never printed; stored 0600 on the nodes. Default: PICOTRADER_POSTGRES_REPLICATION_PASSWORD.
+   */
+  replicationPasswordEnv?: string;
+}
+/**
  * The TFTP server of the cluster (tftpd-hpa) on the node with the tftp role, serving c2/ (the minimal image in parts, with SHA256SUMS) and c2/boot/ (kernel and boot files) for `boot: tftp` and re-imaging. Absent: not managed.
  */
 export interface Tftp {
@@ -378,11 +431,14 @@ export interface NodeSpec {
    */
   hostname?: string;
   /**
-   * What the node does: control-plane nodes hold the virtual IP and run HAProxy; etcd nodes are the members of the etcd cluster.
+   * What the node does: control-plane nodes hold the virtual IP and run HAProxy; etcd nodes are the members of the etcd cluster; database nodes run PostgreSQL under Patroni.
    *
    * @minItems 1
    */
-  roles: ["control-plane" | "worker" | "tftp" | "etcd", ...("control-plane" | "worker" | "tftp" | "etcd")[]];
+  roles: [
+    "control-plane" | "worker" | "tftp" | "etcd" | "database",
+    ...("control-plane" | "worker" | "tftp" | "etcd" | "database")[]
+  ];
   /**
    * Build generation: raising it re-images the node. Default: 1.
    */

@@ -36,6 +36,7 @@ const NO_DEFAULT: Record<string, string> = {
   kernel: "absent: kernel settings not managed",
   keepalived: "absent: no keepalived",
   etcd: "absent: no etcd cluster",
+  postgres: "absent: no database",
   "keepalived.interface": "absent: the interface that holds the node's address, found on the node",
   "keepalived.priorities": "absent: by node order",
   haproxy: "absent: no HAProxy",

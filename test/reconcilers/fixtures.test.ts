@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { reconcilers } from "../../reconcilers/index.js";
-import { maskSecret } from "../../reconcilers/keepalived.js";
+import { maskSecret } from "../../reconcilers/lib/secret.js";
 import { loadManifest } from "../../src/manifest/validate.js";
 
 interface Fixture {
