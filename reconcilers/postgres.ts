@@ -162,6 +162,8 @@ export function buildPatroniConfig(
     "  pg_hba:",
     "    - local all all peer",
     "    - host all all 127.0.0.1/32 scram-sha-256",
+    // Patroni reads a stopped member's timeline over a local replication connection.
+    "    - host replication replicator 127.0.0.1/32 scram-sha-256",
     ...databases.map((n) => `    - host replication replicator ${n.address}/32 scram-sha-256`),
     `    - host all all ${m.cluster.subnet} scram-sha-256`,
     "",
@@ -265,7 +267,7 @@ true`,
     const digests: PostgresObserved["digests"] = {};
     for (const l of lines) {
       const m = /^digest (ca|node)\.(crt|key) ([0-9a-f]{64})$/.exec(l);
-      if (m) digests[m[1] === "ca" ? "ca" : m[2] === "crt" ? "cert" : "key"] = m[3] as string;
+      if (m) digests[m[1] === "ca" ? "ca" : m[2] === "crt" ? "cert" : "key"] = m[3];
     }
     const rest = (name: string): Record<string, unknown> | undefined => {
       const line = lines.find((l) => l.startsWith(`rest-${name} `));
@@ -301,7 +303,7 @@ true`,
           }
         : {}),
       ...(members ? { members } : {}),
-      ...(dynamic ? { dynamic: dynamic as Partial<DynamicConfig> } : {}),
+      ...(dynamic ? { dynamic: dynamic } : {}),
     };
   },
   plan(d, o) {

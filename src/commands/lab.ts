@@ -180,7 +180,6 @@ export function defineLab(program: Command, finish: Finish): void {
   for (const [verb, description, done] of [
     ["reset", "return a node to the factory image (wipes what it has)", "is factory-fresh again"],
     ["start", "power a node on", "is on"],
-    ["stop", "cut a node's power", "is off"],
   ] as const) {
     labCmd
       .command(verb)
@@ -189,11 +188,24 @@ export function defineLab(program: Command, finish: Finish): void {
       .addOption(nameOption())
       .action(async (node: string, flags: { name: string }) => {
         const l = await lab();
-        await { reset: l.labReset, start: l.labStart, stop: l.labStop }[verb](flags.name, node);
+        await { reset: l.labReset, start: l.labStart }[verb](flags.name, node);
         say(`lab ${flags.name}: ${node} ${done}`);
         finish(0);
       });
   }
+
+  labCmd
+    .command("stop")
+    .description("power a node off: cleanly, or with --power-cut as pulling its plug would")
+    .argument("<node>", "the node")
+    .addOption(nameOption())
+    .option("--power-cut", "kill every process of the node at once, with no shutdown")
+    .action(async (node: string, flags: { name: string; powerCut?: boolean }) => {
+      const l = await lab();
+      await l.labStop(flags.name, node, { powerCut: flags.powerCut === true });
+      say(`lab ${flags.name}: ${node} is off${flags.powerCut ? " (power cut)" : ""}`);
+      finish(0);
+    });
 
   labCmd
     .command("ssh")

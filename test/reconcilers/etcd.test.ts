@@ -38,9 +38,19 @@ t.test("peers hold a cluster's data but none answers: never bootstrapped again",
   );
 });
 
-t.test("every peer observed and fresh: bootstrap, in the parallel phase (no risk)", async (t) => {
-  const [change] = etcd.plan(d, fresh, { n2: fresh, n3: fresh });
-  t.match(change?.summary, /^bootstrap the etcd cluster: member n1 of n1, n2, n3/);
-  t.equal(change?.risk, undefined);
-  t.match(JSON.stringify(change?.steps), /ETCD_INITIAL_CLUSTER_STATE=new/);
+t.test(
+  "every peer observed and fresh: bootstrap alone, in the rolling phase: the others join it one at a time",
+  async (t) => {
+    const [change] = etcd.plan(d, fresh, { n2: fresh, n3: fresh });
+    t.match(change?.summary, /^bootstrap the etcd cluster with member n1, which n2, n3 then join/);
+    t.equal(change?.risk, "restart", "in the rolling phase, before the others join");
+    t.match(JSON.stringify(change?.steps), /ETCD_INITIAL_CLUSTER_STATE=new/);
+  },
+);
+
+t.test("no cluster yet, and this node is not the first member: it joins the first one's", async (t) => {
+  const d2 = etcd.desired(m.nodes[1] as Manifest["nodes"][number], m, inputs);
+  const [change] = etcd.plan(d2, fresh, { n1: fresh, n3: fresh });
+  t.match(change?.summary, /^join etcd member n2 to the cluster that n1 bootstraps in this run/);
+  t.match(JSON.stringify(change?.steps), /--endpoints=https:\/\/10\.1\.0\.11:2379 member add n2 --learner/);
 });

@@ -1,4 +1,5 @@
-// The etcd cluster on real lab nodes: bootstrapped with TLS from factory-fresh nodes, the second
+// The etcd cluster on real lab nodes: bootstrapped with TLS from factory-fresh nodes (the first
+// member alone, the others joining it one at a time), the second
 // plan empty, drift made by hand (config edited, a member stopped) found and repaired, and a member
 // replaced and then put back (one removed, another joined as a learner and promoted) while a writer
 // goes on writing through it all: no write refused, so quorum was kept throughout.
@@ -89,7 +90,8 @@ echo "$ok $failed"`;
     manifest(["node1", "node2", "node3"]);
     const r = await run("--yes");
     t.equal(r.exitCode, 0, r.stdout + r.stderr);
-    t.match(r.stdout, /bootstrap the etcd cluster: member node1 of node1, node2, node3/);
+    t.match(r.stdout, /bootstrap the etcd cluster with member node1, which node2, node3 then join/);
+    t.match(r.stdout, /join etcd member node3 to the cluster that node1 bootstraps in this run/);
     const again = await dryRun();
     t.equal(again.exitCode, 0, "the second run plans nothing");
     t.strictSame(await members("node2"), ["node1", "node2", "node3"]);

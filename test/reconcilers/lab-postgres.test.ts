@@ -1,0 +1,239 @@
+// The database on real lab nodes: PostgreSQL 15 under Patroni, its state in the etcd cluster,
+// behind HAProxy on the virtual IP. Converged from factory nodes (the second plan empty); a writer
+// inserts through the virtual IP and records every acknowledged id while the primary's node loses
+// its power: a new primary within ttl + loop_wait, no acknowledged id lost, the old primary back as
+// a replica; all three nodes cut at once and started again: the cluster recovers by itself, with
+// every acknowledged id; drift made by hand (config.yml edited, Patroni stopped, the dynamic
+// configuration changed) found and repaired.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import t from "tap";
+import { labStart, labStop } from "../../src/lab/lab.js";
+import type { ReconcileReport } from "../../src/report/json.js";
+import { eventually, picotrader, sleep, sshAdmin, useLab } from "../helpers/lab.js";
+
+const NAME = "tpg";
+const lab = await useLab(t, NAME, 3);
+const VIP = "10.88.0.200";
+const SECRETS = {
+  PICOTRADER_POSTGRES_PASSWORD: "lab-postgres-secret",
+  PICOTRADER_POSTGRES_REPLICATION_PASSWORD: "lab-replication-secret",
+};
+/** Patroni's defaults, which the manifest keeps: a lost primary is replaced within ttl + loop_wait. */
+const TTL = 30;
+const LOOP_WAIT = 10;
+
+if (lab) {
+  const dir = mkdtempSync(join(tmpdir(), "picotrader-postgres-"));
+  const file = join(dir, "lab.yaml");
+  const made = await picotrader(lab, ["lab", "manifest", "--name", NAME, "-o", join(dir, "full.yaml")]);
+  if (made.exitCode !== 0) throw new Error(`lab manifest: ${made.stderr}`);
+  const full = readFileSync(join(dir, "full.yaml"), "utf8");
+  const roles = ["control-plane", "control-plane", "worker"];
+  writeFileSync(
+    file,
+    `${full.slice(0, full.indexOf("# The runtime"))}kernel: {}
+keepalived: {}
+haproxy: {}
+etcd: {}
+postgres: {}
+nodes:
+${lab.nodes.map((n, i) => `  - name: ${n.name}\n    address: ${n.address}\n    roles: [${roles[i]}, etcd, database]`).join("\n")}
+`,
+  );
+  const env = { PICOTRADER_PKI: join(dir, "pki"), ...SECRETS };
+  const run = (...args: string[]) => picotrader(lab, ["reconcile", "-f", file, ...args], env);
+  const dryRun = async () => {
+    const r = await run("--dry-run", "--detailed-exitcode", "--json");
+    return { exitCode: r.exitCode, report: JSON.parse(r.stdout) as ReconcileReport };
+  };
+  const psql = (node: string, sql: string, port = 5432) =>
+    sshAdmin(
+      lab,
+      node,
+      `PGPASSWORD=${SECRETS.PICOTRADER_POSTGRES_PASSWORD} PGCONNECT_TIMEOUT=3 psql -h ${VIP} -p ${port} -U postgres -qAtc "${sql}"`,
+    );
+  /** Patroni's members as `patronictl list` prints them from `node`: name -> role (and state). */
+  const members = async (node: string) => {
+    const r = await sshAdmin(lab, node, "patronictl -c /etc/patroni/config.yml list -f json");
+    try {
+      return Object.fromEntries(
+        (JSON.parse(r.stdout) as { Member: string; Role: string; State: string }[]).map((m) => [
+          m.Member,
+          `${m.Role} ${m.State}`,
+        ]),
+      );
+    } catch {
+      return {};
+    }
+  };
+  const leaderOf = (m: Record<string, string>) =>
+    Object.entries(m).find(([, v]) => /^Leader running$/.test(v))?.[0];
+
+  /**
+   * Inserts ids 1, 2, ... through the virtual IP from `node`, one connection each, every 100 ms,
+   * and appends each acknowledged id with its time to /tmp/acked.
+   */
+  const startWriter = async (node: string) => {
+    await psql(node, "create table if not exists acked (id int primary key)");
+    const loop = `export PGPASSWORD=${SECRETS.PICOTRADER_POSTGRES_PASSWORD} PGCONNECT_TIMEOUT=2
+rm -f /tmp/writer.stop /tmp/acked; i=$(psql -h ${VIP} -U postgres -qAtc 'select coalesce(max(id), 0) from acked')
+while [ ! -f /tmp/writer.stop ]; do
+  i=$((i+1))
+  if timeout 5 psql -h ${VIP} -U postgres -qAtc "insert into acked values ($i)" >/dev/null 2>&1; then echo "$i $(date +%s.%N)" >> /tmp/acked; fi
+  sleep 0.1
+done`;
+    await sshAdmin(
+      lab,
+      node,
+      `cat > /tmp/writer.sh <<'EOF'\n${loop}\nEOF\nnohup sh /tmp/writer.sh >/dev/null 2>&1 &`,
+    );
+    return {
+      stop: async () => {
+        await sshAdmin(lab, node, "touch /tmp/writer.stop; sleep 1");
+        return (await sshAdmin(lab, node, "cat /tmp/acked")).stdout
+          .trim()
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => l.split(" ").map(Number) as [number, number]);
+      },
+    };
+  };
+  const missing = async (node: string, ids: number[]) => {
+    const r = await psql(node, `select count(*) from acked where id in (${ids.join(",")})`);
+    return ids.length - Number(r.stdout.trim());
+  };
+
+  t.test(
+    "three factory nodes converge: a primary, a synchronous standby, a replica; the second plan is empty",
+    async (t) => {
+      const r = await run("--yes");
+      t.equal(r.exitCode, 0, r.stdout + r.stderr);
+      t.notMatch(r.stdout + r.stderr, new RegExp(Object.values(SECRETS).join("|")), "no password is printed");
+      t.equal((await dryRun()).exitCode, 0, "the second run plans nothing");
+      const m = await members("node2");
+      t.strictSame(
+        Object.values(m).sort(),
+        ["Leader running", "Replica running", "Sync Standby running"].sort(),
+      );
+      t.equal(
+        (await psql("node3", "select pg_is_in_recovery()")).stdout.trim(),
+        "f",
+        "the virtual IP's 5432 is the primary",
+      );
+      t.equal((await psql("node3", "select pg_is_in_recovery()", 5433)).stdout.trim(), "t", "5433 a replica");
+      const conf = await sshAdmin(lab, "node1", "stat -c '%a %U' /etc/patroni/config.yml");
+      t.equal(conf.stdout.trim(), "600 postgres", "the passwords' file is 0600, postgres's");
+    },
+  );
+
+  t.test(
+    "the primary's node loses its power: a new primary within ttl + loop_wait, no acknowledged id lost",
+    async (t) => {
+      const old = leaderOf(await members("node3"));
+      if (!old) throw new Error("no leader");
+      const writerNode = lab.nodes.map((n) => n.name).find((n) => n !== old) as string;
+      const writer = await startWriter(writerNode);
+      await sleep(3000);
+      const cutAt = Date.now() / 1000;
+      await labStop(NAME, old, { powerCut: true });
+      const after = await eventually(
+        async () => leaderOf(await members(writerNode)),
+        (l) => l !== undefined && l !== old,
+        (TTL + LOOP_WAIT + 20) * 1000,
+      );
+      t.not(after, undefined, "a new primary");
+      await sleep(3000);
+      const acked = await writer.stop();
+      const firstAfter = acked.find(([, at]) => at > cutAt);
+      t.ok(firstAfter, "writes go on through the virtual IP");
+      const failoverS = (firstAfter?.[1] ?? Infinity) - cutAt;
+      t.ok(failoverS <= TTL + LOOP_WAIT, `writes acknowledged again ${failoverS.toFixed(1)} s after the cut`);
+      t.comment(`failover: ${failoverS.toFixed(1)} s; ${acked.length} inserts acknowledged`);
+      t.equal(
+        await missing(
+          writerNode,
+          acked.map(([id]) => id),
+        ),
+        0,
+        "every acknowledged id is there",
+      );
+
+      await labStart(NAME, old);
+      const back = await eventually(
+        () => members(writerNode),
+        (m) => /^(Replica|Sync Standby) running$/.test(m[old] ?? ""),
+        120_000,
+      );
+      t.match(back[old], /^(Replica|Sync Standby) running$/, `${old} is back, as a replica`);
+      t.equal((await dryRun()).exitCode, 0, "nothing to repair");
+    },
+  );
+
+  t.test(
+    "all three nodes lose their power at once: the cluster recovers by itself, every id kept",
+    async (t) => {
+      const writer = await startWriter("node1");
+      await sleep(3000);
+      const acked = await writer.stop();
+      const cutAt = Date.now();
+      await Promise.all(lab.nodes.map((n) => labStop(NAME, n.name, { powerCut: true })));
+      await Promise.all(lab.nodes.map((n) => labStart(NAME, n.name)));
+      const m = await eventually(
+        () => members("node1"),
+        (x) => leaderOf(x) !== undefined,
+        180_000,
+        1000,
+      );
+      t.ok(leaderOf(m), "a primary again, with no command of ours");
+      const ready = await eventually(
+        () => psql("node2", "select 1"),
+        (r) => r.stdout.trim() === "1",
+        60_000,
+        1000,
+      );
+      t.equal(ready.stdout.trim(), "1", "the virtual IP answers");
+      t.comment(`recovered ${((Date.now() - cutAt) / 1000).toFixed(1)} s after the cut (boot included)`);
+      t.equal(
+        await missing(
+          "node2",
+          acked.map(([id]) => id),
+        ),
+        0,
+        `all ${acked.length} acknowledged ids are there`,
+      );
+    },
+  );
+
+  t.test("drift made by hand is found and repaired", async (t) => {
+    await sshAdmin(
+      lab,
+      "node2",
+      "sed -i 's|^  listen: 0.0.0.0:8008|  listen: 0.0.0.0:8009|' /etc/patroni/config.yml",
+    );
+    await sshAdmin(lab, "node3", "systemctl stop patroni");
+    await sshAdmin(
+      lab,
+      "node1",
+      "patronictl -c /etc/patroni/config.yml edit-config --force -s ttl=45 >/dev/null",
+    );
+    const drift = await dryRun();
+    t.equal(drift.exitCode, 2, "the drift is pending");
+    const summaries = drift.report.plan.nodes
+      .flatMap((n) => n.changes.map((c) => `${n.node}: ${c.summary}`))
+      .join("\n");
+    t.match(summaries, /node2: rewrite \/etc\/patroni\/config\.yml; reload Patroni/);
+    t.match(summaries, /node3: start Patroni on node3/);
+    t.match(summaries, /node1: set Patroni's dynamic configuration: ttl/);
+    const r = await run("--yes");
+    t.equal(r.exitCode, 0, r.stdout + r.stderr);
+    t.equal((await dryRun()).exitCode, 0, "repaired: nothing pending");
+    const m = await eventually(
+      () => members("node1"),
+      (x) => Object.values(x).filter((v) => / running$/.test(v)).length === 3,
+      60_000,
+    );
+    t.equal(Object.keys(m).length, 3, "three members again");
+  });
+}
