@@ -6,7 +6,8 @@
 //   - per lab size (BENCH_NODES, default 3,10,30): `lab up`, a reconcile from factory, then the
 //     converged dry-run: wall, controller CPU and peak RSS, and the nodes' CPU per observation.
 //     With --ansible, Ansible's check mode of the same baseline (bench/ansible) alternates with it.
-//   - on the first size: watch-mode drift ticks over kept SSH sessions; the same dry-run with every
+//   - on the first size: the datastore's and database's idle memory per node and a failover time
+//     (the primary's node's power cut, until another member leads); watch-mode drift ticks over kept SSH sessions; the same dry-run with every
 //     node capped at a Cortex-A53's speed (from sysbench); a 1 GiB TFTP image: first copy, the
 //     controller's peak RSS during it, and the dry-run after it.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -21,6 +22,8 @@ import {
   labManifest,
   labRunArgv,
   labSshArgv,
+  labStart,
+  labStop,
   labUp,
   readLab,
   setCpuLimit,
@@ -176,6 +179,7 @@ async function benchSize(bin: string, nodes: number, first: boolean): Promise<vo
     );
     if (WITH_ANSIBLE) await compareAnsible(bin, lab, file);
     if (first) {
+      if (readFileSync(file, "utf8").includes("\npostgres:")) await datastoreFigures(lab);
       await keptSessions(lab, file);
       await slowNodes(bin, lab, file);
       await bigTftp(bin, lab, folder, file);
@@ -183,6 +187,63 @@ async function benchSize(bin: string, nodes: number, first: boolean): Promise<vo
   } finally {
     await labDown(name);
   }
+}
+
+/** Runs `command` on a lab node as root (through the admin user's sudo). */
+async function onNode(lab: LabState, node: string, command: string): Promise<RunResult> {
+  const [cmd, ...args] = labSshArgv(
+    lab,
+    node,
+    [`sudo -n sh -c '${command.replace(/'/g, "'\\''")}'`],
+    "sysman",
+  );
+  return run(cmd as string, args);
+}
+
+/**
+ * The datastore's and the database's figures on a converged lab: the idle resident memory of etcd,
+ * Patroni and PostgreSQL per node (ps), and a failover: the primary's node loses its power, and the
+ * time until another member leads (Patroni's view, polled every 0.5 s from a surviving node).
+ */
+async function datastoreFigures(lab: LabState): Promise<void> {
+  const members = lab.nodes.slice(0, 3).map((n) => n.name);
+  const rss: string[] = [];
+  for (const node of members) {
+    const r = await onNode(lab, node, "ps -o rss=,comm= -C etcd,patroni,postgres");
+    const by = new Map<string, number>();
+    for (const [kb, comm] of r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/)))
+      by.set(comm ?? "?", (by.get(comm ?? "?") ?? 0) + Number(kb) / 1024);
+    const total = [...by.values()].reduce((a, b) => a + b, 0);
+    rss.push(
+      `${node} ${total.toFixed(0)} MB (etcd ${(by.get("etcd") ?? 0).toFixed(0)}, Patroni ${(by.get("patroni") ?? 0).toFixed(0)}, PostgreSQL ${(by.get("postgres") ?? 0).toFixed(0)})`,
+    );
+  }
+  console.log(`  datastore and database, idle resident memory: ${rss.join("; ")}`);
+  const leader = async (from: string) => {
+    const r = await onNode(lab, from, "patronictl -c /etc/patroni/config.yml list -f json");
+    try {
+      return (JSON.parse(r.stdout) as { Member: string; Role: string; State: string }[]).find(
+        (m) => m.Role === "Leader" && m.State === "running",
+      )?.Member;
+    } catch {
+      return undefined;
+    }
+  };
+  const old = await leader(members[0] as string);
+  const witness = members.find((n) => n !== old);
+  if (!old || !witness) return console.log("  failover: no leader to cut");
+  const cutAt = Date.now();
+  await labStop(lab.name, old, { powerCut: true });
+  let now: string | undefined;
+  while (Date.now() - cutAt < 120_000 && ((now = await leader(witness)) === undefined || now === old))
+    await new Promise((r) => setTimeout(r, 500));
+  console.log(
+    `  failover (Patroni ttl 30 s, loop_wait 10 s): ${old} lost its power; ${now ?? "no one"} led ${s(Date.now() - cutAt)} later (wall)`,
+  );
+  await labStart(lab.name, old);
 }
 
 /** Ansible's check of the same baseline, alternating with PicoTrader's dry-run, in the same lab. */

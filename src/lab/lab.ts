@@ -12,7 +12,11 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LabError } from "../errors.js";
-import { DEFAULT_VRRP_PASSWORD_ENV } from "../manifest/defaults.js";
+import {
+  DEFAULT_POSTGRES_PASSWORD_ENV,
+  DEFAULT_REPLICATION_PASSWORD_ENV,
+  DEFAULT_VRRP_PASSWORD_ENV,
+} from "../manifest/defaults.js";
 import { packageRoot } from "../paths.js";
 import { prepareTftpRoot } from "../tftp.js";
 import { run, runOk } from "../util/run.js";
@@ -32,6 +36,9 @@ export const LAB_ROOT = process.env.PICOTRADER_LAB_ROOT ?? "/var/lib/picotrader-
 export const FACTORY_PASSWORD = "odroid";
 /** The lab's VRRP password, given to the controller as PICOTRADER_VRRP_PASSWORD. Not a secret either. */
 export const LAB_VRRP_PASSWORD = "labvrrp";
+/** The lab database's passwords (superuser, replication), given to the controller. The lab's, too. */
+export const LAB_POSTGRES_PASSWORD = "labpostgres";
+export const LAB_REPLICATION_PASSWORD = "labreplication";
 const SUBNET_PREFIX = "10.88.0";
 
 export interface LabNode {
@@ -607,6 +614,10 @@ export function labEnv(lab: LabState): Record<string, string> {
     PICOTRADER_KNOWN_HOSTS: lab.knownHostsPath,
     PICOTRADER_BOOTSTRAP_PASSWORD: FACTORY_PASSWORD,
     [DEFAULT_VRRP_PASSWORD_ENV]: LAB_VRRP_PASSWORD,
+    [DEFAULT_POSTGRES_PASSWORD_ENV]: LAB_POSTGRES_PASSWORD,
+    [DEFAULT_REPLICATION_PASSWORD_ENV]: LAB_REPLICATION_PASSWORD,
+    // The lab's etcd CA lives, and goes, with the lab.
+    PICOTRADER_PKI: join(labDir(lab.name), "pki"),
   };
 }
 
@@ -688,12 +699,16 @@ export async function labLoginUser(lab: LabState, nodeName: string): Promise<str
  * A cluster.yaml for the lab: the real schema, the lab's addresses and virtual IP, and everything a
  * user can try: the runtime, the highly available API, and node1 serving TFTP from the stand-in
  * files writeLabTftpStandIns() lays out beside the manifest (so that raising a node's generation
- * rebuilds it). With `runtime: false`, only the access and network concerns, for tests that are
- * about something else.
+ * rebuilds it); with 3 nodes or more, all of Debian 12, the datastore and the database on the first
+ * three (etcd, and PostgreSQL under Patroni). With `runtime: false`, only the access and network
+ * concerns, for tests that are about something else.
  */
 export function labManifest(lab: LabState, options: { runtime?: boolean } = {}): string {
   const key = readFileSync(`${lab.keyPath}.pub`, "utf8").trim();
   const controlPlanes = lab.nodes.length >= 3 ? 2 : 1;
+  // bullseye carries neither etcd 3.4 nor PostgreSQL 15 (the lab's image has bookworm's only).
+  const datastore =
+    options.runtime !== false && lab.nodes.length >= 3 && lab.nodes.every((n) => releaseOf(n) === "bookworm");
   const lines = [
     `# yaml-language-server: $schema=${join(packageRoot(), "schema", "cluster.schema.json")}`,
     `# The lab "${lab.name}": ${lab.nodes.length} simulated nodes (picotrader lab status --name ${lab.name}).`,
@@ -724,12 +739,21 @@ export function labManifest(lab: LabState, options: { runtime?: boolean } = {}):
           "tftp:",
           `  root: ${LAB_TFTP_ROOT}`,
         ]),
+    ...(datastore
+      ? [
+          "# The datastore and the database on node1-3: etcd with TLS (its CA kept by the controller), and",
+          "# PostgreSQL under Patroni, on the virtual IP's 5432 (primary) and 5433 (replicas).",
+          "etcd: {}",
+          "postgres: {}",
+        ]
+      : []),
     "nodes:",
   ];
   lab.nodes.forEach((node, i) => {
     const roles = [
       i < controlPlanes ? "control-plane" : "worker",
       ...(i === 0 && options.runtime !== false ? ["tftp"] : []),
+      ...(datastore && i < 3 ? ["etcd", "database"] : []),
     ];
     lines.push(`  - name: ${node.name}`, `    address: ${node.address}`, `    roles: [${roles.join(", ")}]`);
   });
