@@ -170,9 +170,17 @@ export function buildPatroniConfig(
   ].join("\n");
 }
 
-/** Meaningful config lines with each password replaced by its keyed stand-in. Pure (within one run). */
+/**
+ * Meaningful config lines with each password replaced by its keyed stand-in, without the bootstrap
+ * section: Patroni reads it only when it initialises a cluster, and the dynamic configuration it
+ * seeds is compared in etcd itself (so a changed setting rewrites no file). Pure (within one run).
+ */
 export function maskedPatroniLines(text: string): string[] {
-  return normaliseConfigLines(text).map((line) => {
+  const all = text.split("\n");
+  const start = all.findIndex((l) => /^bootstrap:/.test(l));
+  const end = start < 0 ? -1 : all.findIndex((l, i) => i > start && /^\S/.test(l));
+  const kept = start < 0 ? all : [...all.slice(0, start), ...(end < 0 ? [] : all.slice(end))];
+  return normaliseConfigLines(kept.join("\n")).map((line) => {
     const m = /^password: (.*)$/.exec(line);
     if (!m) return line;
     let value = m[1] as string;
@@ -196,6 +204,79 @@ function restCall(rest: number, method: string, path: string, body: unknown): st
 r = urllib.request.Request("http://127.0.0.1:${rest}${path}", data=sys.stdin.buffer.read(), method="${method}", headers={"Content-Type": "application/json"})
 print(urllib.request.urlopen(r, timeout=30).read().decode())`;
   return `printf %s ${shellQuote(JSON.stringify(body))} | python3 -c ${shellQuote(script)}`;
+}
+
+/**
+ * Restarts this member's PostgreSQL for its pending settings, one node at a time (the rolling
+ * phase): a primary first hands over to a standby (Patroni picks the synchronous one) and waits
+ * until it is a replica, so that writes pause for a switchover, never for a restart. Pure.
+ */
+function restartPending(name: string, rest: number): string {
+  // /patroni answers 503 with the same body while PostgreSQL is not running: read either.
+  const role = `python3 -c '
+import json, urllib.request, urllib.error
+try:
+    body = urllib.request.urlopen("http://127.0.0.1:${rest}/patroni", timeout=3).read()
+except urllib.error.HTTPError as e:
+    body = e.read()
+print(json.loads(body).get("role", ""))'`;
+  return `r=$(${role}) || exit 1
+if [ "$r" != replica ]; then
+  ${restCall(rest, "POST", "/switchover", { leader: name })} >/dev/null || exit 1
+  i=0; until [ "$(${role} 2>/dev/null)" = replica ]; do i=$((i+1)); [ $i -ge 60 ] && { echo "postgres: ${name} is still the primary 60 s after the switchover" >&2; exit 1; }; sleep 1; done
+fi
+${restCall(rest, "POST", "/restart", { restart_pending: true })} >/dev/null || exit 1
+${waitRunning(rest, 120)}`;
+}
+
+/** PostgreSQL parameters of the manifest that take effect only at a restart. */
+const RESTART_PARAMETERS = ["shared_buffers", "max_connections"];
+
+/**
+ * Rolls the restarts a new setting waits for, from this node through each member's REST API:
+ * first Patroni marks them pending (its next loop), then each replica restarts, one at a time and
+ * running again before the next, then the primary hands over to a standby and restarts last.
+ */
+function rollRestarts(rest: number): string {
+  const script = `import json, sys, time, urllib.request, urllib.error
+def call(url, method="GET", body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        r = urllib.request.urlopen(req, timeout=90)
+        return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+def members():
+    return json.loads(call("http://127.0.0.1:${rest}/cluster")[1])["members"]
+def until(what, ok, seconds):
+    for _ in range(seconds):
+        if ok():
+            return
+        time.sleep(1)
+    sys.exit("postgres: " + what)
+until("no member marked a restart pending 30 s after the change", lambda: any(m.get("pending_restart") for m in members()), 30)
+for name in [m["name"] for m in sorted(members(), key=lambda m: m["role"] == "leader")]:
+    m = next(x for x in members() if x["name"] == name)
+    if not m.get("pending_restart"):
+        continue
+    if m["role"] == "leader":
+        status, body = call("http://127.0.0.1:${rest}/switchover", "POST", {"leader": name})
+        if status != 200:
+            sys.exit("postgres: the switchover from " + name + " was refused: " + body)
+        until(name + " is not a running replica 60 s after the switchover", lambda: any(x["name"] == name and x["role"] in ("replica", "sync_standby") and x["state"] in ("running", "streaming") for x in members()), 60)
+        m = next(x for x in members() if x["name"] == name)
+    # Patroni refuses (503) while a demotion or another restart is still in progress: asked again.
+    for _ in range(30):
+        status, body = call(m["api_url"].rsplit("/", 1)[0] + "/restart", "POST", {"restart_pending": True})
+        if status != 503:
+            break
+        time.sleep(1)
+    if status != 200:
+        sys.exit("postgres: the restart of " + name + " was refused: " + body)
+    until(name + " is not running 120 s after its restart", lambda: any(x["name"] == name and x["state"] in ("running", "streaming") and not x.get("pending_restart") for x in members()), 120)
+    print("restarted " + name)`;
+  return `python3 -c ${shellQuote(script)}`;
 }
 
 /** The keys of the dynamic configuration whose observed value differs from the desired one. Pure. */
@@ -392,14 +473,28 @@ true`,
         ],
       });
     }
+    if (changes.length === 0 && o.member?.pendingRestart)
+      changes.push({
+        summary: `restart PostgreSQL on ${d.name}: a setting waits for it${o.member.role === "replica" ? "" : " (a switchover first, while it is the primary)"}`,
+        before: { pendingRestart: true },
+        after: { pendingRestart: false },
+        // The role is read again when the step runs: a replica may have been promoted meanwhile.
+        steps: [{ kind: "run", command: restartPending(d.name, d.restPort) }],
+        risk: "restart",
+      });
     if (d.setsDynamic && o.dynamic) {
       const drift = dynamicDrift(d.dynamic, o.dynamic);
+      const restarts = drift.some((k) => RESTART_PARAMETERS.some((p) => k === `postgresql.parameters.${p}`));
       if (drift.length > 0)
         changes.push({
-          summary: `set Patroni's dynamic configuration: ${drift.join(", ")}`,
+          summary: `set Patroni's dynamic configuration: ${drift.join(", ")}${restarts ? "; then restart the members one at a time (replicas first, the primary after a switchover)" : ""}`,
           before: { dynamic: o.dynamic },
           after: { dynamic: d.dynamic },
-          steps: [{ kind: "run", command: restCall(d.restPort, "PATCH", "/config", d.dynamic) }],
+          steps: [
+            { kind: "run", command: restCall(d.restPort, "PATCH", "/config", d.dynamic) },
+            ...(restarts ? [{ kind: "run" as const, command: rollRestarts(d.restPort) }] : []),
+          ],
+          ...(restarts ? { risk: "restart" as const } : {}),
         });
     }
     return changes;

@@ -268,7 +268,11 @@ if (lab) {
     async (t) => {
       await sshAdmin(lab, "node3", "systemctl stop docker.socket docker");
       await sshAdmin(lab, "node2", "echo '/swapfile none swap sw 0 0' >> /etc/fstab");
-      await sshAdmin(lab, "node1", "sed -i 's/inter 2s/inter 9s/' /etc/haproxy/haproxy.cfg");
+      await sshAdmin(
+        lab,
+        "node1",
+        "sed -i 's/6443 check inter 2s/6443 check inter 9s/' /etc/haproxy/haproxy.cfg",
+      );
       const drift = await dryRun();
       t.equal(drift.exitCode, 2, "drift is exit 2");
       const summaries = drift.report.plan.nodes.map((n) =>
@@ -329,7 +333,10 @@ if (lab) {
     await sshAdmin(lab, "node3", "touch /root/made-before-the-rebuild");
     writeFileSync(
       file,
-      readFileSync(file, "utf8").replace("roles: [worker]\n", "roles: [worker]\n    generation: 2\n"),
+      readFileSync(file, "utf8").replace(
+        /(name: node3\n.*\n {4}roles: \[[^\]]*\]\n)/,
+        "$1    generation: 2\n",
+      ),
     );
     const r = await run("--allow-rebuild", "--yes");
     t.equal(r.exitCode, 0, r.stdout + r.stderr);
@@ -346,5 +353,12 @@ if (lab) {
     t.match(wiped.stdout, /"generation": 2/, "it records the new generation");
     t.match(wiped.stdout, /^active$/m, "and runs Docker again");
     t.equal((await dryRun()).exitCode, 0, "the second run plans nothing");
+    // The datastore: the rebuilt node's old etcd member was replaced by its new self.
+    const health = await sshAdmin(
+      lab,
+      "node1",
+      "ETCDCTL_API=3 ETCDCTL_CACERT=/etc/etcd/pki/ca.crt ETCDCTL_CERT=/etc/etcd/pki/node.crt ETCDCTL_KEY=/etc/etcd/pki/node.key etcdctl --endpoints=https://127.0.0.1:2379 endpoint health --cluster 2>&1",
+    );
+    t.equal((health.stdout.match(/is healthy/g) ?? []).length, 3, "node3 is an etcd member again");
   });
 }

@@ -27,6 +27,7 @@ const LOOP_WAIT = 10;
 if (lab) {
   const dir = mkdtempSync(join(tmpdir(), "picotrader-postgres-"));
   const file = join(dir, "lab.yaml");
+  const pkiDir = join(dir, "pki");
   const made = await picotrader(lab, ["lab", "manifest", "--name", NAME, "-o", join(dir, "full.yaml")]);
   if (made.exitCode !== 0) throw new Error(`lab manifest: ${made.stderr}`);
   const full = readFileSync(join(dir, "full.yaml"), "utf8");
@@ -42,7 +43,7 @@ nodes:
 ${lab.nodes.map((n, i) => `  - name: ${n.name}\n    address: ${n.address}\n    roles: [${roles[i]}, etcd, database]`).join("\n")}
 `,
   );
-  const env = { PICOTRADER_PKI: join(dir, "pki"), ...SECRETS };
+  const env = { PICOTRADER_PKI: pkiDir, ...SECRETS };
   const run = (...args: string[]) => picotrader(lab, ["reconcile", "-f", file, ...args], env);
   const dryRun = async () => {
     const r = await run("--dry-run", "--detailed-exitcode", "--json");
@@ -236,4 +237,39 @@ done`;
     );
     t.equal(Object.keys(m).length, 3, "three members again");
   });
+
+  t.test(
+    "a setting that needs a restart: set through Patroni, the restarts rolled (replicas first), no acknowledged id lost",
+    async (t) => {
+      const restartFile = join(dir, "restart.yaml");
+      writeFileSync(
+        restartFile,
+        readFileSync(file, "utf8").replace("postgres: {}", "postgres: { sharedBuffersMiB: 128 }"),
+      );
+      const run = (...args: string[]) => picotrader(lab, ["reconcile", "-f", restartFile, ...args], env);
+      const plan = async () =>
+        (JSON.parse((await run("--dry-run", "--json")).stdout) as ReconcileReport).plan.nodes.flatMap((n) =>
+          n.changes.map((c) => `${n.node}: ${c.summary}`),
+        );
+      const writer = await startWriter("node3");
+      const set = await run("--yes");
+      t.equal(set.exitCode, 0, set.stdout + set.stderr);
+      t.match(
+        set.stdout,
+        /set Patroni's dynamic configuration: postgresql\.parameters\.shared_buffers; then restart the members one at a time/,
+      );
+      t.strictSame(await plan(), [], "nothing pending after the roll");
+      t.equal((await psql("node3", "show shared_buffers")).stdout.trim(), "128MB");
+      const acked = await writer.stop();
+      t.ok(acked.length > 10, `writes went on (${acked.length} acknowledged)`);
+      t.equal(
+        await missing(
+          "node3",
+          acked.map(([id]) => id),
+        ),
+        0,
+        "every acknowledged id is there",
+      );
+    },
+  );
 }
