@@ -261,11 +261,20 @@ for name in [m["name"] for m in sorted(members(), key=lambda m: m["role"] == "le
     if not m.get("pending_restart"):
         continue
     if m["role"] == "leader":
-        status, body = call("http://127.0.0.1:${rest}/switchover", "POST", {"leader": name})
+        # Refused while the restarted standbys are not synchronous again yet: asked again.
+        for _ in range(60):
+            status, body = call("http://127.0.0.1:${rest}/switchover", "POST", {"leader": name})
+            if status == 200:
+                break
+            time.sleep(1)
         if status != 200:
             sys.exit("postgres: the switchover from " + name + " was refused: " + body)
         until(name + " is not a running replica 60 s after the switchover", lambda: any(x["name"] == name and x["role"] in ("replica", "sync_standby") and x["state"] in ("running", "streaming") for x in members()), 60)
         m = next(x for x in members() if x["name"] == name)
+        # Its demotion restarted it already, with the new settings.
+        if not m.get("pending_restart"):
+            print("restarted " + name + " (by its demotion)")
+            continue
     # Patroni refuses (503) while a demotion or another restart is still in progress: asked again.
     for _ in range(30):
         status, body = call(m["api_url"].rsplit("/", 1)[0] + "/restart", "POST", {"restart_pending": True})
