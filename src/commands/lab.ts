@@ -63,7 +63,7 @@ export function defineLab(program: Command, finish: Finish): void {
     .addOption(archOption())
     .action(async (flags: { release: Release[]; arch: Arch }) => {
       const { assertLabHost, LAB_ROOT, listLabs } = await lab();
-      const { ensureImage } = await import("../lab/image.js");
+      const { emulatedBuildInProgress, ensureImage } = await import("../lab/image.js");
       const { ensureArm64Emulation, removeArm64Emulation } = await import("../lab/binfmt.js");
       assertLabHost();
       if (flags.arch === "arm64") {
@@ -77,7 +77,7 @@ export function defineLab(program: Command, finish: Finish): void {
         }
       } finally {
         // Emulation stays only while a lab needs it.
-        if (listLabs().length === 0) {
+        if (listLabs().length === 0 && !emulatedBuildInProgress()) {
           const undone = await removeArm64Emulation(LAB_ROOT);
           if (undone) say(undone);
         }

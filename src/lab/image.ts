@@ -123,6 +123,20 @@ function readFileSafe(path: string): string {
   }
 }
 
+/**
+ * True while a live process builds an image of another architecture than this machine's: it needs
+ * the qemu registration, which the last `lab down` would otherwise take away in the middle.
+ */
+export function emulatedBuildInProgress(cache = IMAGE_CACHE): boolean {
+  if (!existsSync(cache)) return false;
+  return readdirSync(cache)
+    .filter((n) => /-arm64\.lock$/.test(n))
+    .some((n) => {
+      const holder = Number(readFileSafe(join(cache, n, "pid")));
+      return holder > 0 && processAlive(holder);
+    });
+}
+
 /** True when a process with this PID exists. */
 export function processAlive(pid: number): boolean {
   try {

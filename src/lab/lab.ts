@@ -21,7 +21,16 @@ import { packageRoot } from "../paths.js";
 import { prepareTftpRoot } from "../tftp.js";
 import { run, runOk } from "../util/run.js";
 import { ensureArm64Emulation, removeArm64Emulation } from "./binfmt.js";
-import { ARCHES, ensureImage, processAlive, RELEASES, type Arch, type Image, type Release } from "./image.js";
+import {
+  ARCHES,
+  emulatedBuildInProgress,
+  ensureImage,
+  processAlive,
+  RELEASES,
+  type Arch,
+  type Image,
+  type Release,
+} from "./image.js";
 import { limitPaths, raiseInotifyLimit, restoreInotifyLimit } from "./limits.js";
 
 /**
@@ -503,7 +512,8 @@ export async function labDown(name: string): Promise<void> {
     rmSync(labDir(name), { recursive: true, force: true });
     if (listLabs().length === 0) {
       restoreInotifyLimit(limitPaths(LAB_ROOT));
-      await removeArm64Emulation(LAB_ROOT);
+      // An arm64 image being built (before its lab exists) still needs the emulation.
+      if (!emulatedBuildInProgress()) await removeArm64Emulation(LAB_ROOT);
     }
   } else
     throw new LabError(

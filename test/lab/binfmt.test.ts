@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { binfmtRecordPath, ensureArm64Emulation, removeArm64Emulation } from "../../src/lab/binfmt.js";
+import { emulatedBuildInProgress } from "../../src/lab/image.js";
 
 t.test(
   "the lab registers qemu-aarch64 with the C and F flags only when missing, and undoes only that",
@@ -46,3 +47,16 @@ t.test(
     });
   },
 );
+
+t.test("an arm64 image build under way keeps the emulation: only a live builder's lock counts", async (t) => {
+  const cache = mkdtempSync(join(tmpdir(), "cache-"));
+  t.notOk(emulatedBuildInProgress(cache), "no build");
+  mkdirSync(join(cache, "image-abc.lock"));
+  writeFileSync(join(cache, "image-abc.lock", "pid"), String(process.pid));
+  t.notOk(emulatedBuildInProgress(cache), "an amd64 build needs no emulation");
+  mkdirSync(join(cache, "image-abc-arm64.lock"));
+  writeFileSync(join(cache, "image-abc-arm64.lock", "pid"), "2147483646");
+  t.notOk(emulatedBuildInProgress(cache), "a dead builder's lock does not count");
+  writeFileSync(join(cache, "image-abc-arm64.lock", "pid"), String(process.pid));
+  t.ok(emulatedBuildInProgress(cache), "a live builder's does");
+});
