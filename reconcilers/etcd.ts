@@ -4,10 +4,17 @@
 // promotion, removal of members the manifest no longer has). Runs: etcdctl against this node's
 // own client URL (and a peer's, to join), systemctl. Leaves alone: the package (the packages
 // concern), the firewall (the firewall concern), and etcd on nodes without the role.
-import { createHash } from "node:crypto";
 import type { ChangeDraft, Manifest, NodeSpec, Peers, Reconciler, Step } from "../src/engine/types.js";
 import { PicoError } from "../src/errors.js";
 import { shellQuote } from "../src/transport/quote.js";
+import {
+  buildCertificateDigestProbe,
+  certificateDigests,
+  certificateSteps,
+  parseCertificateDigests,
+  staleCertificates,
+  type CertificateDigests,
+} from "./lib/certificates.js";
 import { normaliseConfigLines } from "./lib/text.js";
 
 const CONFIG = "/etc/default/etcd";
@@ -46,7 +53,7 @@ export interface EtcdDesired {
   cert: string;
   key: string;
   /** sha256 of each, as the probe reports them. */
-  digests: { ca: string; cert: string; key: string };
+  digests: CertificateDigests;
 }
 
 /** A member as `etcdctl member list` names it. */
@@ -63,7 +70,7 @@ export interface EtcdObserved {
   config?: string[];
   dropIn: boolean;
   /** sha256 of the files under /etc/etcd/pki; undefined when missing. */
-  digests: { ca?: string; cert?: string; key?: string };
+  digests: Partial<CertificateDigests>;
   /** Our data directory holds a member. */
   dataDir: boolean;
   /** The package's own first start left its single-member data behind. */
@@ -77,8 +84,6 @@ export interface EtcdObserved {
   /** `etcdctl endpoint health --cluster`: every member answers. */
   healthy: boolean;
 }
-
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /** The member a node is, from its address and the manifest's ports. Pure. */
 export function etcdMember(node: NodeSpec, m: Manifest): EtcdMember {
@@ -156,17 +161,7 @@ const ALL_FILES: readonly EtcdFile[] = ["ca", "cert", "key", "config", "dropIn"]
 function writeSteps(d: EtcdDesired, files: readonly EtcdFile[] = ALL_FILES): Step[] {
   const root = { owner: "root", group: "root", mode: "0644" };
   const steps: Record<EtcdFile, Step> = {
-    ca: { kind: "write", path: `${PKI}/ca.crt`, content: d.ca, ...root },
-    cert: { kind: "write", path: `${PKI}/node.crt`, content: d.cert, ...root },
-    key: {
-      kind: "write",
-      path: `${PKI}/node.key`,
-      content: d.key,
-      mode: "0600",
-      owner: "etcd",
-      group: "etcd",
-      sensitive: true,
-    },
+    ...certificateSteps(PKI, d, "etcd"),
     config: { kind: "write", path: CONFIG, content: d.config, ...root },
     dropIn: { kind: "write", path: DROP_IN, content: DROP_IN_CONTENT, ...root },
   };
@@ -361,14 +356,14 @@ export const etcd: Reconciler<EtcdDesired, EtcdObserved> = {
       ca: pki.ca,
       cert: own.cert,
       key: own.key,
-      digests: { ca: sha256(pki.ca), cert: sha256(own.cert), key: sha256(own.key) },
+      digests: certificateDigests({ ca: pki.ca, ...own }),
     };
   },
   units: ["etcd"],
   probe: (d) => {
     const port = d.member.clientUrl.split(":").pop() ?? "2379";
     return `unit_state etcd; printf 'active=%s\\nenabled=%s\\n' "$unit_active" "$unit_enabled"
-for f in ca.crt node.crt node.key; do [ -f ${PKI}/$f ] && printf 'digest %s %s\\n' "$f" "$(sha256sum < ${PKI}/$f | cut -d' ' -f1)"; done
+${buildCertificateDigestProbe(PKI)}
 [ -f ${DROP_IN} ] && [ "$(cat ${DROP_IN})" = ${shellQuote(DROP_IN_CONTENT.trimEnd())} ] && echo drop-in=yes
 [ -d ${DATA_DIR}/member ] && echo data=yes
 [ -d ${PACKAGE_DATA_DIR}/member ] && echo package-data=yes
@@ -384,11 +379,7 @@ true`;
   parse(output) {
     const [head = "", config] = output.split(/^--- config\n/m);
     const lines = head.split("\n");
-    const digests: EtcdObserved["digests"] = {};
-    for (const l of lines) {
-      const m = /^digest (ca|node)\.(crt|key) ([0-9a-f]{64})$/.exec(l);
-      if (m) digests[m[1] === "ca" ? "ca" : m[2] === "crt" ? "cert" : "key"] = m[3];
-    }
+    const digests = parseCertificateDigests(lines);
     const members = parseMemberList(
       lines
         .filter((l) => l.startsWith("member "))
@@ -420,7 +411,7 @@ true`;
     if (!o.dataDir || removedFromCluster) return planNewMember(d, o, peers);
     const changes: ChangeDraft[] = [];
     const stale: EtcdFile[] = [
-      ...(["ca", "cert", "key"] as const).filter((k) => o.digests[k] !== d.digests[k]),
+      ...staleCertificates(d.digests, o.digests),
       ...(o.config?.join("\n") === normaliseConfigLines(d.config).join("\n") ? [] : ["config" as const]),
       ...(o.dropIn ? [] : ["dropIn" as const]),
     ];

@@ -5,11 +5,18 @@
 // systemctl, pg_dropcluster (the package's own "main" cluster, once), Patroni's REST API on
 // 127.0.0.1 through python3. Leaves alone: the packages, the firewall and HAProxy (their concerns),
 // etcd itself, and the databases and roles inside PostgreSQL beyond the two Patroni makes.
-import { createHash } from "node:crypto";
 import type { ChangeDraft, Inputs, Manifest, NodeSpec, Reconciler, Step } from "../src/engine/types.js";
 import { PicoError } from "../src/errors.js";
 import { DEFAULT_POSTGRES_PASSWORD_ENV, DEFAULT_REPLICATION_PASSWORD_ENV } from "../src/manifest/defaults.js";
 import { shellQuote } from "../src/transport/quote.js";
+import {
+  buildCertificateDigestProbe,
+  certificateDigests,
+  certificateSteps,
+  parseCertificateDigests,
+  staleCertificates,
+  type CertificateDigests,
+} from "./lib/certificates.js";
 import { maskSecret } from "./lib/secret.js";
 import { normaliseConfigLines } from "./lib/text.js";
 
@@ -37,7 +44,7 @@ export interface PostgresDesired {
   ca: string;
   cert: string;
   key: string;
-  digests: { ca: string; cert: string; key: string };
+  digests: CertificateDigests;
   dynamic: DynamicConfig;
   /** The first database node sets the dynamic configuration (one writer, not one per node). */
   setsDynamic: boolean;
@@ -54,7 +61,7 @@ export interface PatroniMember {
 
 export interface PostgresObserved {
   config?: string[];
-  digests: { ca?: string; cert?: string; key?: string };
+  digests: Partial<CertificateDigests>;
   active: boolean;
   enabled: boolean;
   /** Patroni's data directory holds a cluster. */
@@ -68,8 +75,6 @@ export interface PostgresObserved {
   /** The dynamic configuration, from /config (the keys the manifest decides). */
   dynamic?: Partial<DynamicConfig>;
 }
-
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /** A password as YAML writes it: JSON's double-quoted form, which YAML reads the same. */
 const yamlString = (s: string) => JSON.stringify(s);
@@ -328,14 +333,14 @@ export const postgres: Reconciler<PostgresDesired, PostgresObserved> = {
       ca,
       cert: own.cert,
       key: own.key,
-      digests: { ca: sha256(ca), cert: sha256(own.cert), key: sha256(own.key) },
+      digests: certificateDigests({ ca, ...own }),
       dynamic: dynamicConfig(m),
       setsDynamic: m.nodes.find((n) => n.roles.includes("database"))?.name === node.name,
     };
   },
   units: ["patroni"],
   probe: (d) => `unit_state patroni; printf 'active=%s\\nenabled=%s\\n' "$unit_active" "$unit_enabled"
-for f in ca.crt node.crt node.key; do [ -f ${PKI}/$f ] && printf 'digest %s %s\\n' "$f" "$(sha256sum < ${PKI}/$f | cut -d' ' -f1)"; done
+${buildCertificateDigestProbe(PKI)}
 [ -f ${DATA_DIR}/PG_VERSION ] && echo data=yes
 [ -d /etc/postgresql/15/main ] && echo main-cluster=yes
 [ "$unit_active" = active ] && python3 -c '
@@ -354,11 +359,7 @@ true`,
   parse(output) {
     const [head = "", config] = output.split(/^--- config\n/m);
     const lines = head.split("\n");
-    const digests: PostgresObserved["digests"] = {};
-    for (const l of lines) {
-      const m = /^digest (ca|node)\.(crt|key) ([0-9a-f]{64})$/.exec(l);
-      if (m) digests[m[1] === "ca" ? "ca" : m[2] === "crt" ? "cert" : "key"] = m[3];
-    }
+    const digests = parseCertificateDigests(lines);
     const rest = (name: string): Record<string, unknown> | undefined => {
       const line = lines.find((l) => l.startsWith(`rest-${name} `));
       return line ? (JSON.parse(line.slice(name.length + 6)) as Record<string, unknown>) : undefined;
@@ -398,21 +399,8 @@ true`,
   },
   plan(d, o) {
     const changes: ChangeDraft[] = [];
-    const root = { owner: "root", group: "root", mode: "0644" };
-    const files: Record<"ca" | "cert" | "key", Step> = {
-      ca: { kind: "write", path: `${PKI}/ca.crt`, content: d.ca, ...root },
-      cert: { kind: "write", path: `${PKI}/node.crt`, content: d.cert, ...root },
-      key: {
-        kind: "write",
-        path: `${PKI}/node.key`,
-        content: d.key,
-        mode: "0600",
-        owner: "postgres",
-        group: "postgres",
-        sensitive: true,
-      },
-    };
-    const staleFiles = (["ca", "cert", "key"] as const).filter((k) => o.digests[k] !== d.digests[k]);
+    const files = certificateSteps(PKI, d, "postgres");
+    const staleFiles = staleCertificates(d.digests, o.digests);
     const configSame = o.config !== undefined && o.config.join("\n") === d.lines.join("\n");
     const writeConfig: Step = {
       kind: "write",
