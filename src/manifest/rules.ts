@@ -2,7 +2,7 @@ import { firewallRulesFor, OWNED_SYSCTL_KEYS, ruleAllowsTcp, RESERVED_ENV } from
 import { requiredSecrets } from "./inputs.js";
 import { explainSubnet, isHostInSubnet, parseSubnet } from "./ipv4.js";
 import type { ManifestPath } from "./load.js";
-import type { Manifest } from "./types.generated.js";
+import type { Manifest, NodeSpec } from "./types.generated.js";
 
 /** A semantic problem the schema cannot express. */
 export interface RuleProblem {
@@ -217,17 +217,7 @@ const secretVariableIsOwn: Rule = (m) => {
 /** The database keeps its state in the etcd cluster, on nodes with the role, on ports of its own. */
 const postgresNeeds: Rule = (m) => {
   const p = m.postgres;
-  if (!p)
-    return m.nodes.flatMap((n, i) =>
-      n.roles.includes("database")
-        ? [
-            {
-              path: ["nodes", i, "roles"],
-              message: `${n.name} has the role database, but the manifest has no postgres section`,
-            },
-          ]
-        : [],
-    );
+  if (!p) return roleWithoutSection(m, "database", "postgres");
   const problems: RuleProblem[] = [];
   if (!m.etcd)
     problems.push({
@@ -291,23 +281,27 @@ const adminNeedsSudo: Rule = (m) =>
       ]
     : [];
 
+/** A problem for each node with `role` (the manifest lacks the section that role needs). */
+function roleWithoutSection(m: Manifest, role: NodeSpec["roles"][number], section: string): RuleProblem[] {
+  return m.nodes.flatMap((n, i) =>
+    n.roles.includes(role)
+      ? [
+          {
+            path: ["nodes", i, "roles"],
+            message: `${n.name} has the role ${role}, but the manifest has no ${section} section`,
+          },
+        ]
+      : [],
+  );
+}
+
 /**
  * etcd: the role and the section go together; an odd number of members (an even one tolerates no
  * more failures than one fewer, and splits evenly); an election timeout of at least 5 heartbeats.
  */
 const etcdMembers: Rule = (m) => {
   const members = m.nodes.filter((n) => n.roles.includes("etcd"));
-  if (!m.etcd)
-    return m.nodes.flatMap((n, i) =>
-      n.roles.includes("etcd")
-        ? [
-            {
-              path: ["nodes", i, "roles"],
-              message: `${n.name} has the role etcd, but the manifest has no etcd section`,
-            },
-          ]
-        : [],
-    );
+  if (!m.etcd) return roleWithoutSection(m, "etcd", "etcd");
   const problems: RuleProblem[] = [];
   if (members.length % 2 === 0)
     problems.push({
