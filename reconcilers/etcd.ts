@@ -44,6 +44,8 @@ export interface EtcdMember {
 
 export interface EtcdDesired {
   member: EtcdMember;
+  /** This node's own client URL on 127.0.0.1, which etcdctl on the node talks to. */
+  local: string;
   /** Every etcd node of the manifest, in order. */
   members: EtcdMember[];
   /** /etc/default/etcd. */
@@ -94,6 +96,11 @@ export function etcdMember(node: NodeSpec, m: Manifest): EtcdMember {
   };
 }
 
+/** The client URL every member also listens on, on 127.0.0.1. Pure. */
+export function localClientUrl(m: Manifest): string {
+  return `https://127.0.0.1:${m.etcd?.clientPort ?? 2379}`;
+}
+
 /** /etc/default/etcd for a member: everything but the initial cluster, which only a new member reads. Pure. */
 export function buildEtcdConfig(node: NodeSpec, m: Manifest): string {
   const e = m.etcd ?? {};
@@ -103,7 +110,7 @@ export function buildEtcdConfig(node: NodeSpec, m: Manifest): string {
     `ETCD_NAME=${me.name}`,
     `ETCD_DATA_DIR=${DATA_DIR}`,
     `ETCD_LISTEN_PEER_URLS=${me.peerUrl}`,
-    `ETCD_LISTEN_CLIENT_URLS=${me.clientUrl},https://127.0.0.1:${e.clientPort ?? 2379}`,
+    `ETCD_LISTEN_CLIENT_URLS=${me.clientUrl},${localClientUrl(m)}`,
     `ETCD_ADVERTISE_CLIENT_URLS=${me.clientUrl}`,
     `ETCD_INITIAL_ADVERTISE_PEER_URLS=${me.peerUrl}`,
     `ETCD_INITIAL_CLUSTER_TOKEN=${m.cluster.name}-etcd`,
@@ -173,8 +180,8 @@ function writeSteps(d: EtcdDesired, files: readonly EtcdFile[] = ALL_FILES): Ste
  * with what etcdctl says (`before`: the members are checked before a restart, which must not take
  * the cluster below quorum).
  */
-function waitHealthy(port: string, seconds: number, before: boolean): string {
-  const check = `${ETCDCTL} --endpoints=https://127.0.0.1:${port} endpoint health --cluster`;
+function waitHealthy(local: string, seconds: number, before: boolean): string {
+  const check = `${ETCDCTL} --endpoints=${local} endpoint health --cluster`;
   const why = before
     ? `not restarting: the cluster is not healthy (a restart now could lose quorum), ${seconds} s waited`
     : `the cluster is not healthy ${seconds} s after the change`;
@@ -332,7 +339,7 @@ function planRemovals(d: EtcdDesired, o: EtcdObserved): ChangeDraft[] {
       steps: [
         {
           kind: "run",
-          command: `${ETCDCTL} --endpoints=https://127.0.0.1:${d.member.clientUrl.split(":").pop() ?? "2379"} member remove ${extra.id}`,
+          command: `${ETCDCTL} --endpoints=${d.local} member remove ${extra.id}`,
         },
       ],
       risk: "restart",
@@ -351,6 +358,7 @@ export const etcd: Reconciler<EtcdDesired, EtcdObserved> = {
     if (!pki || !own) throw new PicoError(`etcd: no certificate was made for ${node.name}`);
     return {
       member: etcdMember(node, m),
+      local: localClientUrl(m),
       members: m.nodes.filter((n) => n.roles.includes("etcd")).map((n) => etcdMember(n, m)),
       config: buildEtcdConfig(node, m),
       ca: pki.ca,
@@ -360,22 +368,18 @@ export const etcd: Reconciler<EtcdDesired, EtcdObserved> = {
     };
   },
   units: ["etcd"],
-  probe: (d) => {
-    const port = d.member.clientUrl.split(":").pop() ?? "2379";
-    return `unit_state etcd; printf 'active=%s\\nenabled=%s\\n' "$unit_active" "$unit_enabled"
+  probe: (d) => `unit_state etcd; printf 'active=%s\\nenabled=%s\\n' "$unit_active" "$unit_enabled"
 ${buildCertificateDigestProbe(PKI)}
 [ -f ${DROP_IN} ] && [ "$(cat ${DROP_IN})" = ${shellQuote(DROP_IN_CONTENT.trimEnd())} ] && echo drop-in=yes
 [ -d ${DATA_DIR}/member ] && echo data=yes
 [ -d ${PACKAGE_DATA_DIR}/member ] && echo package-data=yes
 if [ "$unit_active" = active ] && [ -f ${PKI}/node.key ]; then
-  port=${port}
-  ${ETCDCTL} --endpoints=https://127.0.0.1:$port endpoint status -w simple 2>/dev/null | sed 's/^/status /'
-  ${ETCDCTL} --endpoints=https://127.0.0.1:$port member list -w simple 2>/dev/null | sed 's/^/member /'
-  ${ETCDCTL} --endpoints=https://127.0.0.1:$port endpoint health --cluster >/dev/null 2>&1 && echo healthy=yes
+  ${ETCDCTL} --endpoints=${d.local} endpoint status -w simple 2>/dev/null | sed 's/^/status /'
+  ${ETCDCTL} --endpoints=${d.local} member list -w simple 2>/dev/null | sed 's/^/member /'
+  ${ETCDCTL} --endpoints=${d.local} endpoint health --cluster >/dev/null 2>&1 && echo healthy=yes
 fi
 if [ -f ${CONFIG} ]; then echo '--- config'; cat ${CONFIG}; fi
-true`;
-  },
+true`,
   parse(output) {
     const [head = "", config] = output.split(/^--- config\n/m);
     const lines = head.split("\n");
@@ -402,7 +406,6 @@ true`;
     };
   },
   plan(d, o, peers) {
-    const port = d.member.clientUrl.split(":").pop() ?? "2379";
     // Its own view first (fresher than the peers' when a run verifies what it just did), then theirs.
     const listed = (members: ObservedMember[]) =>
       members.some((x) => x.name === d.member.name || x.peerUrl === d.member.peerUrl);
@@ -432,7 +435,7 @@ true`;
           ...writeSteps(d, stale),
           {
             kind: "run",
-            command: `${waitHealthy(port, 60, true)}\nsystemctl daemon-reload && systemctl enable -q etcd && systemctl restart etcd || exit 1\n${waitHealthy(port, 60, false)}`,
+            command: `${waitHealthy(d.local, 60, true)}\nsystemctl daemon-reload && systemctl enable -q etcd && systemctl restart etcd || exit 1\n${waitHealthy(d.local, 60, false)}`,
           },
         ],
         risk: "restart",
@@ -447,7 +450,7 @@ true`;
         steps: [
           {
             kind: "run",
-            command: `systemctl enable -q etcd && systemctl start etcd || exit 1\n${waitHealthy(port, 60, false)}`,
+            command: `systemctl enable -q etcd && systemctl start etcd || exit 1\n${waitHealthy(d.local, 60, false)}`,
           },
         ],
       });
