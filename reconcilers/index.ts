@@ -21,6 +21,7 @@ import { boot } from "./boot.js";
 import { generation } from "./generation.js";
 import { etcd } from "./etcd.js";
 import { postgres } from "./postgres.js";
+import { storage } from "./storage.js";
 
 export const reconcilers = [
   // Access first: every later change runs as the admin user behind the final firewall.
@@ -45,6 +46,8 @@ export const reconcilers = [
   // time; PostgreSQL under Patroni, which keeps its state in that etcd.
   etcd,
   postgres,
+  // Shared files: a replicated GlusterFS volume, made once all its storage nodes run glusterd.
+  storage,
   // Node lifecycle: the TFTP server, the boot source (its change ends with a reboot), and the
   // generation (a rebuild; the engine applies it alone, before anything else of the node's plan).
   tftpServer,

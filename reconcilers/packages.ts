@@ -30,6 +30,7 @@ export function packagesFor(node: NodeSpec, m: Manifest): string[] {
   if (m.etcd && node.roles.includes("etcd")) for (const p of ["etcd-server", "etcd-client"]) names.add(p);
   if (m.postgres && node.roles.includes("database"))
     for (const p of ["postgresql-15", "patroni", "python3-etcd"]) names.add(p);
+  if (m.storage) names.add(node.roles.includes("storage") ? "glusterfs-server" : "glusterfs-client");
   return [...names].sort();
 }
 

@@ -318,7 +318,7 @@ async function prepareNode(lab: LabState, node: LabNode): Promise<void> {
   // The seed is what makes this board itself; the supervisor lays it again when it re-images the node.
   const seed = join(dir, "seed");
   rmSync(seed, { recursive: true, force: true });
-  for (const d of ["upper", "work", "root", "seed"]) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ["upper", "work", "root", "seed", "data"]) mkdirSync(join(dir, d), { recursive: true });
   const put = (path: string, content: string | Buffer, mode = 0o644) => {
     const full = join(seed, path);
     mkdirSync(join(full, ".."), { recursive: true });
@@ -576,8 +576,8 @@ export async function labReset(name: string, nodeName: string): Promise<void> {
   await stopNode(lab, node);
   await unmountNode(lab, node);
   const dir = nodeDir(lab, node.name);
-  rmSync(join(dir, "upper"), { recursive: true, force: true });
-  rmSync(join(dir, "work"), { recursive: true, force: true });
+  // The board's data disk is wiped with it, as flashing the eMMC's partition table would.
+  for (const d of ["upper", "work", "data"]) rmSync(join(dir, d), { recursive: true, force: true });
   await prepareNode(lab, node);
   startNode(lab, node);
   await waitForSsh(lab, [node], 120);
@@ -710,13 +710,15 @@ export async function labLoginUser(lab: LabState, nodeName: string): Promise<str
  * user can try: the runtime, the highly available API, and node1 serving TFTP from the stand-in
  * files writeLabTftpStandIns() lays out beside the manifest (so that raising a node's generation
  * rebuilds it); with 3 nodes or more, all of Debian 12, the datastore and the database on the first
- * three (etcd, and PostgreSQL under Patroni). With `runtime: false`, only the access and network
+ * three (etcd, and PostgreSQL under Patroni), and a GlusterFS volume from their data disks (/data),
+ * mounted at /mnt/shared on every node. With `runtime: false`, only the access and network
  * concerns, for tests that are about something else.
  */
 export function labManifest(lab: LabState, options: { runtime?: boolean } = {}): string {
   const key = readFileSync(`${lab.keyPath}.pub`, "utf8").trim();
   const controlPlanes = lab.nodes.length >= 3 ? 2 : 1;
-  // bullseye carries neither etcd 3.4 nor PostgreSQL 15 (the lab's image has bookworm's only).
+  // bullseye carries neither etcd 3.4 nor PostgreSQL 15 (the lab's image has bookworm's only); its
+  // GlusterFS 9 is left out with them, so that a pool never mixes two versions.
   const datastore =
     options.runtime !== false && lab.nodes.length >= 3 && lab.nodes.every((n) => releaseOf(n) === "bookworm");
   const lines = [
@@ -755,6 +757,9 @@ export function labManifest(lab: LabState, options: { runtime?: boolean } = {}):
           "# PostgreSQL under Patroni, on the virtual IP's 5432 (primary) and 5433 (replicas).",
           "etcd: {}",
           "postgres: {}",
+          "# Shared files: a GlusterFS volume (replica 3, arbiter 1) from node1-3's data disks (/data),",
+          "# mounted at /mnt/shared on every node.",
+          "storage: {}",
         ]
       : []),
     "nodes:",
@@ -763,7 +768,7 @@ export function labManifest(lab: LabState, options: { runtime?: boolean } = {}):
     const roles = [
       i < controlPlanes ? "control-plane" : "worker",
       ...(i === 0 && options.runtime !== false ? ["tftp"] : []),
-      ...(datastore && i < 3 ? ["etcd", "database"] : []),
+      ...(datastore && i < 3 ? ["etcd", "database", "storage"] : []),
     ];
     lines.push(`  - name: ${node.name}`, `    address: ${node.address}`, `    roles: [${roles.join(", ")}]`);
   });

@@ -5,6 +5,9 @@
 # Each boot gets a fresh network namespace, as a board's kernel starts with no firewall rules and
 # default sysctls: the node's veth is plugged into the lab's bridge again.
 # The board keeps its MAC address across boots, so its neighbours' ARP caches stay right.
+# The board's data disk (the eMMC's free space, a filesystem of its own) is NODE_DIR/data, at /data
+# on the node: another device than the root filesystem, with trusted xattrs (this machine's ext4);
+# re-imaging wipes it. /dev/fuse is the node's too, for FUSE mounts (GlusterFS's client).
 # A boot.ini that loads the kernel with u-boot's `tftp` command makes it fetch those files from the
 # `serverip` it names, with a real TFTP client in the lab's network; a file that cannot be fetched
 # (or whose `hash verify sha256` fails) halts the board, as u-boot would. A node booted that way
@@ -74,8 +77,8 @@ reimage() {
     ssh-keygen -q -t ed25519 -N '' -C "root@$NODE" -f "$key" &&
     cp -p "$key" "$key.pub" "$NODE_DIR/" &&
     umount "$ROOT" &&
-    rm -rf "$NODE_DIR/upper" "$NODE_DIR/work" &&
-    mkdir -p "$NODE_DIR/upper" "$NODE_DIR/work" &&
+    rm -rf "$NODE_DIR/upper" "$NODE_DIR/work" "$NODE_DIR/data" &&
+    mkdir -p "$NODE_DIR/upper" "$NODE_DIR/work" "$NODE_DIR/data" &&
     cp -a "$NODE_DIR/seed/." "$NODE_DIR/upper/" &&
     mount -t overlay "pt-$LAB-$NODE" \
       -o "lowerdir=$IMAGE_ROOT,upperdir=$NODE_DIR/upper,workdir=$NODE_DIR/work" "$ROOT"
@@ -134,7 +137,7 @@ while :; do
       --directory="$ROOT" --network-namespace-path="/run/netns/$NETNS" \
       --capability=CAP_NET_ADMIN,CAP_SYS_ADMIN,CAP_NET_RAW --system-call-filter='@keyring bpf' \
       --resolv-conf=off --timezone=off --link-journal=no --console=passive \
-      --bind-ro="$REPO:/srv/picotrader-repo" \
+      --bind-ro="$REPO:/srv/picotrader-repo" --bind="$NODE_DIR/data:/data" --bind=/dev/fuse \
       --bind-ro="$PICOTRADER:/opt/picotrader" --bind-ro="$NODE_BIN:/usr/local/bin/node" \
       "${native[@]}"
   ) >> "$NODE_DIR/console.log" 2>&1 < /dev/null &

@@ -15,6 +15,10 @@ export const DEFAULT_FIREWALL_ALLOW: FirewallRule[] = [
   { port: 69, proto: "udp", roles: ["tftp"], comment: "TFTP boot and re-imaging" },
 ];
 
+/** glusterd's management ports, and the range GlusterFS 10 picks its brick ports from (glusterd.vol). */
+export const GLUSTER_MANAGEMENT_PORTS = "24007:24008";
+export const GLUSTER_BRICK_PORTS = "49152:60999";
+
 /** A firewall rule as ufw names it: `22/tcp`, `30000:32767/tcp`. */
 export function ufwRuleName(rule: FirewallRule): string {
   return `${rule.port}/${rule.proto ?? "tcp"}`;
@@ -36,7 +40,9 @@ export function firewallRulesFor(node: NodeSpec, m: Manifest): FirewallRule[] {
  * nodes that need them: etcd's client and peer ports between etcd nodes (and to database nodes,
  * whose Patroni keeps its state there); PostgreSQL and Patroni's REST API between database nodes
  * and to control-plane nodes (HAProxy's checks and connections); on control-plane nodes, the
- * database's ports on the virtual IP to everyone, as the API's. Pure.
+ * database's ports on the virtual IP to everyone, as the API's; on storage nodes, glusterd's and the
+ * bricks' ports to every other node of the manifest (the storage nodes' peers, and every node mounts
+ * the volume). Pure.
  */
 export function clusterPeerRules(node: NodeSpec, m: Manifest): string[] {
   const rules: string[] = [];
@@ -53,6 +59,14 @@ export function clusterPeerRules(node: NodeSpec, m: Manifest): string[] {
     from(["database", "control-plane"], `${m.postgres.port ?? 5432},${m.postgres.restApiPort ?? 8008}`);
   if (m.postgres && m.haproxy && node.roles.includes("control-plane"))
     rules.push(`${m.postgres.port ?? 5432}/tcp`, `${m.postgres.replicaPort ?? 5433}/tcp`);
+  if (m.storage && node.roles.includes("storage"))
+    m.nodes
+      .filter((n) => n !== node)
+      .forEach((n) =>
+        rules.push(
+          `proto tcp from ${n.address} to any port ${GLUSTER_MANAGEMENT_PORTS},${GLUSTER_BRICK_PORTS}`,
+        ),
+      );
   return [...new Set(rules)];
 }
 

@@ -320,6 +320,68 @@ const etcdMembers: Rule = (m) => {
   return problems;
 };
 
+/** Folders a storage path may not be or be inside: the system's own, and GlusterFS's state. */
+const SYSTEM_PATHS = [
+  "/bin",
+  "/boot",
+  "/dev",
+  "/etc",
+  "/lib",
+  "/lib64",
+  "/media/boot",
+  "/proc",
+  "/root",
+  "/run",
+  "/sbin",
+  "/sys",
+  "/tmp",
+  "/usr",
+  "/var",
+];
+
+/** True when `path` is `dir` or inside it. Pure. */
+function within(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(`${dir}/`);
+}
+
+/**
+ * Storage: the role and the section go together; the storage nodes make whole replica sets; an
+ * arbiter only with replica 3; bricks and the mount outside the system's folders and apart.
+ */
+const storageNeeds: Rule = (m) => {
+  const s = m.storage;
+  if (!s) return roleWithoutSection(m, "storage", "storage");
+  const problems: RuleProblem[] = [];
+  const servers = m.nodes.filter((n) => n.roles.includes("storage")).length;
+  const replica = s.replica ?? 3;
+  if (servers === 0 || servers % replica !== 0)
+    problems.push({
+      path: ["storage"],
+      message: `storage needs whole replica sets: the number of nodes with the role storage (${servers}) must be a multiple of replica (${replica}), and not 0`,
+    });
+  if (s.arbiter === true && replica !== 3)
+    problems.push({
+      path: ["storage", "arbiter"],
+      message: `only replica 3 may have an arbiter, not replica ${replica}`,
+    });
+  const brickRoot = s.brickRoot ?? "/data/gluster";
+  const mountPath = s.mountPath ?? "/mnt/shared";
+  for (const [key, path] of [
+    ["brickRoot", brickRoot],
+    ["mountPath", mountPath],
+  ] as const) {
+    const system = SYSTEM_PATHS.find((dir) => within(path, dir));
+    if (system)
+      problems.push({ path: ["storage", key], message: `${path} is inside ${system}: the system's own` });
+  }
+  if (within(mountPath, brickRoot) || within(brickRoot, mountPath))
+    problems.push({
+      path: ["storage", "mountPath"],
+      message: `the mount (${mountPath}) and the bricks (${brickRoot}) must not be inside each other`,
+    });
+  return problems;
+};
+
 /** The rules that refuse a manifest cutting access by construction (tests of the guard leave them out). */
 export const accessRules: Rule[] = [firewallAllowsSsh, rootLoginNeedsAdminKey, adminNeedsSudo];
 
@@ -341,5 +403,6 @@ export const rules: Rule[] = [
   secretVariableIsOwn,
   etcdMembers,
   postgresNeeds,
+  storageNeeds,
   ...accessRules,
 ];

@@ -54,6 +54,7 @@ export interface Manifest {
   haproxy?: Haproxy;
   etcd?: Etcd;
   postgres?: Postgres;
+  storage?: Storage;
   tftp?: Tftp;
   /**
    * The managed nodes (Odroid C2 boards), in order; the order sets keepalived priorities.
@@ -188,8 +189,8 @@ export interface FirewallRule {
    * @minItems 1
    */
   roles?: [
-    "control-plane" | "worker" | "tftp" | "etcd" | "database",
-    ...("control-plane" | "worker" | "tftp" | "etcd" | "database")[]
+    "control-plane" | "worker" | "tftp" | "etcd" | "database" | "storage",
+    ...("control-plane" | "worker" | "tftp" | "etcd" | "database" | "storage")[]
   ];
   /**
    * Why the port is open.
@@ -401,6 +402,41 @@ export interface Postgres {
   replicationPasswordEnv?: string;
 }
 /**
+ * A replicated GlusterFS volume (GlusterFS 10) from the free space of the nodes with the role storage, one brick each, mounted with FUSE at mountPath on every node of the manifest. For files the nodes share (configuration, uploads, backups), not for databases: PostgreSQL and etcd keep their own replication. Server quorum and client quorum are on: with most bricks of a replica set gone, writes are refused rather than split. The volume is never created twice; a node added to the storage nodes adds its brick, a node removed has its data moved off first (a destroy change, confirmed); a re-imaged node's new, empty brick replaces its old one and heals from the others. Absent: not managed.
+ */
+export interface Storage {
+  /**
+   * The volume's name. Default: shared.
+   */
+  volume?: string;
+  /**
+   * The folder on each storage node under which its brick lives, on a data partition (the brick is BRICKROOT/VOLUME-gGENERATION: a re-imaged node brings a new one). Made when missing, unless that would put it on the root filesystem: refused then, unless allowRootFs. An absolute path of plain names (no '.' or '..' parts). Default: /data/gluster.
+   */
+  brickRoot?: string;
+  /**
+   * Let bricks live on the root filesystem (GlusterFS refuses that without force: a full brick then fills the system's disk). Default: false.
+   */
+  allowRootFs?: boolean;
+  /**
+   * Where every node mounts the volume (a systemd mount unit, after the network is online). An absolute path of plain names. Default: /mnt/shared.
+   */
+  mountPath?: string;
+  /**
+   * Copies of each file, one per node of a replica set: the number of storage nodes must be a multiple of it (more sets distribute the files among them). Default: 3.
+   */
+  replica?: number;
+  /**
+   * With replica 3: the third brick of each set holds only names and metadata (an arbiter), which keeps quorum and prevents split brain for a third of the space. Default: true with replica 3; only replica 3 may have one.
+   */
+  arbiter?: boolean;
+  /**
+   * Volume options (`gluster volume set`) on top of the defaults cluster.server-quorum-type: server and cluster.quorum-type: auto. Keys are GlusterFS option names, values plain words.
+   */
+  options?: {
+    [k: string]: string;
+  };
+}
+/**
  * The TFTP server of the cluster (tftpd-hpa) on the node with the tftp role, serving c2/ (the minimal image in parts, with SHA256SUMS) and c2/boot/ (kernel and boot files) for `boot: tftp` and re-imaging. Absent: not managed.
  */
 export interface Tftp {
@@ -431,13 +467,13 @@ export interface NodeSpec {
    */
   hostname?: string;
   /**
-   * What the node does: control-plane nodes hold the virtual IP and run HAProxy; etcd nodes are the members of the etcd cluster; database nodes run PostgreSQL under Patroni.
+   * What the node does: control-plane nodes hold the virtual IP and run HAProxy; etcd nodes are the members of the etcd cluster; database nodes run PostgreSQL under Patroni; storage nodes hold the bricks of the GlusterFS volume (every node mounts it).
    *
    * @minItems 1
    */
   roles: [
-    "control-plane" | "worker" | "tftp" | "etcd" | "database",
-    ...("control-plane" | "worker" | "tftp" | "etcd" | "database")[]
+    "control-plane" | "worker" | "tftp" | "etcd" | "database" | "storage",
+    ...("control-plane" | "worker" | "tftp" | "etcd" | "database" | "storage")[]
   ];
   /**
    * Build generation: raising it re-images the node. Default: 1.

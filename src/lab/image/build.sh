@@ -24,10 +24,10 @@ for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.l
   sources+=("$work/$(basename "$f")")
 done
 
-# Packages a node installs later from the lab repository (docker, HA, TFTP; git for a node that runs
+# Packages a node installs later from the lab repository (docker, HA, TFTP, GlusterFS; git for a node that runs
 # the controller as a service; python3-apt for the bench's Ansible peer), downloaded against the
 # base's own dpkg status so that exactly what the base lacks lands in the repository.
-repo_packages="docker.io haproxy keepalived tftpd-hpa git python3-apt"
+repo_packages="docker.io haproxy keepalived tftpd-hpa git python3-apt glusterfs-server glusterfs-client"
 # The datastore and the database (etcd 3.4, PostgreSQL 15 run by Patroni 3.0): bookworm's versions;
 # bullseye has none that match them, so a bullseye node carries none.
 [ "$release" = bookworm ] && repo_packages="$repo_packages etcd-server etcd-client patroni postgresql-15 python3-etcd"

@@ -1,0 +1,688 @@
+// Owns: the GlusterFS volume of the storage section: glusterd on the nodes with the role storage,
+// their trusted pool and bricks (BRICKROOT/VOLUME-gGENERATION), the volume (made once, by the last
+// storage node; started; its options), its membership (new replica sets added, removed ones
+// drained first, a re-imaged node's new brick in place of its old one), the start hook that mounts
+// it on storage nodes, and on every node the systemd mount unit at mountPath. Runs: the gluster CLI
+// on the node itself (glusterd accepts pool changes only from inside the pool), systemctl, mkdir.
+// Leaves alone: the packages (the packages concern), the firewall's ports (the firewall concern),
+// rebalancing (asked for by hand), options the manifest never set.
+import type { ChangeDraft, Manifest, NodeSpec, Peers, Reconciler, Step } from "../src/engine/types.js";
+import { PicoError } from "../src/errors.js";
+import { shellQuote } from "../src/transport/quote.js";
+
+const GLUSTERD = "/var/lib/glusterd";
+const GLUSTER = "gluster --mode=script";
+
+/** The options every volume gets, under the manifest's: server quorum and client quorum on. */
+export const DEFAULT_VOLUME_OPTIONS: Readonly<Record<string, string>> = {
+  "cluster.server-quorum-type": "server",
+  "cluster.quorum-type": "auto",
+};
+
+/** A storage node as the volume knows it. */
+export interface StorageServer {
+  name: string;
+  address: string;
+  /** Its brick's path: brickRoot/volume-gGENERATION. */
+  brick: string;
+}
+
+export interface StorageDesired {
+  node: string;
+  address: string;
+  volume: string;
+  /** This node holds a brick (the role storage); else it only mounts the volume. */
+  server: boolean;
+  brickRoot: string;
+  allowRootFs: boolean;
+  /** Every storage node, in the manifest's order. */
+  servers: StorageServer[];
+  replica: number;
+  arbiter: boolean;
+  /** Option name → value, sorted by name. */
+  options: Record<string, string>;
+  mountPath: string;
+  mountUnit: string;
+  /** The mount unit file's content. */
+  unit: string;
+  /** The glusterd start hook's path and content (storage nodes). */
+  hookPath: string;
+  hook: string;
+  /** The manifest's node names, in order (clients after the volume's maker mount in the same run). */
+  order: string[];
+}
+
+/** A brick as glusterd's volume store lists it, in the volume's order. */
+export interface ObservedBrick {
+  address: string;
+  path: string;
+  uuid: string;
+}
+
+export interface ObservedVolume {
+  id: string;
+  started: boolean;
+  replica: number;
+  arbiter: number;
+  options: Record<string, string>;
+  bricks: ObservedBrick[];
+}
+
+export interface StorageObserved {
+  glusterd: { active: boolean; enabled: boolean };
+  /** This node's glusterd identity (glusterd.info); undefined before its first start. */
+  uuid?: string;
+  /** The pool's other members as this node's glusterd stores them. */
+  peers: { uuid: string; address: string }[];
+  /** The volume as this node's glusterd stores it; undefined when it knows none. */
+  volume?: ObservedVolume;
+  brickRoot: boolean;
+  /** The brick root (or its nearest existing parent) is on the root filesystem. */
+  brickRootOnRootFs: boolean;
+  brickFreeKiB?: number;
+  brickDir: boolean;
+  /** This node's brick process runs. */
+  brickOnline: boolean;
+  hook: boolean;
+  /** The mount unit's file; undefined when missing. */
+  unit?: string;
+  unitEnabled: boolean;
+  mounted: boolean;
+  /** Mounted, but the mount does not answer (its client died: "Transport endpoint is not connected"). */
+  mountBroken: boolean;
+  /** The first storage node only: the pool as `gluster pool list` says, with its connections. */
+  pool?: { uuid: string; address: string; connected: boolean }[];
+  /** The first storage node only: entries waiting to be healed, summed over the bricks. */
+  healPending?: number;
+}
+
+/** systemd's name for the mount unit of `path` (systemd-escape --path --suffix=mount). Pure. */
+export function mountUnitName(path: string): string {
+  const escape = (part: string) =>
+    part.replace(/[^A-Za-z0-9:_.]|^\./g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return `${path.slice(1).split("/").map(escape).join("-")}.mount`;
+}
+
+/** A storage node's brick: under the brick root, named after the volume and the node's generation. Pure. */
+export function brickPath(node: NodeSpec, m: Manifest): string {
+  return `${m.storage?.brickRoot ?? "/data/gluster"}/${m.storage?.volume ?? "shared"}-g${node.generation ?? 1}`;
+}
+
+/** The mount unit for a node: from its own glusterd on a storage node, else the first one. Pure. */
+export function buildMountUnit(node: NodeSpec, m: Manifest): string {
+  const volume = m.storage?.volume ?? "shared";
+  const servers = m.nodes.filter((n) => n.roles.includes("storage"));
+  const server = node.roles.includes("storage");
+  const main = server ? node : (servers[0] as NodeSpec);
+  const backups = servers.filter((n) => n !== main).map((n) => n.address);
+  return [
+    "# Managed by picotrader from cluster.yaml: the GlusterFS volume of the storage section.",
+    "[Unit]",
+    `Description=GlusterFS volume ${volume}`,
+    "Wants=network-online.target",
+    `After=network-online.target${server ? " glusterd.service" : ""}`,
+    "[Mount]",
+    `What=${main.address}:/${volume}`,
+    `Where=${m.storage?.mountPath ?? "/mnt/shared"}`,
+    "Type=glusterfs",
+    `Options=_netdev${backups.length ? `,backup-volfile-servers=${backups.join(":")}` : ""}`,
+    "[Install]",
+    "WantedBy=remote-fs.target",
+    "",
+  ].join("\n");
+}
+
+/** glusterd runs its start hooks on every node of the pool: this one mounts the volume there. Pure. */
+function buildHook(volume: string, unit: string): string {
+  return `#!/bin/sh
+# Managed by picotrader: glusterd runs this on every node of the pool when a volume starts;
+# it mounts the volume ${volume} here.
+case " $* " in *" --volname=${volume} "*) systemctl start --no-block ${shellQuote(unit)} ;; esac
+exit 0
+`;
+}
+
+/** What glusterd names a brick's pid file: its host, then its path with / as -. Pure. */
+function brickPidFile(volume: string, address: string, path: string): string {
+  return `/var/run/gluster/vols/${volume}/${address}-${path.slice(1).replace(/\//g, "-")}.pid`;
+}
+
+/** A command that retries `command` each second until it succeeds, for at most `seconds`, else fails with `why`. Pure. */
+function retry(command: string, seconds: number, why: string): string {
+  return `i=0; until ${command}; do i=$((i+1)); [ $i -ge ${seconds} ] && { echo ${shellQuote(`storage: ${why} (${seconds} s waited)`)} >&2; exit 1; }; sleep 1; done`;
+}
+
+/** `gluster volume set` for each option that differs from the observed ones. Pure. */
+function optionSteps(d: StorageDesired, observed: Record<string, string>): Step[] {
+  return Object.entries(d.options)
+    .filter(([k, v]) => observed[k] !== v)
+    .map(([k, v]) => ({
+      kind: "run" as const,
+      command: `${GLUSTER} volume set ${d.volume} ${k} ${shellQuote(v)}`,
+    }));
+}
+
+/** The steps that probe `addresses` into the pool and wait until each is connected. Pure. */
+function probeSteps(addresses: string[]): Step[] {
+  return addresses.map((a) => ({
+    kind: "run" as const,
+    command: `${retry(`${GLUSTER} peer probe ${a} >/dev/null 2>&1`, 120, `glusterd on ${a} does not accept the probe`)}
+${retry(`${GLUSTER} pool list | awk -v a=${a} '$2 == a && $3 == "Connected" { f = 1 } END { exit !f }'`, 60, `${a} is not connected to the pool`)}`,
+  }));
+}
+
+/** mkdir of the brick root, refused on the root filesystem unless the manifest allows it. Pure. */
+function brickRootSteps(d: StorageDesired, o: StorageObserved): Step[] {
+  if (o.brickRoot) return [];
+  if (o.brickRootOnRootFs && !d.allowRootFs)
+    throw new PicoError(
+      `storage: ${d.brickRoot} on ${d.node} would be on the root filesystem: mount a data partition there first, or set storage.allowRootFs`,
+    );
+  return [{ kind: "run", command: `mkdir -p ${d.brickRoot}` }];
+}
+
+/** A storage node's pool view: its own when it knows the volume, else the first peer's that does. Pure. */
+function volumeView(
+  d: StorageDesired,
+  o: StorageObserved,
+  peers: Peers<StorageObserved>,
+): { via: StorageServer; volume: ObservedVolume } | undefined {
+  const self = d.servers.find((s) => s.name === d.node);
+  if (o.volume && self) return { via: self, volume: o.volume };
+  for (const s of d.servers) {
+    const v = peers[s.name]?.volume;
+    if (v) return { via: s, volume: v };
+  }
+  return undefined;
+}
+
+/** The volume made by the last storage node, once every storage node can be reached. Pure. */
+function planCreate(d: StorageDesired, o: StorageObserved, peers: Peers<StorageObserved>): ChangeDraft[] {
+  const others = d.servers.filter((s) => s.name !== d.node);
+  const unobserved = others.filter((s) => peers[s.name] === undefined);
+  if (unobserved.length > 0)
+    throw new PicoError(
+      `storage: no node knows the volume ${d.volume} yet, and ${unobserved.map((s) => s.name).join(", ")} could not be observed: whether to make it is unknown`,
+    );
+  const last = d.servers[d.servers.length - 1] as StorageServer;
+  if (last.name !== d.node) return [];
+  const layout = `replica ${d.replica}${d.arbiter ? " arbiter 1" : ""}`;
+  const bricks = d.servers.map((s) => `${s.address}:${s.brick}`).join(" ");
+  return [
+    {
+      summary: `make the GlusterFS volume ${d.volume} (${layout}) from the bricks of ${d.servers.map((s) => s.name).join(", ")}, set its options and start it`,
+      action: "create",
+      before: { volume: false },
+      after: {
+        volume: d.volume,
+        layout,
+        bricks: d.servers.map((s) => `${s.name}:${s.brick}`),
+        options: d.options,
+      },
+      steps: [
+        ...probeSteps(others.map((s) => s.address)),
+        {
+          kind: "run",
+          command: `${GLUSTER} volume info ${d.volume} >/dev/null 2>&1 || ${GLUSTER} volume create ${d.volume} ${layout} ${bricks}${d.allowRootFs ? " force" : ""}`,
+        },
+        ...optionSteps(d, {}),
+        {
+          kind: "run",
+          command: `${GLUSTER} volume info ${d.volume} | grep -q '^Status: Started' || ${GLUSTER} volume start ${d.volume}`,
+        },
+        // The start hook mounts it everywhere else; here the mount is waited for.
+        { kind: "run", command: `systemctl start ${shellQuote(d.mountUnit)}` },
+      ],
+      // After every other node of this run (the rolling phase, last storage node last).
+      risk: "restart",
+    },
+  ];
+}
+
+/**
+ * A storage node the volume lists but whose glusterd does not know it: re-imaged. It takes its old
+ * identity back (the UUID its brick is listed under), rejoins the pool through a member, and its
+ * new, empty brick replaces the old one, which heals it from the others. Pure.
+ */
+function planRejoin(
+  d: StorageDesired,
+  o: StorageObserved,
+  via: StorageServer,
+  listed: ObservedBrick,
+): ChangeDraft[] {
+  const me = d.servers.find((s) => s.name === d.node) as StorageServer;
+  if (listed.path === me.brick)
+    throw new PicoError(
+      `storage: ${d.node} lost its brick ${me.brick}, which the volume ${d.volume} still lists: raise its generation (a rebuild brings a new brick, which replaces the old one)`,
+    );
+  const info = `${GLUSTERD}/glusterd.info`;
+  return [
+    {
+      summary: `rejoin ${d.node} to the pool through ${via.name} as ${listed.uuid}, and replace its lost brick ${listed.path} with ${me.brick} (healed from the other bricks)`,
+      action: "create",
+      before: { volume: false, brick: listed.path },
+      after: { volume: d.volume, brick: me.brick },
+      steps: [
+        ...brickRootSteps(d, o),
+        {
+          kind: "run",
+          command: `systemctl stop glusterd && mkdir -p ${GLUSTERD} || exit 1
+if [ -f ${info} ]; then sed -i 's/^UUID=.*/UUID=${listed.uuid}/' ${info}; else printf 'UUID=%s\\n' ${listed.uuid} > ${info}; fi
+systemctl enable -q glusterd && systemctl start glusterd`,
+        },
+        {
+          kind: "run",
+          command: `${retry(`${GLUSTER} peer probe ${via.address} >/dev/null 2>&1`, 60, `${via.address} does not take ${d.node} back`)}
+systemctl restart glusterd || exit 1
+${retry(`[ -f ${GLUSTERD}/vols/${d.volume}/info ]`, 60, `the volume ${d.volume} did not reach ${d.node}`)}`,
+        },
+        {
+          kind: "run",
+          command: `${GLUSTER} volume replace-brick ${d.volume} ${d.address}:${listed.path} ${d.address}:${me.brick} commit force`,
+        },
+        { kind: "run", command: `systemctl start ${shellQuote(d.mountUnit)}` },
+      ],
+      risk: "restart",
+    },
+  ];
+}
+
+/** Bricks of the volume in replica sets, in its order. Pure. */
+function replicaSets(v: ObservedVolume): ObservedBrick[][] {
+  const sets: ObservedBrick[][] = [];
+  for (let i = 0; i < v.bricks.length; i += v.replica) sets.push(v.bricks.slice(i, i + v.replica));
+  return sets;
+}
+
+/**
+ * What the first storage node does for the volume: start it, set its options, add the bricks of
+ * new storage nodes, drain and remove those of nodes the manifest no longer has. Pure.
+ */
+function planVolume(d: StorageDesired, v: ObservedVolume): ChangeDraft[] {
+  const changes: ChangeDraft[] = [];
+  if (!v.started)
+    changes.push({
+      summary: `start the GlusterFS volume ${d.volume}`,
+      before: { started: false },
+      after: { started: true },
+      steps: [{ kind: "run", command: `${GLUSTER} volume start ${d.volume}` }],
+    });
+  const options = optionSteps(d, v.options);
+  if (options.length > 0) {
+    const differ = Object.keys(d.options).filter((k) => v.options[k] !== d.options[k]);
+    changes.push({
+      summary: `set ${differ.map((k) => `${k} ${v.options[k] ?? "(default)"} -> ${d.options[k]}`).join(", ")} on the volume ${d.volume}`,
+      before: Object.fromEntries(differ.map((k) => [k, v.options[k] ?? null])),
+      after: Object.fromEntries(differ.map((k) => [k, d.options[k]])),
+      steps: options,
+    });
+  }
+  const listed = new Set(v.bricks.map((b) => b.address));
+  const added = d.servers.filter((s) => !listed.has(s.address));
+  if (added.length > 0) {
+    if (added.length % v.replica !== 0)
+      throw new PicoError(
+        `storage: ${added.map((s) => s.name).join(", ")} would join the volume ${d.volume}, which takes bricks in sets of ${v.replica}`,
+      );
+    changes.push({
+      summary: `add the bricks of ${added.map((s) => s.name).join(", ")} to the volume ${d.volume} (files are spread to them only by a rebalance, asked for by hand)`,
+      action: "create",
+      before: { bricks: v.bricks.map((b) => `${b.address}:${b.path}`) },
+      after: {
+        bricks: [
+          ...v.bricks.map((b) => `${b.address}:${b.path}`),
+          ...added.map((s) => `${s.address}:${s.brick}`),
+        ],
+      },
+      steps: [
+        ...probeSteps(added.map((s) => s.address)),
+        {
+          kind: "run",
+          command: `${GLUSTER} volume add-brick ${d.volume} ${added.map((s) => `${s.address}:${s.brick}`).join(" ")}`,
+        },
+      ],
+      risk: "restart",
+    });
+  }
+  const wanted = new Set(d.servers.map((s) => s.address));
+  const gone = replicaSets(v).filter((set) => set.some((b) => !wanted.has(b.address)));
+  const partial = gone.filter((set) => set.some((b) => wanted.has(b.address)));
+  if (partial.length > 0)
+    throw new PicoError(
+      `storage: the manifest drops ${partial
+        .flat()
+        .filter((b) => !wanted.has(b.address))
+        .map((b) => b.address)
+        .join(", ")} but not the rest of its replica set: a volume loses whole replica sets only`,
+    );
+  if (gone.length > 0) {
+    const bricks = gone.flat().map((b) => `${b.address}:${b.path}`);
+    const list = bricks.join(" ");
+    changes.push({
+      summary: `move the files off ${bricks.join(", ")}, then remove those bricks from the volume ${d.volume} and their nodes from the pool`,
+      action: "remove",
+      before: { bricks: v.bricks.map((b) => `${b.address}:${b.path}`) },
+      after: { bricks: v.bricks.filter((b) => wanted.has(b.address)).map((b) => `${b.address}:${b.path}`) },
+      steps: [
+        {
+          kind: "run",
+          command: `${GLUSTER} volume remove-brick ${d.volume} ${list} status >/dev/null 2>&1 || ${GLUSTER} volume remove-brick ${d.volume} ${list} start`,
+        },
+        {
+          kind: "run",
+          // Every brick's migration must say completed; a failed one stops here, nothing removed.
+          command: `i=0; while :; do s=$(${GLUSTER} volume remove-brick ${d.volume} ${list} status) || exit 1
+echo "$s" | grep -q failed && { echo "storage: moving the files off failed:" >&2; echo "$s" >&2; exit 1; }
+[ "$(echo "$s" | grep -c completed)" -ge ${gone.flat().length} ] && break
+i=$((i+1)); [ $i -ge 3600 ] && { echo "storage: moving the files off took more than an hour; the bricks stay" >&2; exit 1; }; sleep 1; done`,
+        },
+        { kind: "run", command: `${GLUSTER} volume remove-brick ${d.volume} ${list} commit` },
+        ...[...new Set(gone.flat().map((b) => b.address))].map((a) => ({
+          kind: "run" as const,
+          command: `${GLUSTER} peer detach ${a}`,
+        })),
+      ],
+      risk: "destroy",
+    });
+  }
+  return changes;
+}
+
+/** A storage node's own part: glusterd, its brick root, the start hook, its membership. Pure. */
+function planServer(d: StorageDesired, o: StorageObserved, peers: Peers<StorageObserved>): ChangeDraft[] {
+  const changes: ChangeDraft[] = [];
+  const setup = brickRootSteps(d, o);
+  if (!o.glusterd.active || !o.glusterd.enabled || setup.length > 0)
+    changes.push({
+      summary: [
+        ...(setup.length ? [`make the brick root ${d.brickRoot}`] : []),
+        ...(o.glusterd.active && o.glusterd.enabled
+          ? []
+          : [`${o.glusterd.enabled ? "" : "enable and "}start glusterd`]),
+      ].join("; "),
+      before: { glusterd: o.glusterd, brickRoot: o.brickRoot },
+      after: { glusterd: { active: true, enabled: true }, brickRoot: true },
+      steps: [...setup, { kind: "run", command: "systemctl enable -q glusterd && systemctl start glusterd" }],
+    });
+  if (!o.hook)
+    changes.push({
+      summary: `write the start hook that mounts the volume ${d.volume} on this node`,
+      before: { hook: false },
+      after: { hook: d.hookPath },
+      steps: [
+        { kind: "write", path: d.hookPath, content: d.hook, owner: "root", group: "root", mode: "0755" },
+      ],
+    });
+  const me = d.servers.find((s) => s.name === d.node) as StorageServer;
+  const view = volumeView(d, o, peers);
+  if (!view) return [...changes, ...planCreate(d, o, peers)];
+  const listed = view.volume.bricks.find((b) => b.address === d.address);
+  if (!o.volume) {
+    // Not in the volume yet: a new node is added by the first storage node; a listed one lost its state.
+    return listed ? [...changes, ...planRejoin(d, o, view.via, listed)] : changes;
+  }
+  if (listed && listed.path !== me.brick)
+    changes.push({
+      summary: `replace ${d.node}'s brick ${listed.path} with ${me.brick} (its generation changed; healed from the other bricks)`,
+      before: { brick: listed.path },
+      after: { brick: me.brick },
+      steps: [
+        ...brickRootSteps(d, o),
+        {
+          kind: "run",
+          command: `${GLUSTER} volume replace-brick ${d.volume} ${d.address}:${listed.path} ${d.address}:${me.brick} commit force`,
+        },
+      ],
+      risk: "restart",
+    });
+  else if (listed && o.volume.started && o.glusterd.active && !o.brickOnline)
+    changes.push({
+      summary: `start ${d.node}'s brick process of the volume ${d.volume} (it is not running)`,
+      before: { brickOnline: false },
+      after: { brickOnline: true },
+      steps: [{ kind: "run", command: `${GLUSTER} volume start ${d.volume} force` }],
+    });
+  if ((d.servers[0] as StorageServer).name === d.node) changes.push(...planVolume(d, o.volume));
+  return changes;
+}
+
+/** Whether the volume runs, as this node can tell: its own glusterd, or (a client) the storage nodes'. Pure. */
+function volumeStarted(d: StorageDesired, o: StorageObserved, peers: Peers<StorageObserved>): boolean {
+  if (d.server) return o.volume?.started === true;
+  return d.servers.some((s) => peers[s.name]?.volume?.started === true);
+}
+
+/** The mount unit, and the mount itself once the volume runs. Pure. */
+function planMount(d: StorageDesired, o: StorageObserved, peers: Peers<StorageObserved>): ChangeDraft[] {
+  const unit = shellQuote(d.mountUnit);
+  const started = volumeStarted(d, o, peers);
+  const changes: ChangeDraft[] = [];
+  const rewrite = o.unit?.trimEnd() !== d.unit.trimEnd();
+  // A client listed after the node that makes the volume in this run waits for it (rolling phase).
+  const maker = d.servers[d.servers.length - 1] as StorageServer;
+  const madeBefore =
+    !d.server &&
+    !started &&
+    d.order.indexOf(maker.name) < d.order.indexOf(d.node) &&
+    peers[maker.name] !== undefined;
+  const mountNow = started && (rewrite || !o.mounted || o.mountBroken);
+  if (rewrite || !o.unitEnabled || mountNow || madeBefore) {
+    const steps: Step[] = [];
+    if (rewrite)
+      steps.push(
+        {
+          kind: "write",
+          path: `/etc/systemd/system/${d.mountUnit}`,
+          content: d.unit,
+          owner: "root",
+          group: "root",
+          mode: "0644",
+        },
+        { kind: "run", command: "systemctl daemon-reload" },
+      );
+    steps.push({ kind: "run", command: `mkdir -p ${d.mountPath} && systemctl enable -q ${unit}` });
+    if (o.mountBroken) steps.push({ kind: "run", command: `umount -l ${d.mountPath}` });
+    if (mountNow)
+      steps.push({
+        kind: "run",
+        command: `systemctl ${o.mounted && !o.mountBroken ? "restart" : "start"} ${unit}`,
+      });
+    else if (madeBefore)
+      steps.push({
+        kind: "run",
+        command: retry(
+          `systemctl start ${unit} 2>/dev/null`,
+          180,
+          `the volume ${d.volume} could not be mounted`,
+        ),
+      });
+    const what = [
+      ...(rewrite ? [`${o.unit === undefined ? "write" : "rewrite"} ${d.mountUnit}`] : []),
+      ...(o.unitEnabled ? [] : ["enable it"]),
+      ...(o.mountBroken ? [`unmount the dead mount at ${d.mountPath}`] : []),
+      ...(mountNow || madeBefore
+        ? [`mount the volume ${d.volume} at ${d.mountPath}`]
+        : [`mount at ${d.mountPath} once the volume ${d.volume} runs`]),
+    ];
+    changes.push({
+      summary: what.join("; "),
+      before: {
+        unit: o.unit === undefined ? "(missing)" : rewrite ? "(differs)" : "ok",
+        enabled: o.unitEnabled,
+        mounted: o.mounted,
+        broken: o.mountBroken,
+      },
+      after: { unit: "ok", enabled: true, mounted: started || madeBefore },
+      steps,
+      ...(madeBefore ? { risk: "restart" as const } : {}),
+    });
+  }
+  return changes;
+}
+
+export const storage: Reconciler<StorageDesired, StorageObserved> = {
+  name: "storage",
+  rolling: true,
+  after: ["packages", "firewall", "hosts"],
+  applies: (_node, m) => m.storage !== undefined,
+  desired(node, m) {
+    const s = m.storage ?? {};
+    const volume = s.volume ?? "shared";
+    const replica = s.replica ?? 3;
+    const mountPath = s.mountPath ?? "/mnt/shared";
+    const mountUnit = mountUnitName(mountPath);
+    const options = { ...DEFAULT_VOLUME_OPTIONS, ...(s.options ?? {}) };
+    return {
+      node: node.name,
+      address: node.address,
+      volume,
+      server: node.roles.includes("storage"),
+      brickRoot: s.brickRoot ?? "/data/gluster",
+      allowRootFs: s.allowRootFs ?? false,
+      servers: m.nodes
+        .filter((n) => n.roles.includes("storage"))
+        .map((n) => ({ name: n.name, address: n.address, brick: brickPath(n, m) })),
+      replica,
+      arbiter: s.arbiter ?? replica === 3,
+      options: Object.fromEntries(Object.entries(options).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      mountPath,
+      mountUnit,
+      unit: buildMountUnit(node, m),
+      hookPath: `${GLUSTERD}/hooks/1/start/post/S90picotrader-mount-${volume}.sh`,
+      hook: buildHook(volume, mountUnit),
+      order: m.nodes.map((n) => n.name),
+    };
+  },
+  units: ["glusterd"],
+  probe: (d) => {
+    const unitFile = shellQuote(`/etc/systemd/system/${d.mountUnit}`);
+    const mount = `unit_state ${shellQuote(d.mountUnit)}; [ "$unit_enabled" = enabled ] && echo unit-enabled=yes
+if awk -v p=${shellQuote(d.mountPath)} '$2 == p && $3 == "fuse.glusterfs" { f = 1 } END { exit !f }' /proc/self/mounts; then
+  echo mounted=yes; timeout 5 stat -f ${shellQuote(d.mountPath)} >/dev/null 2>&1 || echo mount-broken=yes
+fi
+if [ -f ${unitFile} ]; then echo '--- unit'; cat ${unitFile}; fi`;
+    if (!d.server) return `${mount}\ntrue`;
+    const me = d.servers.find((s) => s.name === d.node) as StorageServer;
+    const vol = `${GLUSTERD}/vols/${d.volume}`;
+    const first = (d.servers[0] as StorageServer).name === d.node;
+    return `unit_state glusterd; printf 'glusterd-active=%s\\nglusterd-enabled=%s\\n' "$unit_active" "$unit_enabled"
+[ -f ${GLUSTERD}/glusterd.info ] && sed -n 's/^UUID=/uuid=/p' ${GLUSTERD}/glusterd.info
+awk -F= '$1 == "uuid" { u[FILENAME] = $2 } $1 == "hostname1" { h[FILENAME] = $2 } END { for (f in u) print "peer", u[f], h[f] }' ${GLUSTERD}/peers/* 2>/dev/null
+if [ -f ${vol}/info ]; then
+  awk -F= 'FILENAME ~ /\\/info$/ { print "vol", $0; next } { b = FILENAME; sub(/.*\\//, "", b) } $1 == "uuid" { u[b] = $2 } $1 == "hostname" { h[b] = $2 } $1 == "path" { p[b] = $2 } END { for (b in u) print "brickfile", b, u[b], h[b], p[b] }' ${vol}/info ${vol}/bricks/* 2>/dev/null
+fi
+p=${shellQuote(d.brickRoot)}; [ -d "$p" ] && echo brick-root=yes
+while [ ! -e "$p" ]; do p=\${p%/*}; [ -n "$p" ] || p=/; done
+df -Pk / "$p" | awk 'NR == 2 { r = $6 } NR == 3 { print "brick-free-kib=" $4; if ($6 == r) print "brick-root-on-rootfs=yes" }'
+[ -d ${shellQuote(me.brick)} ] && echo brick-dir=yes
+pid=; read pid < ${brickPidFile(d.volume, d.address, me.brick)} 2>/dev/null
+comm=; [ -n "$pid" ] && read comm < /proc/$pid/comm 2>/dev/null; [ "$comm" = glusterfsd ] && echo brick-online=yes
+[ -f ${d.hookPath} ] && [ "$(cat ${d.hookPath})" = ${shellQuote(d.hook.trimEnd())} ] && echo hook=yes
+${
+  first
+    ? `if [ "$unit_active" = active ]; then
+  ${GLUSTER} pool list 2>/dev/null | awk 'NR > 1 { print "pool", $1, $2, $3 }'
+  [ -f ${vol}/info ] && ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '/^Number of entries:/ { s += $4; n++ } END { if (n) print "heal-pending=" s }'
+fi`
+    : ""
+}
+${mount}
+true`;
+  },
+  parse(output) {
+    const [head = "", unitText] = output.split(/^--- unit\n/m);
+    const lines = head.split("\n");
+    const has = (l: string) => lines.includes(l);
+    const value = (key: string) => lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1);
+    const peers = lines
+      .filter((l) => l.startsWith("peer "))
+      .map((l) => l.split(" "))
+      .filter((f) => f.length >= 3)
+      .map((f) => ({ uuid: f[1] as string, address: f[2] as string }))
+      .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+    const info: Record<string, string> = {};
+    for (const l of lines.filter((x) => x.startsWith("vol "))) {
+      const i = l.indexOf("=");
+      if (i > 4) info[l.slice(4, i)] = l.slice(i + 1);
+    }
+    const files = new Map(
+      lines
+        .filter((l) => l.startsWith("brickfile "))
+        .map((l) => l.split(" "))
+        .map((f) => [f[1] as string, { uuid: f[2] ?? "", address: f[3] ?? "", path: f[4] ?? "" }] as const),
+    );
+    const bricks: ObservedBrick[] = [];
+    for (let i = 0; info[`brick-${i}`] !== undefined; i++) {
+      const b = files.get(info[`brick-${i}`] as string);
+      if (b) bricks.push(b);
+    }
+    const settings = new Set([
+      "type",
+      "count",
+      "status",
+      "sub_count",
+      "replica_count",
+      "arbiter_count",
+      "disperse_count",
+      "redundancy_count",
+      "version",
+      "transport-type",
+      "volume-id",
+      "username",
+      "password",
+      "op-version",
+      "client-op-version",
+      "quota-version",
+      "tier-enabled",
+      "parent_volname",
+      "restored_from_snap",
+      "snap-max-hard-limit",
+    ]);
+    const volume: ObservedVolume | undefined =
+      info["volume-id"] === undefined
+        ? undefined
+        : {
+            id: info["volume-id"],
+            started: info.status === "1",
+            replica: Number(info.replica_count ?? "1"),
+            arbiter: Number(info.arbiter_count ?? "0"),
+            options: Object.fromEntries(
+              Object.entries(info)
+                .filter(([k]) => !settings.has(k) && !/^brick-\d+$/.test(k))
+                .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+            ),
+            bricks,
+          };
+    const pool = lines
+      .filter((l) => l.startsWith("pool "))
+      .map((l) => l.split(" "))
+      .map((f) => ({ uuid: f[1] ?? "", address: f[2] ?? "", connected: f[3] === "Connected" }));
+    const free = value("brick-free-kib");
+    const heal = value("heal-pending");
+    return {
+      glusterd: { active: has("glusterd-active=active"), enabled: has("glusterd-enabled=enabled") },
+      ...(value("uuid") ? { uuid: value("uuid") } : {}),
+      peers,
+      ...(volume ? { volume } : {}),
+      brickRoot: has("brick-root=yes"),
+      brickRootOnRootFs: has("brick-root-on-rootfs=yes"),
+      ...(free !== undefined ? { brickFreeKiB: Number(free) } : {}),
+      brickDir: has("brick-dir=yes"),
+      brickOnline: has("brick-online=yes"),
+      hook: has("hook=yes"),
+      ...(unitText === undefined ? {} : { unit: unitText }),
+      unitEnabled: has("unit-enabled=yes"),
+      mounted: has("mounted=yes"),
+      mountBroken: has("mount-broken=yes"),
+      ...(pool.length > 0 ? { pool } : {}),
+      ...(heal !== undefined ? { healPending: Number(heal) } : {}),
+    };
+  },
+  plan(d, o, peers) {
+    const server = d.server ? planServer(d, o, peers) : [];
+    // The unit before the volume's changes: the maker's start hook and its own mount use it.
+    return [...planMount(d, o, peers), ...server];
+  },
+  // Free space, heal counts and the pool's connections move by themselves.
+  stableFacts: (o) => ({ ...o, brickFreeKiB: undefined, healPending: undefined, pool: undefined }),
+};
