@@ -147,6 +147,16 @@ function brickPidFile(volume: string, address: string, path: string): string {
   return `/var/run/gluster/vols/${volume}/${address}-${path.slice(1).replace(/\//g, "-")}.pid`;
 }
 
+/** Waits until this node's brick process runs (its pid file names a live glusterfsd). Pure. */
+function brickOnlineWait(d: StorageDesired): string {
+  const me = d.servers.find((s) => s.name === d.node) as StorageServer;
+  return retry(
+    `{ read pid < ${brickPidFile(d.volume, d.address, me.brick)} && read comm < /proc/$pid/comm && [ "$comm" = glusterfsd ]; } 2>/dev/null`,
+    30,
+    `the brick ${me.brick} did not start`,
+  );
+}
+
 /** A command that retries `command` each second until it succeeds, for at most `seconds`, else fails with `why`. Pure. */
 function retry(command: string, seconds: number, why: string): string {
   return `i=0; until ${command}; do i=$((i+1)); [ $i -ge ${seconds} ] && { echo ${shellQuote(`storage: ${why} (${seconds} s waited)`)} >&2; exit 1; }; sleep 1; done`;
@@ -298,8 +308,17 @@ function replicaSets(v: ObservedVolume): ObservedBrick[][] {
  * What the first storage node does for the volume: start it, set its options, add the bricks of
  * new storage nodes, drain and remove those of nodes the manifest no longer has. Pure.
  */
-function planVolume(d: StorageDesired, v: ObservedVolume): ChangeDraft[] {
+function planVolume(d: StorageDesired, v: ObservedVolume, healPending: number | undefined): ChangeDraft[] {
   const changes: ChangeDraft[] = [];
+  // The self-heal daemons heal by themselves; one that missed a brick's return waits for its next
+  // crawl (10 minutes): the index heal is started now instead.
+  if (v.started && healPending !== undefined && healPending > 0)
+    changes.push({
+      summary: `heal the ${healPending} entr${healPending === 1 ? "y" : "ies"} of the volume ${d.volume} that some brick lacks`,
+      before: { healPending },
+      after: { healPending: 0 },
+      steps: [{ kind: "run", command: `${GLUSTER} volume heal ${d.volume}` }],
+    });
   if (!v.started)
     changes.push({
       summary: `start the GlusterFS volume ${d.volume}`,
@@ -402,7 +421,14 @@ function planServer(d: StorageDesired, o: StorageObserved, peers: Peers<StorageO
       ].join("; "),
       before: { glusterd: o.glusterd, brickRoot: o.brickRoot },
       after: { glusterd: { active: true, enabled: true }, brickRoot: true },
-      steps: [...setup, { kind: "run", command: "systemctl enable -q glusterd && systemctl start glusterd" }],
+      steps: [
+        ...setup,
+        { kind: "run", command: "systemctl enable -q glusterd && systemctl start glusterd" },
+        // glusterd starts the brick of a started volume by itself, a moment later: waited for.
+        ...(o.volume?.started && o.volume.bricks.some((b) => b.address === d.address)
+          ? [{ kind: "run" as const, command: brickOnlineWait(d) }]
+          : []),
+      ],
     });
   if (!o.hook)
     changes.push({
@@ -440,9 +466,13 @@ function planServer(d: StorageDesired, o: StorageObserved, peers: Peers<StorageO
       summary: `start ${d.node}'s brick process of the volume ${d.volume} (it is not running)`,
       before: { brickOnline: false },
       after: { brickOnline: true },
-      steps: [{ kind: "run", command: `${GLUSTER} volume start ${d.volume} force` }],
+      steps: [
+        { kind: "run", command: `${GLUSTER} volume start ${d.volume} force` },
+        { kind: "run", command: brickOnlineWait(d) },
+      ],
     });
-  if ((d.servers[0] as StorageServer).name === d.node) changes.push(...planVolume(d, o.volume));
+  if ((d.servers[0] as StorageServer).name === d.node)
+    changes.push(...planVolume(d, o.volume, o.healPending));
   return changes;
 }
 
@@ -465,8 +495,8 @@ function planMount(d: StorageDesired, o: StorageObserved, peers: Peers<StorageOb
     !started &&
     d.order.indexOf(maker.name) < d.order.indexOf(d.node) &&
     peers[maker.name] !== undefined;
-  const mountNow = started && (rewrite || !o.mounted || o.mountBroken);
-  if (rewrite || !o.unitEnabled || mountNow || madeBefore) {
+  const mountNow = (started || madeBefore) && (rewrite || !o.mounted || o.mountBroken);
+  if (rewrite || !o.unitEnabled || mountNow) {
     const steps: Step[] = [];
     if (rewrite)
       steps.push(
@@ -482,12 +512,12 @@ function planMount(d: StorageDesired, o: StorageObserved, peers: Peers<StorageOb
       );
     steps.push({ kind: "run", command: `mkdir -p ${d.mountPath} && systemctl enable -q ${unit}` });
     if (o.mountBroken) steps.push({ kind: "run", command: `umount -l ${d.mountPath}` });
-    if (mountNow)
+    if (mountNow && started)
       steps.push({
         kind: "run",
         command: `systemctl ${o.mounted && !o.mountBroken ? "restart" : "start"} ${unit}`,
       });
-    else if (madeBefore)
+    else if (mountNow)
       steps.push({
         kind: "run",
         command: retry(
@@ -500,7 +530,7 @@ function planMount(d: StorageDesired, o: StorageObserved, peers: Peers<StorageOb
       ...(rewrite ? [`${o.unit === undefined ? "write" : "rewrite"} ${d.mountUnit}`] : []),
       ...(o.unitEnabled ? [] : ["enable it"]),
       ...(o.mountBroken ? [`unmount the dead mount at ${d.mountPath}`] : []),
-      ...(mountNow || madeBefore
+      ...(mountNow
         ? [`mount the volume ${d.volume} at ${d.mountPath}`]
         : [`mount at ${d.mountPath} once the volume ${d.volume} runs`]),
     ];
@@ -512,9 +542,9 @@ function planMount(d: StorageDesired, o: StorageObserved, peers: Peers<StorageOb
         mounted: o.mounted,
         broken: o.mountBroken,
       },
-      after: { unit: "ok", enabled: true, mounted: started || madeBefore },
+      after: { unit: "ok", enabled: true, mounted: mountNow || o.mounted },
       steps,
-      ...(madeBefore ? { risk: "restart" as const } : {}),
+      ...(mountNow && !started ? { risk: "restart" as const } : {}),
     });
   }
   return changes;
