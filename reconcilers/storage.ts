@@ -254,12 +254,7 @@ function planCreate(d: StorageDesired, o: StorageObserved, peers: Peers<StorageO
  * identity back (the UUID its brick is listed under), rejoins the pool through a member, and its
  * new, empty brick replaces the old one, which heals it from the others. Pure.
  */
-function planRejoin(
-  d: StorageDesired,
-  o: StorageObserved,
-  via: StorageServer,
-  listed: ObservedBrick,
-): ChangeDraft[] {
+function planRejoin(d: StorageDesired, via: StorageServer, listed: ObservedBrick): ChangeDraft[] {
   const me = d.servers.find((s) => s.name === d.node) as StorageServer;
   if (listed.path === me.brick)
     throw new PicoError(
@@ -273,7 +268,6 @@ function planRejoin(
       before: { volume: false, brick: listed.path },
       after: { volume: d.volume, brick: me.brick },
       steps: [
-        ...brickRootSteps(d, o),
         {
           kind: "run",
           command: `systemctl stop glusterd && mkdir -p ${GLUSTERD} || exit 1
@@ -445,7 +439,7 @@ function planServer(d: StorageDesired, o: StorageObserved, peers: Peers<StorageO
   const listed = view.volume.bricks.find((b) => b.address === d.address);
   if (!o.volume) {
     // Not in the volume yet: a new node is added by the first storage node; a listed one lost its state.
-    return listed ? [...changes, ...planRejoin(d, o, view.via, listed)] : changes;
+    return listed ? [...changes, ...planRejoin(d, view.via, listed)] : changes;
   }
   if (listed && listed.path !== me.brick)
     changes.push({
@@ -453,7 +447,6 @@ function planServer(d: StorageDesired, o: StorageObserved, peers: Peers<StorageO
       before: { brick: listed.path },
       after: { brick: me.brick },
       steps: [
-        ...brickRootSteps(d, o),
         {
           kind: "run",
           command: `${GLUSTER} volume replace-brick ${d.volume} ${d.address}:${listed.path} ${d.address}:${me.brick} commit force`,

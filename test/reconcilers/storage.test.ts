@@ -1,0 +1,115 @@
+// The storage concern's decisions beyond its fixture table: what it refuses to plan (a brick on the
+// root filesystem, a volume made without seeing every storage node, a replica set cut in half, a
+// lost brick at the same path), and the mount unit's name as systemd escapes it.
+import t from "tap";
+import { mountUnitName, storage, type StorageObserved } from "../../reconcilers/storage.js";
+import type { Manifest } from "../../src/manifest/types.generated.js";
+
+const manifest = (storageNodes: number, extra: object = {}) =>
+  ({
+    cluster: { name: "c", subnet: "10.1.0.0/24" },
+    storage: extra,
+    nodes: Array.from({ length: storageNodes }, (_, i) => ({
+      name: `n${i + 1}`,
+      address: `10.1.0.1${i + 1}`,
+      roles: ["storage"],
+    })),
+  }) as unknown as Manifest;
+const inputs = { secrets: {}, files: {}, imageParts: [], partSize: 0 };
+const m = manifest(3);
+const desired = (i: number, mm = m) => storage.desired(mm.nodes[i] as Manifest["nodes"][number], mm, inputs);
+const fresh: StorageObserved = {
+  glusterd: { active: false, enabled: false },
+  peers: [],
+  brickRoot: false,
+  brickRootOnRootFs: false,
+  brickDir: false,
+  brickOnline: false,
+  hook: false,
+  unitEnabled: false,
+  mounted: false,
+  mountBroken: false,
+};
+
+t.test("the mount unit's name is systemd's escape of the path", async (t) => {
+  t.equal(mountUnitName("/mnt/shared"), "mnt-shared.mount");
+  t.equal(mountUnitName("/srv/my-share/v1.2"), "srv-my\\x2dshare-v1.2.mount");
+  t.equal(mountUnitName("/mnt/a+b"), "mnt-a\\x2bb.mount");
+});
+
+t.test("a brick root that would be on the root filesystem is refused unless allowed", async (t) => {
+  t.throws(
+    () => storage.plan(desired(0), { ...fresh, brickRootOnRootFs: true }, {}),
+    /root filesystem.*allowRootFs/,
+  );
+  const allowed = manifest(3, { allowRootFs: true });
+  const changes = storage.plan(
+    desired(0, allowed),
+    { ...fresh, brickRootOnRootFs: true },
+    { n2: fresh, n3: fresh },
+  );
+  t.ok(changes.some((c) => c.steps.some((s) => s.kind === "run" && s.command === "mkdir -p /data/gluster")));
+  const maker = storage.plan(
+    desired(2, allowed),
+    { ...fresh, brickRootOnRootFs: true },
+    { n1: fresh, n2: fresh },
+  );
+  t.ok(
+    maker.some((c) => c.steps.some((s) => s.kind === "run" && / volume create .* force$/.test(s.command))),
+    "GlusterFS's own check is overridden only then",
+  );
+});
+
+t.test("no volume is made unless every storage node was observed", async (t) => {
+  t.throws(() => storage.plan(desired(2), fresh, { n1: fresh, n2: undefined }), /n2 could not be observed/);
+  t.same(
+    storage
+      .plan(desired(0), fresh, { n2: fresh, n3: fresh })
+      .filter((c) => /make the GlusterFS volume/.test(c.summary)),
+    [],
+    "only the last storage node makes it",
+  );
+});
+
+const volume = (addresses: string[]) => ({
+  id: "v",
+  started: true,
+  replica: 3,
+  arbiter: 1,
+  options: { "cluster.quorum-type": "auto", "cluster.server-quorum-type": "server" },
+  bricks: addresses.map((address, i) => ({ uuid: `u${i}`, address, path: "/data/gluster/shared-g1" })),
+});
+const member = (addresses: string[]): StorageObserved => ({
+  ...fresh,
+  glusterd: { active: true, enabled: true },
+  volume: volume(addresses),
+  brickRoot: true,
+  brickDir: true,
+  brickOnline: true,
+  hook: true,
+  unit: desired(0).unit,
+  unitEnabled: true,
+  mounted: true,
+});
+
+t.test("a replica set is removed whole, never half", async (t) => {
+  const six = ["10.1.0.11", "10.1.0.12", "10.1.0.13", "10.1.0.14", "10.1.0.15", "10.1.0.16"];
+  const five = manifest(5, { replica: 2 });
+  t.throws(
+    () => storage.plan(desired(0, five), { ...member(six), volume: { ...volume(six), replica: 2 } }, {}),
+    /drops 10\.1\.0\.16 but not the rest of its replica set/,
+  );
+});
+
+t.test("a node that lost its brick at the same path is told to raise its generation", async (t) => {
+  const listed = ["10.1.0.11", "10.1.0.12", "10.1.0.13"];
+  t.throws(
+    () =>
+      storage.plan(
+        desired(2),
+        { ...fresh, glusterd: { active: true, enabled: true }, brickRoot: true },
+        { n1: member(listed) },
+      ),
+    /n3 lost its brick \/data\/gluster\/shared-g1.*raise its generation/,
+  );
+});
