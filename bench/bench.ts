@@ -179,6 +179,7 @@ async function benchSize(bin: string, nodes: number, first: boolean): Promise<vo
     );
     if (WITH_ANSIBLE) await compareAnsible(bin, lab, file);
     if (first) {
+      if (readFileSync(file, "utf8").includes("\nstorage:")) await storageFigures(lab);
       if (readFileSync(file, "utf8").includes("\npostgres:")) await datastoreFigures(lab);
       await keptSessions(lab, file);
       await slowNodes(bin, lab, file);
@@ -209,13 +210,7 @@ async function datastoreFigures(lab: LabState): Promise<void> {
   const members = lab.nodes.slice(0, 3).map((n) => n.name);
   const rss: string[] = [];
   for (const node of members) {
-    const r = await onNode(lab, node, "ps -o rss=,comm= -C etcd,patroni,postgres");
-    const by = new Map<string, number>();
-    for (const [kb, comm] of r.stdout
-      .trim()
-      .split("\n")
-      .map((l) => l.trim().split(/\s+/)))
-      by.set(comm ?? "?", (by.get(comm ?? "?") ?? 0) + Number(kb) / 1024);
+    const by = await rssByCommand(lab, node, ["etcd", "patroni", "postgres"]);
     const total = [...by.values()].reduce((a, b) => a + b, 0);
     rss.push(
       `${node} ${total.toFixed(0)} MB (etcd ${(by.get("etcd") ?? 0).toFixed(0)}, Patroni ${(by.get("patroni") ?? 0).toFixed(0)}, PostgreSQL ${(by.get("postgres") ?? 0).toFixed(0)})`,
@@ -244,6 +239,76 @@ async function datastoreFigures(lab: LabState): Promise<void> {
     `  failover (Patroni ttl 30 s, loop_wait 10 s): ${old} lost its power; ${now ?? "no one"} led ${s(Date.now() - cutAt)} later (wall)`,
   );
   await labStart(lab.name, old);
+}
+
+/** Resident memory (MB) of the processes named `names` on a node, by command name. */
+async function rssByCommand(lab: LabState, node: string, names: string[]): Promise<Map<string, number>> {
+  const r = await onNode(lab, node, `ps -o rss=,comm= -C ${names.join(",")}`);
+  const by = new Map<string, number>();
+  for (const [kb, comm] of r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/)))
+    if (comm) by.set(comm, (by.get(comm) ?? 0) + Number(kb) / 1024);
+  return by;
+}
+
+/**
+ * The shared volume's figures on a converged lab: the idle resident memory of GlusterFS per node;
+ * the write throughput through node1's mount against a plain folder of the same node (this
+ * machine's disk under both); the heal after an outage: node2 is powered off cleanly, files are
+ * written through node1, node2 is started, and the time until nothing is left to heal.
+ */
+async function storageFigures(lab: LabState): Promise<void> {
+  const servers = lab.nodes.slice(0, 3).map((n) => n.name);
+  const rss: string[] = [];
+  for (const node of servers) {
+    const by = await rssByCommand(lab, node, ["glusterd", "glusterfsd", "glusterfs"]);
+    const total = [...by.values()].reduce((a, b) => a + b, 0);
+    rss.push(
+      `${node} ${total.toFixed(0)} MB (glusterd ${(by.get("glusterd") ?? 0).toFixed(0)}, brick ${(by.get("glusterfsd") ?? 0).toFixed(0)}, self-heal daemon and FUSE client ${(by.get("glusterfs") ?? 0).toFixed(0)})`,
+    );
+  }
+  console.log(`  shared volume, idle resident memory: ${rss.join("; ")}`);
+  const write = async (path: string) => {
+    const r = await onNode(
+      lab,
+      "node1",
+      `dd if=/dev/zero of=${path} bs=1M count=256 conv=fsync 2>&1 | tail -n 1; rm -f ${path}`,
+    );
+    return r.stdout.trim().replace(/^.*copied, /, "");
+  };
+  const rounds: string[] = [];
+  for (let i = 0; i < 3; i++)
+    rounds.push(
+      `volume ${await write("/mnt/shared/bench.bin")} | local ${await write("/var/tmp/bench.bin")}`,
+    );
+  console.log(
+    `  write of 256 MiB (dd, fsync), through node1's mount | to a folder of node1, alternating: ${rounds.join("; ")}`,
+  );
+  const pending = async () => {
+    const r = await onNode(lab, "node1", "gluster volume heal shared statistics heal-count");
+    const counts = [...r.stdout.matchAll(/^Number of entries: (\d+)$/gm)].map((m) => Number(m[1]));
+    return counts.length === servers.length ? counts.reduce((a, b) => a + b, 0) : -1;
+  };
+  await labStop(lab.name, "node2");
+  await onNode(
+    lab,
+    "node1",
+    "for i in $(seq 1 100); do head -c 1048576 /dev/zero > /mnt/shared/heal-$i || exit 1; done",
+  );
+  const startedAt = Date.now();
+  await labStart(lab.name, "node2");
+  const answeredAt = Date.now();
+  let left = await pending();
+  while (left !== 0 && Date.now() - startedAt < 300_000) {
+    await new Promise((r) => setTimeout(r, 250));
+    left = await pending();
+  }
+  console.log(
+    `  heal after an outage: 100 files of 1 MiB written while node2 was off; ${left === 0 ? `healed ${s(Date.now() - startedAt)} after its start (${s(Date.now() - answeredAt)} after it answered SSH)` : `${left} entries still waiting after 300 s`} (wall)`,
+  );
+  await onNode(lab, "node1", "rm -f /mnt/shared/heal-*");
 }
 
 /** Ansible's check of the same baseline, alternating with PicoTrader's dry-run, in the same lab. */

@@ -92,8 +92,8 @@ export interface StorageObserved {
   mountBroken: boolean;
   /** The first storage node only: the pool as `gluster pool list` says, with its connections. */
   pool?: { uuid: string; address: string; connected: boolean }[];
-  /** The first storage node only: entries waiting to be healed, summed over the bricks. */
-  healPending?: number;
+  /** The first storage node only: entries waiting to be healed, summed over the bricks that answered. */
+  heal?: { pending: number; bricks: number };
 }
 
 /** systemd's name for the mount unit of `path` (systemd-escape --path --suffix=mount). Pure. */
@@ -155,6 +155,14 @@ function brickOnlineWait(d: StorageDesired): string {
     30,
     `the brick ${me.brick} did not start`,
   );
+}
+
+/**
+ * `command` retried each second while it fails, for at most `seconds`; then its last output and
+ * `why`. For gluster commands that the pool refuses until every glusterd sees every other. Pure.
+ */
+function retryGluster(command: string, seconds: number, why: string): string {
+  return `i=0; until out=$(${command} 2>&1); do i=$((i+1)); [ $i -ge ${seconds} ] && { echo "$out" >&2; echo ${shellQuote(`storage: ${why} (${seconds} s tried)`)} >&2; exit 1; }; sleep 1; done; echo "$out"`;
 }
 
 /** A command that retries `command` each second until it succeeds, for at most `seconds`, else fails with `why`. Pure. */
@@ -278,12 +286,18 @@ systemctl enable -q glusterd && systemctl start glusterd`,
           kind: "run",
           command: `${retry(`${GLUSTER} peer probe ${via.address} >/dev/null 2>&1`, 60, `${via.address} does not take ${d.node} back`)}
 systemctl restart glusterd || exit 1
-${retry(`[ -f ${GLUSTERD}/vols/${d.volume}/info ]`, 60, `the volume ${d.volume} did not reach ${d.node}`)}`,
+${retry(`[ -f ${GLUSTERD}/vols/${d.volume}/info ]`, 60, `the volume ${d.volume} did not reach ${d.node}`)}
+${retry(`${GLUSTER} pool list | awk 'NR > 1 { n++; if ($3 != "Connected") bad = 1 } END { exit !(n >= ${d.servers.length} && !bad) }'`, 60, `the pool is not connected to ${d.node} again`)}`,
         },
         {
           kind: "run",
-          command: `${GLUSTER} volume replace-brick ${d.volume} ${d.address}:${listed.path} ${d.address}:${me.brick} commit force`,
+          command: retryGluster(
+            `${GLUSTER} volume replace-brick ${d.volume} ${d.address}:${listed.path} ${d.address}:${me.brick} commit force`,
+            60,
+            `the brick ${listed.path} could not be replaced`,
+          ),
         },
+        { kind: "run", command: brickOnlineWait(d) },
         { kind: "run", command: `systemctl start ${shellQuote(d.mountUnit)}` },
       ],
       risk: "restart",
@@ -302,14 +316,14 @@ function replicaSets(v: ObservedVolume): ObservedBrick[][] {
  * What the first storage node does for the volume: start it, set its options, add the bricks of
  * new storage nodes, drain and remove those of nodes the manifest no longer has. Pure.
  */
-function planVolume(d: StorageDesired, v: ObservedVolume, healPending: number | undefined): ChangeDraft[] {
+function planVolume(d: StorageDesired, v: ObservedVolume, heal: StorageObserved["heal"]): ChangeDraft[] {
   const changes: ChangeDraft[] = [];
   // The self-heal daemons heal by themselves; one that missed a brick's return waits for its next
   // crawl (10 minutes): the index heal is started now instead.
-  if (v.started && healPending !== undefined && healPending > 0)
+  if (v.started && heal !== undefined && heal.bricks === v.bricks.length && heal.pending > 0)
     changes.push({
-      summary: `heal the ${healPending} entr${healPending === 1 ? "y" : "ies"} of the volume ${d.volume} that some brick lacks`,
-      before: { healPending },
+      summary: `heal the ${heal.pending} entr${heal.pending === 1 ? "y" : "ies"} of the volume ${d.volume} that some brick lacks`,
+      before: { healPending: heal.pending },
       after: { healPending: 0 },
       steps: [{ kind: "run", command: `${GLUSTER} volume heal ${d.volume}` }],
     });
@@ -449,7 +463,11 @@ function planServer(d: StorageDesired, o: StorageObserved, peers: Peers<StorageO
       steps: [
         {
           kind: "run",
-          command: `${GLUSTER} volume replace-brick ${d.volume} ${d.address}:${listed.path} ${d.address}:${me.brick} commit force`,
+          command: retryGluster(
+            `${GLUSTER} volume replace-brick ${d.volume} ${d.address}:${listed.path} ${d.address}:${me.brick} commit force`,
+            60,
+            `the brick ${listed.path} could not be replaced`,
+          ),
         },
       ],
       risk: "restart",
@@ -464,8 +482,7 @@ function planServer(d: StorageDesired, o: StorageObserved, peers: Peers<StorageO
         { kind: "run", command: brickOnlineWait(d) },
       ],
     });
-  if ((d.servers[0] as StorageServer).name === d.node)
-    changes.push(...planVolume(d, o.volume, o.healPending));
+  if ((d.servers[0] as StorageServer).name === d.node) changes.push(...planVolume(d, o.volume, o.heal));
   return changes;
 }
 
@@ -605,7 +622,7 @@ ${
   first
     ? `if [ "$unit_active" = active ]; then
   ${GLUSTER} pool list 2>/dev/null | awk 'NR > 1 { print "pool", $1, $2, $3 }'
-  [ -f ${vol}/info ] && ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '/^Number of entries:/ { s += $4; n++ } END { if (n) print "heal-pending=" s }'
+  [ -f ${vol}/info ] && ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '/^Number of entries:/ { s += $4; n++ } END { if (n) print "heal=" s, n }'
 fi`
     : ""
 }
@@ -681,7 +698,7 @@ true`;
       .map((l) => l.split(" "))
       .map((f) => ({ uuid: f[1] ?? "", address: f[2] ?? "", connected: f[3] === "Connected" }));
     const free = value("brick-free-kib");
-    const heal = value("heal-pending");
+    const [pending, bricksHealing] = (value("heal") ?? "").split(" ").map(Number);
     return {
       glusterd: { active: has("glusterd-active=active"), enabled: has("glusterd-enabled=enabled") },
       ...(value("uuid") ? { uuid: value("uuid") } : {}),
@@ -698,7 +715,9 @@ true`;
       mounted: has("mounted=yes"),
       mountBroken: has("mount-broken=yes"),
       ...(pool.length > 0 ? { pool } : {}),
-      ...(heal !== undefined ? { healPending: Number(heal) } : {}),
+      ...(pending !== undefined && bricksHealing !== undefined && !Number.isNaN(pending)
+        ? { heal: { pending, bricks: bricksHealing } }
+        : {}),
     };
   },
   plan(d, o, peers) {
@@ -707,5 +726,5 @@ true`;
     return [...planMount(d, o, peers), ...server];
   },
   // Free space, heal counts and the pool's connections move by themselves.
-  stableFacts: (o) => ({ ...o, brickFreeKiB: undefined, healPending: undefined, pool: undefined }),
+  stableFacts: (o) => ({ ...o, brickFreeKiB: undefined, heal: undefined, pool: undefined }),
 };
