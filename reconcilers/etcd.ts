@@ -374,9 +374,10 @@ ${buildCertificateDigestProbe(PKI)}
 [ -d ${DATA_DIR}/member ] && echo data=yes
 [ -d ${PACKAGE_DATA_DIR}/member ] && echo package-data=yes
 if [ "$unit_active" = active ] && [ -f ${PKI}/node.key ]; then
-  ${ETCDCTL} --endpoints=${d.local} endpoint status -w simple 2>/dev/null | sed 's/^/status /'
   ${ETCDCTL} --endpoints=${d.local} member list -w simple 2>/dev/null | sed 's/^/member /'
-  ${ETCDCTL} --endpoints=${d.local} endpoint health --cluster >/dev/null 2>&1 && echo healthy=yes
+  # Every member's status in one call: it fails unless each answers (the cluster is healthy).
+  s=$(${ETCDCTL} --endpoints=${d.local} endpoint status --cluster -w simple 2>/dev/null) && echo healthy=yes
+  printf '%s\n' "$s" | awk -F', ' -v me=${d.member.clientUrl} '$1 == me { print "status " $0 } NF > 1 { n++ } END { print "answered=" n + 0 }'
 fi
 if [ -f ${CONFIG} ]; then echo '--- config'; cat ${CONFIG}; fi
 true`,
@@ -402,7 +403,10 @@ true`,
       enabled: lines.includes("enabled=enabled"),
       ...(members.length > 0 ? { members } : {}),
       ...(status ? { status } : {}),
-      healthy: lines.includes("healthy=yes"),
+      // Healthy: every started member (one with a client URL) answered its status.
+      healthy:
+        lines.includes("healthy=yes") &&
+        lines.includes(`answered=${members.filter((m) => m.clientUrl !== "").length}`),
     };
   },
   plan(d, o, peers) {

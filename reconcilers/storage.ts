@@ -81,8 +81,8 @@ export interface StorageObserved {
   brickRootOnRootFs: boolean;
   brickFreeKiB?: number;
   brickDir: boolean;
-  /** This node's brick process runs. */
-  brickOnline: boolean;
+  /** The bricks whose process runs on this node, by pid file name (brickStem). */
+  bricksOnline: string[];
   hook: boolean;
   /** The mount unit's file; undefined when missing. */
   unit?: string;
@@ -142,18 +142,17 @@ exit 0
 `;
 }
 
-/** What glusterd names a brick's pid file: its host, then its path with / as -. Pure. */
-function brickPidFile(volume: string, address: string, path: string): string {
-  return `/var/run/gluster/vols/${volume}/${address}-${path.slice(1).replace(/\//g, "-")}.pid`;
+/** What glusterd names a brick's pid file, without .pid: its host, then its path with / as -. Pure. */
+export function brickStem(address: string, path: string): string {
+  return `${address}-${path.slice(1).replace(/\//g, "-")}`;
 }
 
-/** Waits until this node's brick process runs (its pid file names a live glusterfsd). Pure. */
-function brickOnlineWait(d: StorageDesired): string {
-  const me = d.servers.find((s) => s.name === d.node) as StorageServer;
+/** Waits until the brick at `path` runs here (its pid file names a live glusterfsd). Pure. */
+function brickOnlineWait(d: StorageDesired, path: string): string {
   return retry(
-    `{ read pid < ${brickPidFile(d.volume, d.address, me.brick)} && read comm < /proc/$pid/comm && [ "$comm" = glusterfsd ]; } 2>/dev/null`,
+    `{ read pid < /var/run/gluster/vols/${d.volume}/${brickStem(d.address, path)}.pid && read comm < /proc/$pid/comm && [ "$comm" = glusterfsd ]; } 2>/dev/null`,
     30,
-    `the brick ${me.brick} did not start`,
+    `the brick ${path} did not start`,
   );
 }
 
@@ -278,15 +277,20 @@ function planRejoin(d: StorageDesired, via: StorageServer, listed: ObservedBrick
       steps: [
         {
           kind: "run",
-          command: `systemctl stop glusterd && mkdir -p ${GLUSTERD} || exit 1
+          // Its old identity before glusterd ever runs here again, so no peer meets a stranger.
+          command: `systemctl stop glusterd; mkdir -p ${GLUSTERD} || exit 1
 if [ -f ${info} ]; then sed -i 's/^UUID=.*/UUID=${listed.uuid}/' ${info}; else printf 'UUID=%s\\n' ${listed.uuid} > ${info}; fi
 systemctl enable -q glusterd && systemctl start glusterd`,
         },
         {
           kind: "run",
+          // The pool hands the volume over once glusterd meets it again after the probe; a restart
+          // or two may be needed (GlusterFS's own advice for a peer brought back).
           command: `${retry(`${GLUSTER} peer probe ${via.address} >/dev/null 2>&1`, 60, `${via.address} does not take ${d.node} back`)}
-systemctl restart glusterd || exit 1
-${retry(`[ -f ${GLUSTERD}/vols/${d.volume}/info ]`, 60, `the volume ${d.volume} did not reach ${d.node}`)}
+n=0; until [ -f ${GLUSTERD}/vols/${d.volume}/info ]; do
+  n=$((n+1)); [ $n -gt 3 ] && { echo "storage: the volume ${d.volume} did not reach ${d.node} after 3 restarts of glusterd" >&2; exit 1; }
+  systemctl restart glusterd || exit 1; i=0; while [ $i -lt 20 ] && [ ! -f ${GLUSTERD}/vols/${d.volume}/info ]; do sleep 1; i=$((i+1)); done
+done
 ${retry(`${GLUSTER} pool list | awk 'NR > 1 { n++; if ($3 != "Connected") bad = 1 } END { exit !(n >= ${d.servers.length} && !bad) }'`, 60, `the pool is not connected to ${d.node} again`)}`,
         },
         {
@@ -297,7 +301,7 @@ ${retry(`${GLUSTER} pool list | awk 'NR > 1 { n++; if ($3 != "Connected") bad = 
             `the brick ${listed.path} could not be replaced`,
           ),
         },
-        { kind: "run", command: brickOnlineWait(d) },
+        { kind: "run", command: brickOnlineWait(d, me.brick) },
         { kind: "run", command: `systemctl start ${shellQuote(d.mountUnit)}` },
       ],
       risk: "restart",
@@ -418,23 +422,30 @@ i=$((i+1)); [ $i -ge 3600 ] && { echo "storage: moving the files off took more t
 /** A storage node's own part: glusterd, its brick root, the start hook, its membership. Pure. */
 function planServer(d: StorageDesired, o: StorageObserved, peers: Peers<StorageObserved>): ChangeDraft[] {
   const changes: ChangeDraft[] = [];
+  const view = volumeView(d, o, peers);
+  // The volume lists this node's brick by the name it had when it was made or last replaced.
+  const listed = view?.volume.bricks.find((b) => b.address === d.address);
+  // Listed, but its glusterd does not know the volume: it lost its state (re-imaged).
+  const rejoining = !o.volume && listed !== undefined;
   const setup = brickRootSteps(d, o);
-  if (!o.glusterd.active || !o.glusterd.enabled || setup.length > 0)
+  // A rejoining node starts glusterd only under its old identity (planRejoin).
+  const start = !rejoining && (!o.glusterd.active || !o.glusterd.enabled);
+  if (start || setup.length > 0)
     changes.push({
       summary: [
         ...(setup.length ? [`make the brick root ${d.brickRoot}`] : []),
-        ...(o.glusterd.active && o.glusterd.enabled
-          ? []
-          : [`${o.glusterd.enabled ? "" : "enable and "}start glusterd`]),
+        ...(start ? [`${o.glusterd.enabled ? "" : "enable and "}start glusterd`] : []),
       ].join("; "),
       before: { glusterd: o.glusterd, brickRoot: o.brickRoot },
       after: { glusterd: { active: true, enabled: true }, brickRoot: true },
       steps: [
         ...setup,
-        { kind: "run", command: "systemctl enable -q glusterd && systemctl start glusterd" },
+        ...(start
+          ? [{ kind: "run" as const, command: "systemctl enable -q glusterd && systemctl start glusterd" }]
+          : []),
         // glusterd starts the brick of a started volume by itself, a moment later: waited for.
-        ...(o.volume?.started && o.volume.bricks.some((b) => b.address === d.address)
-          ? [{ kind: "run" as const, command: brickOnlineWait(d) }]
+        ...(start && listed && o.volume?.started
+          ? [{ kind: "run" as const, command: brickOnlineWait(d, listed.path) }]
           : []),
       ],
     });
@@ -447,39 +458,23 @@ function planServer(d: StorageDesired, o: StorageObserved, peers: Peers<StorageO
         { kind: "write", path: d.hookPath, content: d.hook, owner: "root", group: "root", mode: "0755" },
       ],
     });
-  const me = d.servers.find((s) => s.name === d.node) as StorageServer;
-  const view = volumeView(d, o, peers);
   if (!view) return [...changes, ...planCreate(d, o, peers)];
-  const listed = view.volume.bricks.find((b) => b.address === d.address);
-  if (!o.volume) {
-    // Not in the volume yet: a new node is added by the first storage node; a listed one lost its state.
-    return listed ? [...changes, ...planRejoin(d, view.via, listed)] : changes;
-  }
-  if (listed && listed.path !== me.brick)
-    changes.push({
-      summary: `replace ${d.node}'s brick ${listed.path} with ${me.brick} (its generation changed; healed from the other bricks)`,
-      before: { brick: listed.path },
-      after: { brick: me.brick },
-      steps: [
-        {
-          kind: "run",
-          command: retryGluster(
-            `${GLUSTER} volume replace-brick ${d.volume} ${d.address}:${listed.path} ${d.address}:${me.brick} commit force`,
-            60,
-            `the brick ${listed.path} could not be replaced`,
-          ),
-        },
-      ],
-      risk: "restart",
-    });
-  else if (listed && o.volume.started && o.glusterd.active && !o.brickOnline)
+  if (!o.volume)
+    // A new node is added by the first storage node; a listed one lost its state and rejoins.
+    return rejoining && listed ? [...changes, ...planRejoin(d, view.via, listed)] : changes;
+  if (
+    listed &&
+    o.volume.started &&
+    o.glusterd.active &&
+    !o.bricksOnline.includes(brickStem(d.address, listed.path))
+  )
     changes.push({
       summary: `start ${d.node}'s brick process of the volume ${d.volume} (it is not running)`,
       before: { brickOnline: false },
       after: { brickOnline: true },
       steps: [
         { kind: "run", command: `${GLUSTER} volume start ${d.volume} force` },
-        { kind: "run", command: brickOnlineWait(d) },
+        { kind: "run", command: brickOnlineWait(d, listed.path) },
       ],
     });
   if ((d.servers[0] as StorageServer).name === d.node) changes.push(...planVolume(d, o.volume, o.heal));
@@ -615,8 +610,10 @@ p=${shellQuote(d.brickRoot)}; [ -d "$p" ] && echo brick-root=yes
 while [ ! -e "$p" ]; do p=\${p%/*}; [ -n "$p" ] || p=/; done
 df -Pk / "$p" | awk 'NR == 2 { r = $6 } NR == 3 { print "brick-free-kib=" $4; if ($6 == r) print "brick-root-on-rootfs=yes" }'
 [ -d ${shellQuote(me.brick)} ] && echo brick-dir=yes
-pid=; read pid < ${brickPidFile(d.volume, d.address, me.brick)} 2>/dev/null
-comm=; [ -n "$pid" ] && read comm < /proc/$pid/comm 2>/dev/null; [ "$comm" = glusterfsd ] && echo brick-online=yes
+for f in /var/run/gluster/vols/${d.volume}/${d.address}-*.pid; do
+  pid=; comm=; read pid < "$f" 2>/dev/null && read comm < /proc/$pid/comm 2>/dev/null
+  [ "$comm" = glusterfsd ] && { f=\${f##*/}; echo "brick-online \${f%.pid}"; }
+done
 [ -f ${d.hookPath} ] && [ "$(cat ${d.hookPath})" = ${shellQuote(d.hook.trimEnd())} ] && echo hook=yes
 ${
   first
@@ -708,7 +705,7 @@ true`;
       brickRootOnRootFs: has("brick-root-on-rootfs=yes"),
       ...(free !== undefined ? { brickFreeKiB: Number(free) } : {}),
       brickDir: has("brick-dir=yes"),
-      brickOnline: has("brick-online=yes"),
+      bricksOnline: lines.filter((l) => l.startsWith("brick-online ")).map((l) => l.slice(13)),
       hook: has("hook=yes"),
       ...(unitText === undefined ? {} : { unit: unitText }),
       unitEnabled: has("unit-enabled=yes"),
