@@ -147,10 +147,13 @@ export function brickStem(address: string, path: string): string {
   return `${address}-${path.slice(1).replace(/\//g, "-")}`;
 }
 
-/** Waits until the brick at `path` runs here (its pid file names a live glusterfsd). Pure. */
+/**
+ * Waits until the brick at `path` runs here: glusterd says it is online (after glusterd starts, it
+ * may restart a brick that ran on), and its pid file names a live glusterfsd. Pure.
+ */
 function brickOnlineWait(d: StorageDesired, path: string): string {
   return retry(
-    `{ read pid < /var/run/gluster/vols/${d.volume}/${brickStem(d.address, path)}.pid && read comm < /proc/$pid/comm && [ "$comm" = glusterfsd ]; } 2>/dev/null`,
+    `${GLUSTER} volume status ${d.volume} ${d.address}:${path} 2>/dev/null | awk '$1 == "Brick" && $(NF - 1) == "Y" { f = 1 } END { exit !f }' && { read pid < /var/run/gluster/vols/${d.volume}/${brickStem(d.address, path)}.pid && read comm < /proc/$pid/comm && [ "$comm" = glusterfsd ]; } 2>/dev/null`,
     30,
     `the brick ${path} did not start`,
   );
@@ -588,7 +591,7 @@ export const storage: Reconciler<StorageDesired, StorageObserved> = {
       order: m.nodes.map((n) => n.name),
     };
   },
-  units: ["glusterd"],
+  units: (d) => (d.server ? ["glusterd", d.mountUnit] : [d.mountUnit]),
   probe: (d) => {
     const unitFile = shellQuote(`/etc/systemd/system/${d.mountUnit}`);
     const mount = `unit_state ${shellQuote(d.mountUnit)}; [ "$unit_enabled" = enabled ] && echo unit-enabled=yes

@@ -43,15 +43,16 @@ export async function observeNode(
   inputs: Inputs = NO_INPUTS,
 ): Promise<Observation> {
   const concerns = concernsFor(node, m, reconcilers);
+  const desired = concerns.map((r) => ({ r, d: r.desired(node, m, inputs) }));
   const nonce = newNonce();
   const script = buildProbeScript(
     [
-      ...concerns.map((r) => ({ name: r.name, script: r.probe(r.desired(node, m, inputs)) })),
+      ...desired.map(({ r, d }) => ({ name: r.name, script: r.probe(d) })),
       { name: RECORD_SECTION, script: RECORD_PROBE },
       { name: DEADMAN_SECTION, script: `cat ${DEADMAN_LOG} 2>/dev/null; true` },
     ],
     nonce,
-    concerns.flatMap((r) => r.units ?? []),
+    desired.flatMap(({ r, d }) => (typeof r.units === "function" ? r.units(d) : (r.units ?? []))),
   );
   const result = await session.exec("sh -s", { stdin: script });
   const answers = parseProbeOutput(result.stdout, nonce);

@@ -12,7 +12,7 @@ import { labRunArgv, type LabState } from "../../src/lab/lab.js";
 import type { ReconcileReport } from "../../src/report/json.js";
 import { packageRoot } from "../../src/paths.js";
 import { run as runProcess } from "../../src/util/run.js";
-import { inLab, picotrader, sshAdmin, useLab } from "../helpers/lab.js";
+import { eventually, inLab, picotrader, sshAdmin, useLab } from "../helpers/lab.js";
 
 const NAME = "tha";
 const lab = await useLab(t, NAME, 3);
@@ -331,6 +331,7 @@ if (lab) {
       "the lab manifest declares the TFTP server",
     );
     await sshAdmin(lab, "node3", "touch /root/made-before-the-rebuild");
+    await sshAdmin(lab, "node1", "echo before > /mnt/shared/.picotrader-ha-mark");
     writeFileSync(
       file,
       readFileSync(file, "utf8").replace(
@@ -360,5 +361,28 @@ if (lab) {
       "ETCDCTL_API=3 ETCDCTL_CACERT=/etc/etcd/pki/ca.crt ETCDCTL_CERT=/etc/etcd/pki/node.crt ETCDCTL_KEY=/etc/etcd/pki/node.key etcdctl --endpoints=https://127.0.0.1:2379 endpoint health --cluster 2>&1",
     );
     t.equal((health.stdout.match(/is healthy/g) ?? []).length, 3, "node3 is an etcd member again");
+    // The shared volume: the rebuilt node's new brick replaced its old one and was healed.
+    const bricks = await sshAdmin(lab, "node1", "gluster volume info shared | grep '^Brick3'");
+    t.match(
+      bricks.stdout,
+      /Brick3: 10\.88\.0\.13:\/data\/gluster\/shared-g2/,
+      "node3's new brick is in the volume",
+    );
+    const files = await eventually(
+      () =>
+        sshAdmin(
+          lab,
+          "node3",
+          "ls /mnt/shared/.picotrader-ha-mark /data/gluster/shared-g2/.picotrader-ha-mark",
+        ),
+      (r) => r.exitCode === 0,
+      60_000,
+      1000,
+    );
+    t.equal(
+      files.exitCode,
+      0,
+      `node3 mounts the volume, and its new brick holds what was written before: ${files.stderr}`,
+    );
   });
 }
