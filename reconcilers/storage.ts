@@ -591,7 +591,8 @@ export const storage: Reconciler<StorageDesired, StorageObserved> = {
       order: m.nodes.map((n) => n.name),
     };
   },
-  units: (d) => (d.server ? ["glusterd", d.mountUnit] : [d.mountUnit]),
+  units: ["glusterd"],
+  unitsFor: (d) => [d.mountUnit],
   probe: (d) => {
     const unitFile = shellQuote(`/etc/systemd/system/${d.mountUnit}`);
     const mount = `unit_state ${shellQuote(d.mountUnit)}; [ "$unit_enabled" = enabled ] && echo unit-enabled=yes

@@ -52,7 +52,7 @@ export async function observeNode(
       { name: DEADMAN_SECTION, script: `cat ${DEADMAN_LOG} 2>/dev/null; true` },
     ],
     nonce,
-    desired.flatMap(({ r, d }) => (typeof r.units === "function" ? r.units(d) : (r.units ?? []))),
+    desired.flatMap(({ r, d }) => [...(r.units ?? []), ...(r.unitsFor?.(d) ?? [])]),
   );
   const result = await session.exec("sh -s", { stdin: script });
   const answers = parseProbeOutput(result.stdout, nonce);

@@ -157,9 +157,10 @@ export interface Reconciler<D = unknown, O = unknown> {
   /**
    * The systemd units whose state the probe reads with `unit_state NAME` (buildUnitStatePrelude):
    * the engine asks systemd for all of a node's declared units at once, before the probes run.
-   * A function of the desired value where the names come from the manifest (a mount unit).
    */
-  units?: string[] | ((desired: D) => string[]);
+  units?: string[];
+  /** Units whose names come from the manifest (a mount unit), declared the same way. */
+  unitsFor?(desired: D): string[];
   parse(output: string): O;
   /**
    * [] when converged. `peers`: this concern's facts on the other nodes it applies to, by node name,
