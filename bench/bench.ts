@@ -181,12 +181,25 @@ async function benchSize(bin: string, nodes: number, first: boolean): Promise<vo
     if (first) {
       if (readFileSync(file, "utf8").includes("\nstorage:")) await storageFigures(lab);
       if (readFileSync(file, "utf8").includes("\npostgres:")) await datastoreFigures(lab);
+      // The outages above end with a node booting again: what follows measures a converged lab.
+      await waitConverged(bin, lab, file);
       await keptSessions(lab, file);
       await slowNodes(bin, lab, file);
       await bigTftp(bin, lab, folder, file);
     }
   } finally {
     await labDown(name);
+  }
+}
+
+/** Waits (3 minutes at most) until a dry-run of the lab plans nothing and reaches every node. */
+async function waitConverged(bin: string, lab: LabState, file: string): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    const r = await timed([bin, "reconcile", "-f", file, "--dry-run", "--detailed-exitcode"], lab);
+    if (r.exitCode === 0) return;
+    if (Date.now() > deadline) throw new Error(`the lab did not converge again: ${r.stdout.slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
   }
 }
 
