@@ -224,6 +224,12 @@ function planCreate(d: StorageDesired, o: StorageObserved, peers: Peers<StorageO
     throw new PicoError(
       `storage: no node knows the volume ${d.volume} yet, and ${unobserved.map((s) => s.name).join(", ")} could not be observed: whether to make it is unknown`,
     );
+  // Bricks left by a volume whose state is lost: GlusterFS's force (allowRootFs) would take them.
+  const withBricks = d.servers.filter((s) => (s.name === d.node ? o : peers[s.name])?.brickDir);
+  if (withBricks.length > 0)
+    throw new PicoError(
+      `storage: no node knows the volume ${d.volume}, but ${withBricks.map((s) => `${s.name} (${s.brick})`).join(", ")} hold a brick: a volume is never made over old bricks; move them aside first`,
+    );
   const last = d.servers[d.servers.length - 1] as StorageServer;
   if (last.name !== d.node) return [];
   const layout = `replica ${d.replica}${d.arbiter ? " arbiter 1" : ""}`;
