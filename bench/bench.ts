@@ -221,15 +221,12 @@ async function onNode(lab: LabState, node: string, command: string): Promise<Run
  */
 async function datastoreFigures(lab: LabState): Promise<void> {
   const members = lab.nodes.slice(0, 3).map((n) => n.name);
-  const rss: string[] = [];
-  for (const node of members) {
-    const by = await rssByCommand(lab, node, ["etcd", "patroni", "postgres"]);
-    const total = [...by.values()].reduce((a, b) => a + b, 0);
-    rss.push(
-      `${node} ${total.toFixed(0)} MB (etcd ${(by.get("etcd") ?? 0).toFixed(0)}, Patroni ${(by.get("patroni") ?? 0).toFixed(0)}, PostgreSQL ${(by.get("postgres") ?? 0).toFixed(0)})`,
-    );
-  }
-  console.log(`  datastore and database, idle resident memory: ${rss.join("; ")}`);
+  const rss = await memoryLine(lab, members, [
+    ["etcd", "etcd"],
+    ["patroni", "Patroni"],
+    ["postgres", "PostgreSQL"],
+  ]);
+  console.log(`  datastore and database, idle resident memory: ${rss}`);
   const leader = async (from: string) => {
     const r = await onNode(lab, from, "patronictl -c /etc/patroni/config.yml list -f json");
     try {
@@ -254,16 +251,25 @@ async function datastoreFigures(lab: LabState): Promise<void> {
   await labStart(lab.name, old);
 }
 
-/** Resident memory (MB) of the processes named `names` on a node, by command name. */
-async function rssByCommand(lab: LabState, node: string, names: string[]): Promise<Map<string, number>> {
-  const r = await onNode(lab, node, `ps -o rss=,comm= -C ${names.join(",")}`);
-  const by = new Map<string, number>();
-  for (const [kb, comm] of r.stdout
-    .trim()
-    .split("\n")
-    .map((l) => l.trim().split(/\s+/)))
-    if (comm) by.set(comm, (by.get(comm) ?? 0) + Number(kb) / 1024);
-  return by;
+/**
+ * Each node's resident memory (MB) of the processes named by `parts` (command name, label): its
+ * total, then each part, as "node1 61 MB (glusterd 20, brick 16)"; nodes joined by "; ".
+ */
+async function memoryLine(lab: LabState, nodes: string[], parts: [string, string][]): Promise<string> {
+  const lines: string[] = [];
+  for (const node of nodes) {
+    const r = await onNode(lab, node, `ps -o rss=,comm= -C ${parts.map(([comm]) => comm).join(",")}`);
+    const by = new Map<string, number>();
+    for (const [kb, comm] of r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/)))
+      if (comm) by.set(comm, (by.get(comm) ?? 0) + Number(kb) / 1024);
+    const total = [...by.values()].reduce((a, b) => a + b, 0);
+    const each = parts.map(([comm, label]) => `${label} ${(by.get(comm) ?? 0).toFixed(0)}`).join(", ");
+    lines.push(`${node} ${total.toFixed(0)} MB (${each})`);
+  }
+  return lines.join("; ");
 }
 
 /**
@@ -274,15 +280,12 @@ async function rssByCommand(lab: LabState, node: string, names: string[]): Promi
  */
 async function storageFigures(lab: LabState): Promise<void> {
   const servers = lab.nodes.slice(0, 3).map((n) => n.name);
-  const rss: string[] = [];
-  for (const node of servers) {
-    const by = await rssByCommand(lab, node, ["glusterd", "glusterfsd", "glusterfs"]);
-    const total = [...by.values()].reduce((a, b) => a + b, 0);
-    rss.push(
-      `${node} ${total.toFixed(0)} MB (glusterd ${(by.get("glusterd") ?? 0).toFixed(0)}, brick ${(by.get("glusterfsd") ?? 0).toFixed(0)}, self-heal daemon and FUSE client ${(by.get("glusterfs") ?? 0).toFixed(0)})`,
-    );
-  }
-  console.log(`  shared volume, idle resident memory: ${rss.join("; ")}`);
+  const rss = await memoryLine(lab, servers, [
+    ["glusterd", "glusterd"],
+    ["glusterfsd", "brick"],
+    ["glusterfs", "self-heal daemon and FUSE client"],
+  ]);
+  console.log(`  shared volume, idle resident memory: ${rss}`);
   const write = async (path: string) => {
     const r = await onNode(
       lab,
