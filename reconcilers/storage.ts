@@ -311,6 +311,12 @@ ${retry(`${GLUSTER} pool list | awk 'NR > 1 { n++; if ($3 != "Connected") bad = 
           ),
         },
         { kind: "run", command: brickOnlineWait(d, me.brick) },
+        // The self-heal daemons fill the new brick now: waited for (2 minutes at most, then the
+        // heal goes on by itself and the first storage node's facts show what is left).
+        {
+          kind: "run",
+          command: `i=0; while [ $i -lt 120 ]; do ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '/^Number of entries:/ { s += $4; n++ } END { exit !(n == ${d.servers.length} && s == 0) }' && break; i=$((i+1)); sleep 1; done`,
+        },
         { kind: "run", command: `systemctl start ${shellQuote(d.mountUnit)}` },
       ],
       risk: "restart",
