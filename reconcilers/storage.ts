@@ -312,10 +312,11 @@ ${retry(`${GLUSTER} pool list | awk 'NR > 1 { n++; if ($3 != "Connected") bad = 
         },
         { kind: "run", command: brickOnlineWait(d, me.brick) },
         // The self-heal daemons fill the new brick now: waited for (2 minutes at most, then the
-        // heal goes on by itself and the first storage node's facts show what is left).
+        // heal goes on by itself), with an index heal every 10 s, since a daemon that missed the
+        // new brick would otherwise wait for its 10-minute crawl (seen in the lab).
         {
           kind: "run",
-          command: `i=0; while [ $i -lt 120 ]; do ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '/^Number of entries:/ { s += $4; n++ } END { exit !(n == ${d.servers.length} && s == 0) }' && break; i=$((i+1)); sleep 1; done`,
+          command: `i=0; while [ $i -lt 120 ]; do [ $((i % 10)) -eq 0 ] && ${GLUSTER} volume heal ${d.volume} >/dev/null 2>&1; ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '/^Number of entries:/ { s += $4; n++ } END { exit !(n == ${d.servers.length} && s == 0) }' && break; i=$((i+1)); sleep 1; done`,
         },
         { kind: "run", command: `systemctl start ${shellQuote(d.mountUnit)}` },
       ],
