@@ -32,8 +32,9 @@ const DROP_IN_CONTENT = `# Managed by picotrader: the initial cluster of a boots
 EnvironmentFile=-${INITIAL_ENV}
 `;
 
-/** etcdctl with this node's certificate; endpoints given per command. */
-const ETCDCTL = `ETCDCTL_API=3 ETCDCTL_CACERT=${PKI}/ca.crt ETCDCTL_CERT=${PKI}/node.crt ETCDCTL_KEY=${PKI}/node.key etcdctl --dial-timeout=2s --command-timeout=3s`;
+/** etcdctl with this node's certificate; endpoints given per command. One thread (GOMAXPROCS=1): a short
+ * call needs no more, and Go starts one per core otherwise (measured: a probe's call costs less). */
+const ETCDCTL = `GOMAXPROCS=1 ETCDCTL_API=3 ETCDCTL_CACERT=${PKI}/ca.crt ETCDCTL_CERT=${PKI}/node.crt ETCDCTL_KEY=${PKI}/node.key etcdctl --dial-timeout=2s --command-timeout=3s`;
 
 /** A member of the cluster as the manifest wants it. */
 export interface EtcdMember {
@@ -81,10 +82,14 @@ export interface EtcdObserved {
   enabled: boolean;
   /** The cluster's members as this node's etcd answers; undefined when it does not. */
   members?: ObservedMember[];
-  /** This member's status: its id, whether it leads, its version; undefined when it does not answer. */
-  status?: { id: string; leader: boolean; learner: boolean; version: string };
-  /** `etcdctl endpoint health --cluster`: every member answers. */
-  healthy: boolean;
+  /**
+   * This member's status: its id and whether it is a learner (from the member list); on the first
+   * member, which asks every member's status, also whether it leads and its version. Undefined
+   * when it does not answer.
+   */
+  status?: { id: string; leader?: boolean; learner: boolean; version?: string };
+  /** The first member only (the one that removes members): every started member answers its status. */
+  healthy?: boolean;
 }
 
 /** The member a node is, from its address and the manifest's ports. Pure. */
@@ -325,7 +330,7 @@ function planNewMember(d: EtcdDesired, o: EtcdObserved, peers: Peers<EtcdObserve
 
 /** Members the cluster lists that the manifest does not: removed, one per run, by the first member. Pure. */
 function planRemovals(d: EtcdDesired, o: EtcdObserved): ChangeDraft[] {
-  if (d.members[0]?.name !== d.member.name || !o.members || !o.healthy) return [];
+  if (d.members[0]?.name !== d.member.name || !o.members || o.healthy !== true) return [];
   const extra = o.members.find(
     (x) => !d.members.some((m) => m.name === x.name || m.peerUrl === x.peerUrl) && x.id !== o.status?.id,
   );
@@ -374,10 +379,15 @@ ${buildCertificateDigestProbe(PKI)}
 [ -d ${DATA_DIR}/member ] && echo data=yes
 [ -d ${PACKAGE_DATA_DIR}/member ] && echo package-data=yes
 if [ "$unit_active" = active ] && [ -f ${PKI}/node.key ]; then
-  ${ETCDCTL} --endpoints=${d.local} member list -w simple 2>/dev/null | sed 's/^/member /'
+  echo peer-url=${d.member.peerUrl}
+  ${ETCDCTL} --endpoints=${d.local} member list -w simple 2>/dev/null | sed 's/^/member /'${
+    d.members[0]?.name === d.member.name
+      ? `
   # Every member's status in one call: it fails unless each answers (the cluster is healthy).
   s=$(${ETCDCTL} --endpoints=${d.local} endpoint status --cluster -w simple 2>/dev/null) && echo healthy=yes
-  printf '%s\n' "$s" | awk -F', ' -v me=${d.member.clientUrl} '$1 == me { print "status " $0 } NF > 1 { n++ } END { print "answered=" n + 0 }'
+  printf '%s\n' "$s" | awk -F', ' -v me=${d.member.clientUrl} '$1 == me { print "status " $0 } NF > 1 { n++ } END { print "answered=" n + 0 }'`
+      : ""
+  }
 fi
 if [ -f ${CONFIG} ]; then echo '--- config'; cat ${CONFIG}; fi
 true`,
@@ -392,7 +402,11 @@ true`,
         .join("\n"),
     );
     const statusLine = lines.find((l) => l.startsWith("status "));
-    const status = statusLine ? parseEndpointStatus(statusLine.slice(7)) : undefined;
+    const own = members.find((m) => lines.includes(`peer-url=${m.peerUrl}`) && m.clientUrl !== "");
+    const status = statusLine
+      ? parseEndpointStatus(statusLine.slice(7))
+      : own && { id: own.id, learner: own.learner };
+    const answered = lines.find((l) => l.startsWith("answered="));
     return {
       ...(config === undefined ? {} : { config: normaliseConfigLines(config) }),
       dropIn: lines.includes("drop-in=yes"),
@@ -404,9 +418,13 @@ true`,
       ...(members.length > 0 ? { members } : {}),
       ...(status ? { status } : {}),
       // Healthy: every started member (one with a client URL) answered its status.
-      healthy:
-        lines.includes("healthy=yes") &&
-        lines.includes(`answered=${members.filter((m) => m.clientUrl !== "").length}`),
+      ...(answered === undefined
+        ? {}
+        : {
+            healthy:
+              lines.includes("healthy=yes") &&
+              answered === `answered=${members.filter((m) => m.clientUrl !== "").length}`,
+          }),
     };
   },
   plan(d, o, peers) {

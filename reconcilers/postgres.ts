@@ -3,7 +3,8 @@
 // under /etc/patroni/pki, the data directory /var/lib/postgresql/15/patroni, the patroni service,
 // and the cluster's dynamic configuration in etcd (set through the first database node). Runs:
 // systemctl, pg_dropcluster (the package's own "main" cluster, once), Patroni's REST API on
-// 127.0.0.1 through python3. Leaves alone: the packages, the firewall and HAProxy (their concerns),
+// 127.0.0.1 (changes through python3; the probe reads it with bash's /dev/tcp, a process that costs
+// a small board far less than a python3 start). Leaves alone: the packages, the firewall and HAProxy (their concerns),
 // etcd itself, and the databases and roles inside PostgreSQL beyond the two Patroni makes.
 import type { ChangeDraft, Inputs, Manifest, NodeSpec, Reconciler, Step } from "../src/engine/types.js";
 import { PicoError } from "../src/errors.js";
@@ -343,17 +344,19 @@ export const postgres: Reconciler<PostgresDesired, PostgresObserved> = {
 ${buildCertificateDigestProbe(PKI)}
 [ -f ${DATA_DIR}/PG_VERSION ] && echo data=yes
 [ -d /etc/postgresql/15/main ] && echo main-cluster=yes
-[ "$unit_active" = active ] && python3 -c '
-import json, urllib.request, urllib.error
-for p in ("patroni", "cluster", "config"):
-    try:
-        body = urllib.request.urlopen("http://127.0.0.1:${d.restPort}/" + p, timeout=2).read()
-    except urllib.error.HTTPError as e:
-        body = e.read()
-    except Exception:
-        continue
-    print("rest-" + p, json.dumps(json.loads(body)))
-' 2>/dev/null
+[ "$unit_active" = active ] && bash -s <<'PICOTRADER_REST' 2>/dev/null
+for p in patroni cluster config; do
+  exec 5<>/dev/tcp/127.0.0.1/${d.restPort} || continue
+  printf 'GET /%s HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' "$p" >&5
+  body= head=1
+  while IFS= read -r -t 2 l <&5 || [ -n "$l" ]; do
+    if [ -z "$head" ]; then body=$body$l; elif [ "$l" = $'\\r' ]; then head=; fi
+    l=
+  done
+  exec 5<&-
+  case $body in "{"*) printf 'rest-%s %s\\n' "$p" "$body" ;; esac
+done
+PICOTRADER_REST
 if [ -f ${CONFIG} ]; then echo '--- config'; cat ${CONFIG}; fi
 true`,
   parse(output) {

@@ -90,10 +90,11 @@ export interface StorageObserved {
   mounted: boolean;
   /** Mounted, but the mount does not answer (its client died: "Transport endpoint is not connected"). */
   mountBroken: boolean;
-  /** The first storage node only: the pool as `gluster pool list` says, with its connections. */
-  pool?: { uuid: string; address: string; connected: boolean }[];
-  /** The first storage node only: entries waiting to be healed, summed over the bricks that answered. */
-  heal?: { pending: number; bricks: number };
+  /**
+   * Entries this node's brick holds for a heal (its index, `.glusterfs/indices/xattrop`: what
+   * `gluster volume heal VOLUME statistics heal-count` counts for the brick); undefined without one.
+   */
+  healPending?: number;
 }
 
 /** systemd's name for the mount unit of `path` (systemd-escape --path --suffix=mount). Pure. */
@@ -336,14 +337,14 @@ function replicaSets(v: ObservedVolume): ObservedBrick[][] {
  * What the first storage node does for the volume: start it, set its options, add the bricks of
  * new storage nodes, drain and remove those of nodes the manifest no longer has. Pure.
  */
-function planVolume(d: StorageDesired, v: ObservedVolume, heal: StorageObserved["heal"]): ChangeDraft[] {
+function planVolume(d: StorageDesired, v: ObservedVolume, heal: number | undefined): ChangeDraft[] {
   const changes: ChangeDraft[] = [];
   // The self-heal daemons heal by themselves; one that missed a brick's return waits for its next
   // crawl (10 minutes): the index heal is started now instead.
-  if (v.started && heal !== undefined && heal.bricks === v.bricks.length && heal.pending > 0)
+  if (v.started && heal !== undefined && heal > 0)
     changes.push({
-      summary: `heal the ${heal.pending} entr${heal.pending === 1 ? "y" : "ies"} of the volume ${d.volume} that some brick lacks`,
-      before: { healPending: heal.pending },
+      summary: `heal the ${heal} entr${heal === 1 ? "y" : "ies"} of the volume ${d.volume} that some brick lacks`,
+      before: { healPending: heal },
       after: { healPending: 0 },
       steps: [{ kind: "run", command: `${GLUSTER} volume heal ${d.volume}` }],
     });
@@ -493,8 +494,30 @@ function planServer(d: StorageDesired, o: StorageObserved, peers: Peers<StorageO
         { kind: "run", command: brickOnlineWait(d, listed.path) },
       ],
     });
-  if ((d.servers[0] as StorageServer).name === d.node) changes.push(...planVolume(d, o.volume, o.heal));
+  if ((d.servers[0] as StorageServer).name === d.node)
+    changes.push(...planVolume(d, o.volume, healPending(d, o.volume, o, peers)));
   return changes;
+}
+
+/**
+ * The entries the volume's bricks hold for a heal, summed; undefined unless every brick runs and
+ * was counted (a brick away holds what the others will give it on its return). Pure.
+ */
+export function healPending(
+  d: StorageDesired,
+  v: ObservedVolume,
+  o: StorageObserved,
+  peers: Peers<StorageObserved>,
+): number | undefined {
+  let sum = 0;
+  for (const b of v.bricks) {
+    const name = b.address === d.address ? d.node : d.servers.find((s) => s.address === b.address)?.name;
+    const facts = name === d.node ? o : name === undefined ? undefined : peers[name];
+    if (facts?.healPending === undefined || !facts.bricksOnline.includes(brickStem(b.address, b.path)))
+      return undefined;
+    sum += facts.healPending;
+  }
+  return sum;
 }
 
 /** Whether the volume runs, as this node can tell: its own glusterd, or (a client) the storage nodes'. Pure. */
@@ -531,8 +554,9 @@ function planMount(d: StorageDesired, o: StorageObserved, peers: Peers<StorageOb
         },
         { kind: "run", command: "systemctl daemon-reload" },
       );
-    steps.push({ kind: "run", command: `mkdir -p ${d.mountPath} && systemctl enable -q ${unit}` });
+    // A dead mount first: until it goes, even mkdir on its path fails ("Transport endpoint is not connected").
     if (o.mountBroken) steps.push({ kind: "run", command: `umount -l ${d.mountPath}` });
+    steps.push({ kind: "run", command: `mkdir -p ${d.mountPath} && systemctl enable -q ${unit}` });
     if (mountNow && started)
       steps.push({
         kind: "run",
@@ -616,7 +640,7 @@ if [ -f ${unitFile} ]; then echo '--- unit'; cat ${unitFile}; fi`;
     if (!d.server) return `${mount}\ntrue`;
     const me = d.servers.find((s) => s.name === d.node) as StorageServer;
     const vol = `${GLUSTERD}/vols/${d.volume}`;
-    const first = (d.servers[0] as StorageServer).name === d.node;
+    const index = `${shellQuote(me.brick)}/.glusterfs/indices/xattrop`;
     return `unit_state glusterd; printf 'glusterd-active=%s\\nglusterd-enabled=%s\\n' "$unit_active" "$unit_enabled"
 [ -f ${GLUSTERD}/glusterd.info ] && sed -n 's/^UUID=/uuid=/p' ${GLUSTERD}/glusterd.info
 awk -F= '$1 == "uuid" { u[FILENAME] = $2 } $1 == "hostname1" { h[FILENAME] = $2 } END { for (f in u) print "peer", u[f], h[f] }' ${GLUSTERD}/peers/* 2>/dev/null
@@ -632,14 +656,9 @@ for f in /var/run/gluster/vols/${d.volume}/${d.address}-*.pid; do
   [ "$comm" = glusterfsd ] && { f=\${f##*/}; echo "brick-online \${f%.pid}"; }
 done
 [ -f ${d.hookPath} ] && [ "$(cat ${d.hookPath})" = ${shellQuote(d.hook.trimEnd())} ] && echo hook=yes
-${
-  first
-    ? `if [ "$unit_active" = active ]; then
-  ${GLUSTER} pool list 2>/dev/null | awk 'NR > 1 { print "pool", $1, $2, $3 }'
-  [ -f ${vol}/info ] && ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '/^Number of entries:/ { s += $4; n++ } END { if (n) print "heal=" s, n }'
-fi`
-    : ""
-}
+if [ -d ${index} ]; then
+  n=0; for f in ${index}/*; do case \${f##*/} in xattrop-*|"*") ;; *) n=$((n + 1)) ;; esac; done; echo heal-pending=$n
+fi
 ${mount}
 true`;
   },
@@ -707,12 +726,8 @@ true`;
             ),
             bricks,
           };
-    const pool = lines
-      .filter((l) => l.startsWith("pool "))
-      .map((l) => l.split(" "))
-      .map((f) => ({ uuid: f[1] ?? "", address: f[2] ?? "", connected: f[3] === "Connected" }));
     const free = value("brick-free-kib");
-    const [pending, bricksHealing] = (value("heal") ?? "").split(" ").map(Number);
+    const heal = value("heal-pending");
     return {
       glusterd: { active: has("glusterd-active=active"), enabled: has("glusterd-enabled=enabled") },
       ...(value("uuid") ? { uuid: value("uuid") } : {}),
@@ -728,10 +743,7 @@ true`;
       unitEnabled: has("unit-enabled=yes"),
       mounted: has("mounted=yes"),
       mountBroken: has("mount-broken=yes"),
-      ...(pool.length > 0 ? { pool } : {}),
-      ...(pending !== undefined && bricksHealing !== undefined && !Number.isNaN(pending)
-        ? { heal: { pending, bricks: bricksHealing } }
-        : {}),
+      ...(heal !== undefined ? { healPending: Number(heal) } : {}),
     };
   },
   plan(d, o, peers) {
@@ -739,6 +751,6 @@ true`;
     // The unit before the volume's changes: the maker's start hook and its own mount use it.
     return [...planMount(d, o, peers), ...server];
   },
-  // Free space, heal counts and the pool's connections move by themselves.
-  stableFacts: (o) => ({ ...o, brickFreeKiB: undefined, heal: undefined, pool: undefined }),
+  // Free space and heal counts move by themselves.
+  stableFacts: (o) => ({ ...o, brickFreeKiB: undefined, healPending: undefined }),
 };
