@@ -4,14 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-pt() { node dist/src/cli.js "$@"; }
+pt() { node dist/bin/picotrader.js "$@"; }
 name=${LAB:-demo}
 pt lab list | grep -qx "$name" && pt lab down --name "$name"
 pt lab up --name "$name" --nodes "${NODES:-3}"
 manifest=$(mktemp -d)/lab.yaml
 pt lab manifest --name "$name" -o "$manifest"   # and the TFTP stand-in files beside it
 echo; echo "== picotrader reconcile -f $manifest --yes   (inside the lab's network namespace; --yes approves the plan it shows)"
-pt lab run --name "$name" -- node dist/src/cli.js reconcile -f "$manifest" --yes
+pt lab run --name "$name" -- node dist/bin/picotrader.js reconcile -f "$manifest" --yes
 echo; echo "== picotrader reconcile -f $manifest --dry-run --detailed-exitcode   (nothing left to do: exit 0)"
-pt lab run --name "$name" -- node dist/src/cli.js reconcile -f "$manifest" --dry-run --detailed-exitcode
-echo; echo "The lab is still up: node dist/src/cli.js lab status --name $name; remove it with: node dist/src/cli.js lab down --name $name"
+pt lab run --name "$name" -- node dist/bin/picotrader.js reconcile -f "$manifest" --dry-run --detailed-exitcode
+echo; echo "The lab is still up: node dist/bin/picotrader.js lab status --name $name; remove it with: node dist/bin/picotrader.js lab down --name $name"

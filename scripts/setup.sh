@@ -29,5 +29,5 @@ fi
 npm run --silent build
 
 if [ "$(id -u)" -eq 0 ] && [ "$(uname -s)" = Linux ]; then
-  node dist/src/cli.js lab image
+  node dist/bin/picotrader.js lab image
 fi

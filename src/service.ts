@@ -113,7 +113,7 @@ export async function installService(
     repo,
     manifest,
     node: process.execPath,
-    cli: join(packageRoot(), "dist", "src", "cli.js"),
+    cli: join(packageRoot(), "dist", "bin", "picotrader.js"),
     interval,
   });
   const path = join(unitDir, "picotrader.service");

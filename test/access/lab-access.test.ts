@@ -200,7 +200,7 @@ if (lab) {
     const MARGIN = 10;
     const [cmd, ...args] = labRunArgv(lab, [
       "node",
-      join(packageRoot(), "dist", "src", "cli.js"),
+      join(packageRoot(), "dist", "bin", "picotrader.js"),
       "reconcile",
       "-f",
       listenLocal,

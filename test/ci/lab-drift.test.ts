@@ -18,7 +18,7 @@ const lab = await useLab(t, NAME, 2);
 if (lab) {
   const dir = mkdtempSync(join(tmpdir(), "picotrader-drift-"));
   writeFileSync(join(dir, "cluster.yaml"), labManifest(lab, { runtime: false }));
-  const cli = join(packageRoot(), "dist", "src", "cli.js");
+  const cli = join(packageRoot(), "dist", "bin", "picotrader.js");
   /** The job's plan step: its exit code, and plan.json left in `dir`. */
   const planStep = async () =>
     (

@@ -7,7 +7,7 @@ import t from "tap";
 import { packageRoot } from "../../src/paths.js";
 import { run } from "../../src/util/run.js";
 
-const cli = join(packageRoot(), "dist", "src", "cli.js");
+const cli = join(packageRoot(), "dist", "bin", "picotrader.js");
 const dir = mkdtempSync(join(tmpdir(), "picotrader-cli-"));
 writeFileSync(join(dir, "empty.json"), "{}\n");
 writeFileSync(join(dir, "bad.json"), "not json\n");

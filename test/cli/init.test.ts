@@ -7,7 +7,7 @@ import t from "tap";
 import { packageRoot } from "../../src/paths.js";
 import { run } from "../../src/util/run.js";
 
-const cli = join(packageRoot(), "dist", "src", "cli.js");
+const cli = join(packageRoot(), "dist", "bin", "picotrader.js");
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFq8tQ7p3yJ3gqWc9Fv0jFzD7bq8hXzv0P1Xy9m1QZ7t op@ws";
 const flags = [
   "--subnet",

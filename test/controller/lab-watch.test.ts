@@ -51,7 +51,7 @@ if (lab) {
   let log = "";
   const [cmd, ...args] = labRunArgv(lab, [
     "node",
-    join(packageRoot(), "dist", "src", "cli.js"),
+    join(packageRoot(), "dist", "bin", "picotrader.js"),
     "watch",
     "-f",
     join(ctl, "cluster.yaml"),

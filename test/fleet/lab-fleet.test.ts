@@ -18,7 +18,7 @@ if (lab) {
   const file = join(mkdtempSync(join(tmpdir(), "picotrader-")), "lab.yaml");
   const hashed = await inLab(
     lab,
-    ["node", join(packageRoot(), "dist", "src", "cli.js"), "hash-password"],
+    ["node", join(packageRoot(), "dist", "bin", "picotrader.js"), "hash-password"],
     "lab-root-pw\n",
   );
   const hash = hashed.stdout.trim();

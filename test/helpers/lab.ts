@@ -67,7 +67,7 @@ export function picotrader(
   env: Record<string, string> = {},
 ): Promise<RunResult> {
   const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  return inLab(lab, ["env", ...vars, "node", join(packageRoot(), "dist", "src", "cli.js"), ...args]);
+  return inLab(lab, ["env", ...vars, "node", join(packageRoot(), "dist", "bin", "picotrader.js"), ...args]);
 }
 
 /** What identifies a node's current boot (see BOOT_MARK): it changes when the node reboots. */

@@ -31,7 +31,7 @@ if (lab) {
 
   t.test("lab ssh logs in as root on a factory-fresh node (it has no admin user yet)", async (t) => {
     const r = await run("node", [
-      join(packageRoot(), "dist", "src", "cli.js"),
+      join(packageRoot(), "dist", "bin", "picotrader.js"),
       "lab",
       "ssh",
       "--name",
@@ -89,7 +89,7 @@ if (lab) {
 
   t.test("lab status --json lists nodes, addresses, ports, state, key and known_hosts", async (t) => {
     const r = await run("node", [
-      join(process.cwd(), "dist", "src", "cli.js"),
+      join(process.cwd(), "dist", "bin", "picotrader.js"),
       "lab",
       "status",
       "--name",

@@ -14,7 +14,7 @@ if (lab) {
   const [host] = lab.nodes;
   const HOME = "/var/lib/picotrader-controller";
   const CLONE = `${HOME}/cluster`;
-  const cli = "/usr/local/bin/node /opt/picotrader/dist/src/cli.js";
+  const cli = "/usr/local/bin/node /opt/picotrader/dist/bin/picotrader.js";
   /** A command as root on the controller's host (node1, never reconciled: root keeps its key login). */
   const onHost = (command: string) => sshNode(lab, "node1", command);
   const must = async (command: string) => {

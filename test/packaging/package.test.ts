@@ -13,8 +13,7 @@ t.test("npm pack ships what runs and nothing else", async (t) => {
   t.equal(r.exitCode, 0, r.stderr);
   const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
   for (const needed of [
-    "dist/src/cli.js",
-    "dist/reconcilers/index.js",
+    "dist/bin/picotrader.js",
     "schema/cluster.schema.json",
     "packaging/picotrader.service",
     "src/lab/supervise.sh",
@@ -49,7 +48,7 @@ t.test("the service unit: exposure at most 4.0 in systemd-analyze security", asy
       repo: "/var/lib/picotrader-controller/cluster",
       manifest: "/var/lib/picotrader-controller/cluster/cluster.yaml",
       node: process.execPath,
-      cli: "/usr/lib/node_modules/picotrader/dist/src/cli.js",
+      cli: "/usr/lib/node_modules/picotrader/dist/bin/picotrader.js",
       interval: "5m",
     }),
   );

@@ -80,7 +80,7 @@ if (lab) {
   const run = (...args: string[]) => picotrader(lab, ["reconcile", "-f", file, ...args]);
   /** The CLI on this machine, as the operator runs it (lab commands enter the lab by themselves). */
   const operator = (args: string[]) =>
-    runProcess("node", [join(packageRoot(), "dist", "src", "cli.js"), ...args]);
+    runProcess("node", [join(packageRoot(), "dist", "bin", "picotrader.js"), ...args]);
   const dryRun = async () => {
     const r = await run("--dry-run", "--detailed-exitcode", "--json");
     return { exitCode: r.exitCode, report: JSON.parse(r.stdout) as ReconcileReport, stderr: r.stderr };

@@ -52,7 +52,7 @@ if (lab) {
 
   t.test("tftp-prepare lays out the server's files; the TFTP node serves them", async (t) => {
     const prep = await run("node", [
-      join(packageRoot(), "dist", "src", "cli.js"),
+      join(packageRoot(), "dist", "bin", "picotrader.js"),
       "tftp-prepare",
       join(dir, "standin.img"),
       "--boot",
