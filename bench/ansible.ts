@@ -58,10 +58,7 @@ function hostVars(node: NodeSpec, m: Manifest, inputs: Inputs): Record<string, u
     admin_keys: m.admin.sshKeys,
     ...(sshd ? { sshd_dropin: dropInContent(sshd) } : {}),
     ...(admin?.sudo ? { sudoers: sudoersContent(admin.user) } : {}),
-    ufw_rules: (firewall?.allow ?? []).map((rule) => {
-      const [port, proto = "any"] = rule.split("/");
-      return { port, proto };
-    }),
+    ufw_rules: (firewall?.allow ?? []).map(ufwModuleRule),
     sysctl: [forward, kernel].flatMap((d) =>
       Object.entries(d?.settings ?? {}).map(([key, value]) => ({ key, value, file: d?.file })),
     ),
@@ -75,6 +72,17 @@ function hostVars(node: NodeSpec, m: Manifest, inputs: Inputs): Record<string, u
     })),
     services,
   };
+}
+
+/**
+ * One of PicoTrader's ufw rules ("22/tcp", or a peer's "proto tcp from ADDRESS to any port PORTS")
+ * as the arguments of Ansible's ufw module. Pure.
+ */
+export function ufwModuleRule(rule: string): { from: string; port: string; proto: string } {
+  const peer = /^proto (\S+) from (\S+) to any port (\S+)$/.exec(rule);
+  if (peer) return { from: peer[2] as string, port: peer[3] as string, proto: peer[1] as string };
+  const [port = "", proto = "any"] = rule.split("/");
+  return { from: "any", port, proto };
 }
 
 /**
