@@ -449,7 +449,11 @@ async function bigTftp(bin: string, lab: LabState, folder: string, file: string)
 }
 
 console.log(`PicoTrader bench: ${new Date().toISOString()}, ${RUNS} runs per figure`);
-if (WITH_ANSIBLE) console.log(`peer: ${await ensureAnsible((l) => console.log(l))}`);
-const bin = await installBin();
-for (const [i, n] of SIZES.entries()) await benchSize(bin, n, i === 0);
-rmSync(scratch, { recursive: true, force: true });
+try {
+  if (WITH_ANSIBLE) console.log(`peer: ${await ensureAnsible((l) => console.log(l))}`);
+  const bin = await installBin();
+  for (const [i, n] of SIZES.entries()) await benchSize(bin, n, i === 0);
+} finally {
+  // The installed bin and the scratch files go whether the bench ended or failed.
+  rmSync(scratch, { recursive: true, force: true });
+}
