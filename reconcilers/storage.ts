@@ -312,18 +312,23 @@ ${retry(`${GLUSTER} pool list | awk 'NR > 1 { n++; if ($3 != "Connected") bad = 
           ),
         },
         { kind: "run", command: brickOnlineWait(d, me.brick) },
-        // The self-heal daemons fill the new brick now: waited for (2 minutes at most, then the
-        // heal goes on by itself), with an index heal every 10 s, since a daemon that missed the
-        // new brick would otherwise wait for its 10-minute crawl (seen in the lab).
-        {
-          kind: "run",
-          command: `i=0; while [ $i -lt 120 ]; do [ $((i % 10)) -eq 0 ] && ${GLUSTER} volume heal ${d.volume} >/dev/null 2>&1; ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '/^Number of entries:/ { s += $4; n++ } END { exit !(n == ${d.servers.length} && s == 0) }' && break; i=$((i+1)); sleep 1; done`,
-        },
+        // The self-heal daemons fill the new brick now.
+        { kind: "run", command: healWait(d, d.servers.length) },
         { kind: "run", command: `systemctl start ${shellQuote(d.mountUnit)}` },
       ],
       risk: "restart",
     },
   ];
+}
+
+/**
+ * Heals the volume and waits until its `bricks` bricks all answer with nothing left to heal: two
+ * minutes at most, then the heal goes on by itself. An index heal is started every 10 s, since a
+ * self-heal daemon that missed a brick's return would otherwise wait for its 10-minute crawl (seen
+ * in the lab). Pure.
+ */
+function healWait(d: StorageDesired, bricks: number): string {
+  return `i=0; while [ $i -lt 120 ]; do [ $((i % 10)) -eq 0 ] && ${GLUSTER} volume heal ${d.volume} >/dev/null 2>&1; ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '/^Number of entries:/ { s += $4; n++ } END { exit !(n == ${bricks} && s == 0) }' && break; i=$((i+1)); sleep 1; done`;
 }
 
 /** Bricks of the volume in replica sets, in its order. Pure. */
@@ -346,7 +351,7 @@ function planVolume(d: StorageDesired, v: ObservedVolume, heal: number | undefin
       summary: `heal the ${heal} entr${heal === 1 ? "y" : "ies"} of the volume ${d.volume} that some brick lacks`,
       before: { healPending: heal },
       after: { healPending: 0 },
-      steps: [{ kind: "run", command: `${GLUSTER} volume heal ${d.volume}` }],
+      steps: [{ kind: "run", command: healWait(d, v.bricks.length) }],
     });
   if (!v.started)
     changes.push({
