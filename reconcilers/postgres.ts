@@ -4,8 +4,9 @@
 // and the cluster's dynamic configuration in etcd (set through the first database node). Runs:
 // systemctl, pg_dropcluster (the package's own "main" cluster, once), Patroni's REST API on
 // 127.0.0.1 (changes through python3; the probe reads it with bash's /dev/tcp, a process that costs
-// a small board far less than a python3 start). Leaves alone: the packages, the firewall and HAProxy (their concerns),
-// etcd itself, and the databases and roles inside PostgreSQL beyond the two Patroni makes.
+// a small board far less than a python3 start). Leaves alone: the packages, the firewall and
+// HAProxy (their concerns), etcd itself, and the databases and roles inside PostgreSQL beyond the
+// two Patroni makes.
 import type { ChangeDraft, Inputs, Manifest, NodeSpec, Reconciler, Step } from "../src/engine/types.js";
 import { PicoError } from "../src/errors.js";
 import { DEFAULT_POSTGRES_PASSWORD_ENV, DEFAULT_REPLICATION_PASSWORD_ENV } from "../src/manifest/defaults.js";

@@ -45,9 +45,9 @@ export interface UpdatesObserved {
 
 /**
  * The index's age, the upgradable packages and whether a reboot is required. The first two come
- * from apt (the newest list's time and a simulated upgrade), kept in \`cache\` beside the name,
+ * from apt (the newest list's time and a simulated upgrade), kept in `cache` beside the name,
  * size and mtime (to the nanosecond) of every file of APT_STATE they were read from: while none of
- * those changes, one \`stat\` stands for the simulation. Pure.
+ * those changes, one `stat` stands for the simulation. Pure.
  */
 export function buildUpgradableProbe(cache: string, state: string[] = APT_STATE): string {
   return `key=$(stat -c '%n %y %s' ${state.join(" ")} 2>/dev/null)
