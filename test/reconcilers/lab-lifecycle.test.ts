@@ -193,11 +193,15 @@ if (lab) {
   t.test(
     "a wrong checksum on the TFTP server: the rebuild fails clearly, the node stays bootable",
     async (t) => {
-      await sshAdmin(
+      // One byte changed (its value plus one: the image is random, so a fixed byte could be there
+      // already, 1 run in 256).
+      const part = "/srv/tftp/c2/image.part001";
+      const flipped = await sshAdmin(
         lab,
         "node3",
-        "printf X | dd of=/srv/tftp/c2/image.part001 bs=1 seek=10 conv=notrunc 2>/dev/null",
+        `b=$(dd if=${part} bs=1 skip=10 count=1 2>/dev/null | od -An -tu1 | tr -d ' ') && printf "\\\\$(printf %o $(( (b + 1) % 256 )))" | dd of=${part} bs=1 seek=10 conv=notrunc 2>/dev/null`,
       );
+      t.equal(flipped.exitCode, 0, flipped.stderr);
       await sshAdmin(lab, "node2", "touch /root/still-here");
       write("", "    generation: 3\n");
       // --only node2: the TFTP node is not reconciled, so its broken part stays as it is.
