@@ -516,7 +516,7 @@ export function healPending(
 ): number | undefined {
   let sum = 0;
   for (const b of v.bricks) {
-    const name = b.address === d.address ? d.node : d.servers.find((s) => s.address === b.address)?.name;
+    const name = d.servers.find((s) => s.address === b.address)?.name;
     const facts = name === d.node ? o : name === undefined ? undefined : peers[name];
     if (facts?.healPending === undefined || !facts.bricksOnline.includes(brickStem(b.address, b.path)))
       return undefined;
