@@ -4,9 +4,23 @@
 // user's password (set to "*": no password login, not locked, so key logins work).
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
 import { shellQuote } from "../src/transport/quote.js";
+import { cachedProbe, PROBE_CACHE_DIR } from "./lib/cached.js";
 import { parseKeyValues } from "./lib/text.js";
 
 export const SUDOERS_FILE = "/etc/sudoers.d/90-picotrader-admin";
+/** What the account, its groups and `sudo -l` are read from. */
+const ACCOUNT_READS = [
+  "/etc/passwd",
+  "/etc/group",
+  "/etc/nsswitch.conf",
+  "/etc/hostname",
+  "/etc/hosts",
+  "/usr/bin/sudo",
+  "/etc/sudo.conf",
+  "/etc/sudoers",
+  "/etc/sudoers.d",
+  "/etc/sudoers.d/*",
+];
 
 export interface AdminDesired {
   user: string;
@@ -36,12 +50,19 @@ export const adminUser: Reconciler<AdminDesired, AdminObserved> = {
     groups: [...(m.admin.groups ?? [])].sort(),
     sudo: m.admin.sudo ?? true,
   }),
-  probe: (d) => `u=${shellQuote(d.user)}
+  // Kept while the account databases and sudo's configuration stay as they were.
+  probe: (d) =>
+    cachedProbe(
+      `${PROBE_CACHE_DIR}/admin-user`,
+      ACCOUNT_READS,
+      `u=${shellQuote(d.user)}
 if p=$(getent passwd "$u"); then
   printf 'passwd=%s\\n' "$p"
   printf 'groups=%s\\n' "$(id -nG "$u")"
   if sudo -n -l -U "$u" 2>/dev/null | sed -n '/may run the following/,$p' | grep -Eq '^[[:space:]]*\\(ALL( : ALL)?\\) NOPASSWD: ALL[[:space:]]*$'; then echo sudo=yes; else echo sudo=no; fi
-fi`,
+fi
+true`,
+    ),
   parse(output) {
     const kv = parseKeyValues(output);
     if (kv.passwd === undefined) return { sudoNopasswdAll: false };

@@ -5,6 +5,7 @@
 // Leaves alone: versions and upgrades (the updates policy), packages it did not ask for, apt sources.
 import type { ChangeDraft, Manifest, NodeSpec, Reconciler, Step } from "../src/engine/types.js";
 import { shellQuote } from "../src/transport/quote.js";
+import { cachedProbe, PROBE_CACHE_DIR } from "./lib/cached.js";
 import { isControlPlane } from "./lib/node.js";
 
 /** The Docker package when the manifest names none. */
@@ -41,16 +42,36 @@ export function packagesFor(node: NodeSpec, m: Manifest): string[] {
  */
 export const APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-remove -o DPkg::Lock::Timeout=120";
 
+/** Touched after each successful `apt-get update`: local (file:) sources leave no list file to date. */
+export const STAMP = "/var/lib/picotrader/apt-updated";
+/**
+ * What apt's answers depend on: the installed packages (and holds), the package lists, our stamp of
+ * the last update, the sources, the pinning and apt's configuration.
+ */
+export const APT_STATE = [
+  "/var/lib/dpkg/status",
+  "/var/lib/apt/lists",
+  STAMP,
+  "/etc/apt/sources.list",
+  "/etc/apt/sources.list.d/*",
+  "/etc/apt/preferences",
+  "/etc/apt/preferences.d/*",
+  "/etc/apt/apt.conf.d/*",
+];
+
 export const packages: Reconciler<PackagesDesired, PackagesObserved> = {
   name: "packages",
   applies: (node, m) => packagesFor(node, m).length > 0,
   desired: (node, m) => ({ install: packagesFor(node, m) }),
   // dpkg's status of every package from one dpkg-query, matched by the shell's own `read`; for a
   // missing one, apt's candidate (none when the index lacks it). apt-cache is slow, so an installed
-  // package never asks it.
+  // package never asks it. Kept while dpkg's and apt's files stay as they were.
   probe: (d) => {
     const names = d.install.map(shellQuote).join(" ");
-    return `q=$(dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' ${names} 2>/dev/null)
+    return cachedProbe(
+      `${PROBE_CACHE_DIR}/packages`,
+      APT_STATE,
+      `q=$(dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' ${names} 2>/dev/null)
 for p in ${names}; do
   st=
   while read -r n s; do [ "$n" = "$p" ] && st=$s; done <<PICOTRADER_DPKG
@@ -58,7 +79,8 @@ $q
 PICOTRADER_DPKG
   printf 'status %s %s\\n' "$p" "$st"
   [ "$st" = ii ] || printf 'candidate %s %s\\n' "$p" "$(apt-cache policy "$p" 2>/dev/null | sed -n 's/^ *Candidate: *//p')"
-done`;
+done`,
+    );
   },
   parse(output) {
     const found: PackagesObserved["packages"] = {};

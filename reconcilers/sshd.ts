@@ -3,9 +3,15 @@
 // sshd_config when it lacks one. Compared key by key on the effective `sshd -T`.
 // Runs: sshd -t (the drop-in alone, then the whole config), a reload. Leaves alone: every other setting.
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
+import { cachedProbe, PROBE_CACHE_DIR } from "./lib/cached.js";
 
 export const DROP_IN = "/etc/ssh/sshd_config.d/00-picotrader.conf";
 const INCLUDE = "Include /etc/ssh/sshd_config.d/*.conf";
+/**
+ * What `sshd -T` reads: its binary (an upgrade changes defaults), its configuration and drop-ins,
+ * the host keys. An Include of a file outside /etc/ssh is not followed (none by default).
+ */
+const SSHD_READS = ["/usr/sbin/sshd", "/etc/ssh", "/etc/ssh/*", "/etc/ssh/sshd_config.d/*"];
 
 export interface SshdDesired {
   /**
@@ -79,12 +85,18 @@ export const sshd: Reconciler<SshdDesired, SshdObserved> = {
     },
     names: Object.fromEntries(Object.keys(m.ssh?.settings ?? {}).map((k) => [k.toLowerCase(), k])),
   }),
-  // Every managed key, as sshd itself resolves it (keys are letters and digits: the schema says so).
-  probe: (d) => `out=$(sshd -T 2>&1) || { printf '%s\n' "$out" >&2; exit 1; }
-printf '%s\n' "$out" | grep -E '^(${Object.keys(d.settings).join("|")}) ' || true
+  // Every managed key, as sshd itself resolves it (keys are letters and digits: the schema says
+  // so), kept while sshd's binary and every file under /etc/ssh stay as they were.
+  probe: (d) =>
+    cachedProbe(
+      `${PROBE_CACHE_DIR}/sshd`,
+      SSHD_READS,
+      `out=$(sshd -T) || exit
+printf '%s\\n' "$out" | grep -E '^(${Object.keys(d.settings).join("|")}) ' || true
 if ! grep -Eqi '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\\.d/\\*\\.conf' /etc/ssh/sshd_config; then
   echo '@@main'; cat /etc/ssh/sshd_config
 fi`,
+    ),
   parse(output) {
     const [settings = "", main] = output.split("@@main\n");
     const effective: Record<string, string> = {};

@@ -4,28 +4,13 @@
 // `apt-get update`, `apt-get upgrade` (or only the security upgrades), and a reboot when the node
 // asks for one and the manifest allows it. Leaves alone: held packages, dist-upgrades, apt sources.
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
-import { APT } from "./packages.js";
+import { cachedProbe, PROBE_CACHE_DIR } from "./lib/cached.js";
+import { APT, APT_STATE, STAMP } from "./packages.js";
 
 /** The index is refreshed when older than this, so that the upgradable list means something. */
 const MAX_INDEX_AGE_S = 24 * 3600;
-/** Touched after each successful `apt-get update`: local (file:) sources leave no list file to date. */
-const STAMP = "/var/lib/picotrader/apt-updated";
 /** The probe's cache of apt's answers: `apt-get -s upgrade` costs a small board seconds. */
-const CACHE = "/var/cache/picotrader/updates";
-/**
- * What apt's answers depend on: the installed packages (and holds), the package lists, our stamp of
- * the last update, the sources, the pinning and apt's configuration.
- */
-const APT_STATE = [
-  "/var/lib/dpkg/status",
-  "/var/lib/apt/lists",
-  STAMP,
-  "/etc/apt/sources.list",
-  "/etc/apt/sources.list.d/*",
-  "/etc/apt/preferences",
-  "/etc/apt/preferences.d/*",
-  "/etc/apt/apt.conf.d/*",
-];
+const CACHE = `${PROBE_CACHE_DIR}/updates`;
 /** Lists the upgradable packages from a security origin, as the simulation prints them. */
 const SECURITY_UPGRADES = `apt-get -s upgrade | sed -n 's/^Inst \\([^ ]*\\) .*(.*[Ss]ecurity.*$/\\1/p'`;
 
@@ -45,29 +30,16 @@ export interface UpdatesObserved {
 
 /**
  * The index's age, the upgradable packages and whether a reboot is required. The first two come
- * from apt (the newest list's time and a simulated upgrade), kept in `cache` beside the name,
- * size and mtime (to the nanosecond) of every file of APT_STATE they were read from: while none of
- * those changes, one `stat` stands for the simulation. Pure.
+ * from apt (the newest list's time and a simulated upgrade), kept in `cache` while every file of
+ * `state` stays as it was (`cachedProbe`): one `stat` then stands for the simulation. Pure.
  */
 export function buildUpgradableProbe(cache: string, state: string[] = APT_STATE): string {
-  return `key=$(stat -c '%n %y %s' ${state.join(" ")} 2>/dev/null)
-cached= body= part=key
-[ -f ${cache} ] && while IFS= read -r l; do
-  case $part in
-    key) if [ "$l" = -- ]; then part=body; else cached="$cached
-$l"; fi ;;
-    *) body="$body$l
-" ;;
-  esac
-done < ${cache}
-if [ "$part" != body ] || [ "$cached" != "
-$key" ]; then
-  newest=$(find /var/lib/apt/lists ${STAMP} -maxdepth 1 -type f \\( -name '*_Packages*' -o -name apt-updated \\) -printf '%T@\\n' 2>/dev/null | sort -n | tail -n 1)
-  body="newest=\${newest%.*}
-$(apt-get -s -o Debug::NoLocking=1 upgrade 2>/dev/null | sed -n 's/^Inst \\([^ ]*\\) .*(\\(.*\\))$/upgradable \\1 \\2/p')
-"
-  mkdir -p ${cache.slice(0, cache.lastIndexOf("/"))} && printf '%s\\n--\\n%s' "$key" "$body" > ${cache}.$$ && mv ${cache}.$$ ${cache}
-fi
+  const fill = `newest=$(find /var/lib/apt/lists ${STAMP} -maxdepth 1 -type f \\( -name '*_Packages*' -o -name apt-updated \\) -printf '%T@\\n' 2>/dev/null | sort -n | tail -n 1)
+echo "newest=\${newest%.*}"
+apt-get -s -o Debug::NoLocking=1 upgrade 2>/dev/null | sed -n 's/^Inst \\([^ ]*\\) .*(\\(.*\\))$/upgradable \\1 \\2/p'`;
+  return `body=$(
+${cachedProbe(cache, state, fill)}
+) || exit $?
 while IFS= read -r l; do
   case $l in
     newest=) ;;

@@ -24,9 +24,13 @@ export function certificateDigests(p: CertificatePems): CertificateDigests {
   return { ca: sha256(p.ca), cert: sha256(p.cert), key: sha256(p.key) };
 }
 
-/** Probe lines printing `digest NAME SHA256` for each of the three files under `dir` that exists. */
+/**
+ * Probe lines printing `digest NAME SHA256` for each of the three files under `dir` that exists:
+ * one `sha256sum` for the three (it prints a line per file it could read, in order). Pure.
+ */
 export function buildCertificateDigestProbe(dir: string): string {
-  return `for f in ca.crt node.crt node.key; do [ -f ${dir}/$f ] && printf 'digest %s %s\\n' "$f" "$(sha256sum < ${dir}/$f | cut -d' ' -f1)"; done`;
+  return `set -- $(cd ${dir} 2>/dev/null && sha256sum -- ca.crt node.crt node.key 2>/dev/null)
+while [ $# -ge 2 ]; do printf 'digest %s %s\\n' "$2" "$1"; shift 2; done`;
 }
 
 /** Reads those lines; a missing file has no digest. Pure. */

@@ -1,8 +1,19 @@
 // Probe scripts that decide what to read on the node, run here by sh against real files.
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
+import { cachedProbe } from "../../reconcilers/lib/cached.js";
 import { buildServedFilesProbe, tftpServer } from "../../reconcilers/tftp-server.js";
 import { buildUpgradableProbe, updates } from "../../reconcilers/updates.js";
 import { sha256File } from "../../src/util/digests.js";
@@ -47,6 +58,7 @@ t.test(
 
 t.test("upgradable packages: apt is asked again only when a file it reads changed", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "picotrader-apt-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, "bin"));
   mkdirSync(join(dir, "preferences.d"));
   writeFileSync(join(dir, "status"), "Package: foo\nStatus: install ok installed\n");
@@ -78,4 +90,59 @@ t.test("upgradable packages: apt is asked again only when a file it reads change
   t.strictSame([await probe(), calls()], [foo, 3], "a pinning file added: apt again");
   writeFileSync(join(dir, "cache", "updates"), "garbage");
   t.strictSame([await probe(), calls()], [foo, 4], "a cache it cannot read is made again");
+});
+
+t.test("a cached probe fills again when a file it reads changes, and only then", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "picotrader-cached-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, "conf.d"));
+  writeFileSync(join(dir, "main"), "alpha\n");
+  const cache = join(dir, "cache", "concern");
+  // The fill prints the main file and leaves a line in `calls` each time it runs.
+  const fill = (tag: string) => `echo x >> ${dir}/calls\necho ${tag}; cat ${dir}/main`;
+  const probe = async (tag = "one") => {
+    const r = await run("sh", [
+      "-c",
+      cachedProbe(cache, [join(dir, "main"), join(dir, "conf.d", "*")], fill(tag)),
+    ]);
+    t.equal(r.exitCode, 0, r.stderr);
+    return r.stdout;
+  };
+  const calls = () => readFileSync(join(dir, "calls"), "utf8").split("\n").length - 1;
+  t.strictSame([await probe(), calls()], ["one\nalpha\n", 1], "filled");
+  t.strictSame([await probe(), calls()], ["one\nalpha\n", 1], "then read from the cache");
+  const { mtime } = statSync(join(dir, "main"));
+  writeFileSync(join(dir, "main"), "omega\n");
+  utimesSync(join(dir, "main"), mtime, mtime);
+  t.strictSame(
+    [await probe(), calls()],
+    ["one\nomega\n", 2],
+    "same size, mtime set back: the ctime still tells",
+  );
+  writeFileSync(join(dir, "other"), "delta\n");
+  renameSync(join(dir, "other"), join(dir, "main"));
+  t.strictSame([await probe(), calls()], ["one\ndelta\n", 3], "another file renamed over it");
+  writeFileSync(join(dir, "conf.d", "10-new"), "");
+  t.strictSame([await probe(), calls()], ["one\ndelta\n", 4], "a file appears where the glob looks");
+  t.strictSame([await probe("two"), calls()], ["two\ndelta\n", 5], "another fill does not take this one's");
+  t.strictSame([await probe("two"), calls()], ["two\ndelta\n", 5], "and is kept in turn");
+
+  const failing = cachedProbe(cache, [join(dir, "main")], `echo x >> ${dir}/calls; echo broken >&2; exit 3`);
+  for (const n of [6, 7]) {
+    const r = await run("sh", ["-c", failing]);
+    t.strictSame(
+      [r.exitCode, r.stderr, calls()],
+      [3, "broken\n", n],
+      "a failing fill: its status, never kept",
+    );
+  }
+  t.strictSame([await probe("two"), calls()], ["two\ndelta\n", 7], "a failure leaves the cache as it was");
+
+  const unwritable = join(dir, "main", "cache");
+  const r = await run("sh", ["-c", cachedProbe(unwritable, [join(dir, "main")], fill("three"))]);
+  t.strictSame(
+    [r.exitCode, r.stdout, r.stderr],
+    [0, "three\ndelta\n", ""],
+    "a cache it cannot write: the fill's answer",
+  );
 });
