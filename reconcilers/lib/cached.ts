@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 
-/** Where probes keep what they cache on the node (root's, made 0700 by the first write). */
+/** Where probes keep what they cache on the node (files 0600, root's). */
 export const PROBE_CACHE_DIR = "/var/cache/picotrader";
 
 /**
