@@ -111,20 +111,22 @@ export const firewall: Reconciler<FirewallDesired, FirewallObserved> = {
   },
   // What `ufw status` and `ufw show added` report, read the way ufw reads it (its rule tuples in
   // user.rules, its chain in the kernel) without starting ufw's Python twice per node: one
-  // iptables and one sed; the files are read by the shell itself.
+  // iptables and one awk, which reads the kernel's rules and the three files.
   probe: () => `command -v ufw >/dev/null || { echo installed=no; exit 0; }
 echo installed=yes
-iptables -S 2>/dev/null | sed -n -e 's/^-N ufw-user-input$/Status: active/p' \\
-  -e 's/^-A ufw-before-input -s \\([^ /]*\\)[^ ]* -p \\(vrrp\\|112\\) -j ACCEPT$/vrrp-live \\1/p'
 . /etc/default/ufw 2>/dev/null && printf 'incoming=%s\\noutgoing=%s\\n' "$DEFAULT_INPUT_POLICY" "$DEFAULT_OUTPUT_POLICY"
-for f in /etc/ufw/user.rules /etc/ufw/user6.rules; do
-  [ -f "$f" ] && while IFS= read -r l; do case $l in '### tuple ###'*) printf '%s\\n' "$l" ;; esac; done < "$f"
-done
-echo '--- before.rules'; [ -f /etc/ufw/before.rules ] && inside=0 && while IFS= read -r l || [ -n "$l" ]; do
-  case $l in '# BEGIN picotrader'*) inside=1 ;; esac
-  [ $inside = 1 ] && printf '%s\\n' "$l"
-  case $l in '# END picotrader'*) inside=0 ;; esac
-done < /etc/ufw/before.rules; true`,
+set -- -; for f in /etc/ufw/user.rules /etc/ufw/user6.rules /etc/ufw/before.rules; do [ -f $f ] && set -- "$@" $f; done
+iptables -S 2>/dev/null | awk 'FILENAME == "-" {
+  if ($0 == "-N ufw-user-input") print "Status: active"
+  else if (NF == 8 && $1 == "-A" && $2 == "ufw-before-input" && $3 == "-s" && $5 == "-p" && ($6 == "vrrp" || $6 == "112") && $7 == "-j" && $8 == "ACCEPT") { s = $4; sub(/\\/.*/, "", s); print "vrrp-live " s }
+  next
+}
+FILENAME != "/etc/ufw/before.rules" { if (index($0, "### tuple ###") == 1) print; next }
+!marked { print "--- before.rules"; marked = 1 }
+index($0, "# BEGIN picotrader") == 1 { inside = 1 }
+inside { print }
+index($0, "# END picotrader") == 1 { inside = 0 }
+END { if (!marked) print "--- before.rules" }' "$@"`,
   parse(probeOutput) {
     const [output = "", beforeRules] = probeOutput.split(/^--- before\.rules\n/m);
     const vrrp = {

@@ -36,9 +36,9 @@ $p
 PICOTRADER_PASSWD
 [ -n "$h" ] || exit 0
 printf 'home %s\\n' "$h"
-[ -d "$h/.ssh" ] && printf 'dir %s\\n' "$(stat -c '%a %U' "$h/.ssh")"
+[ -d "$h/.ssh" ] && stat -c 'dir %a %U' "$h/.ssh"
 if [ -f "$h/.ssh/authorized_keys" ]; then
-  printf 'file %s\\n' "$(stat -c '%a %U' "$h/.ssh/authorized_keys")"
+  stat -c 'file %a %U' "$h/.ssh/authorized_keys"
   sed 's/^/| /' "$h/.ssh/authorized_keys"
 fi
 true`,

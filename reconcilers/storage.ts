@@ -647,11 +647,13 @@ if [ -f ${unitFile} ]; then echo '--- unit'; cat ${unitFile}; fi`;
     const vol = `${GLUSTERD}/vols/${d.volume}`;
     const index = `${shellQuote(me.brick)}/.glusterfs/indices/xattrop`;
     return `unit_state glusterd; printf 'glusterd-active=%s\\nglusterd-enabled=%s\\n' "$unit_active" "$unit_enabled"
-[ -f ${GLUSTERD}/glusterd.info ] && sed -n 's/^UUID=/uuid=/p' ${GLUSTERD}/glusterd.info
-awk -F= '$1 == "uuid" { u[FILENAME] = $2 } $1 == "hostname1" { h[FILENAME] = $2 } END { for (f in u) print "peer", u[f], h[f] }' ${GLUSTERD}/peers/* 2>/dev/null
-if [ -f ${vol}/info ]; then
-  awk -F= 'FILENAME ~ /\\/info$/ { print "vol", $0; next } { b = FILENAME; sub(/.*\\//, "", b) } $1 == "uuid" { u[b] = $2 } $1 == "hostname" { h[b] = $2 } $1 == "path" { p[b] = $2 } END { for (b in u) print "brickfile", b, u[b], h[b], p[b] }' ${vol}/info ${vol}/bricks/* 2>/dev/null
-fi
+set --; for f in ${GLUSTERD}/glusterd.info ${GLUSTERD}/peers/*; do [ -f "$f" ] && set -- "$@" "$f"; done
+[ -f ${vol}/info ] && for f in ${vol}/info ${vol}/bricks/*; do [ -f "$f" ] && set -- "$@" "$f"; done
+[ $# -eq 0 ] || awk -F= -v self=${GLUSTERD}/glusterd.info -v vol=${vol}/ 'FILENAME == self { if ($1 == "UUID") print "uuid=" $2; next }
+FILENAME == vol "info" { print "vol", $0; next }
+index(FILENAME, vol) == 1 { b = FILENAME; sub(/.*\\//, "", b); if ($1 == "uuid") bu[b] = $2; else if ($1 == "hostname") bh[b] = $2; else if ($1 == "path") bp[b] = $2; next }
+$1 == "uuid" { pu[FILENAME] = $2 } $1 == "hostname1" { ph[FILENAME] = $2 }
+END { for (f in pu) print "peer", pu[f], ph[f]; for (b in bu) print "brickfile", b, bu[b], bh[b], bp[b] }' "$@"
 p=${shellQuote(d.brickRoot)}; [ -d "$p" ] && echo brick-root=yes
 while [ ! -e "$p" ]; do p=\${p%/*}; [ -n "$p" ] || p=/; done
 df -Pk / "$p" | awk 'NR == 2 { r = $6 } NR == 3 { print "brick-free-kib=" $4; if ($6 == r) print "brick-root-on-rootfs=yes" }'

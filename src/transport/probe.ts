@@ -44,12 +44,14 @@ export function buildProbeScript(sections: ProbeSection[], nonce: string, units:
  * Defines `unit_state NAME` for the sections: it sets `unit_active` and `unit_enabled` to what
  * `systemctl is-active` and `systemctl is-enabled` would print, read from one `systemctl show` of
  * every unit the concerns declared, made once before the sections run (a systemctl start costs a
- * small board more than the rest of a section). A SysV service (UnitFileState "generated") is
- * enabled when it has a start link in rc5.d or rcS.d, as Debian's systemd-sysv-install decides. A
- * name nobody declared is asked of systemctl itself, so a missing declaration costs time, not facts.
+ * small board more than the rest of a section) and read once into a table of every name a unit
+ * goes by with its two states, which `unit_state` looks up by pattern matching. A SysV service
+ * (UnitFileState "generated") is enabled when it has a start link in rc5.d or rcS.d, as Debian's
+ * systemd-sysv-install decides. A name nobody declared is asked of systemctl itself, so a missing
+ * declaration costs time, not facts.
  * `units_active GLOB` prints the names of the active units that match a declared pattern (as
- * `systemctl list-units --state=active GLOB` does). No process starts in either function: both
- * walk the shown units with `units_each`, whose loop reads a here-document. Pure.
+ * `systemctl list-units --state=active GLOB` does). No process starts in either function
+ * (`units_each` walks the shown units with a loop that reads a here-document). Pure.
  */
 export function buildUnitStatePrelude(units: string[]): string {
   const unique = [...new Set(units)];
@@ -70,17 +72,20 @@ $units_shown
 
 PICOTRADER_UNITS
 }
-us_match() {
-  case " $ue_names " in *" $us_name "*) us_found=1 unit_active=$ue_active unit_enabled=$ue_enabled ;; esac
+ut_add() {
+  for ut_name in $ue_names; do units_table="$units_table$ut_name=$ue_active,$ue_enabled "; done
 }
+units_table=' '
+units_each ut_add
 unit_state() {
   case $1 in *.*) us_name=$1 ;; *) us_name=$1.service ;; esac
-  us_found= unit_active= unit_enabled=
-  units_each us_match
-  if [ -z "$us_found" ]; then
-    unit_active=$(systemctl is-active "$us_name" 2>/dev/null)
-    unit_enabled=$(systemctl is-enabled "$us_name" 2>/dev/null)
-  elif [ "$unit_enabled" = generated ]; then
+  case $units_table in
+    *" $us_name="*) us_state=\${units_table#*" $us_name="}; us_state=\${us_state%%" "*}
+      unit_active=\${us_state%%,*} unit_enabled=\${us_state#*,} ;;
+    *) unit_active=$(systemctl is-active "$us_name" 2>/dev/null)
+      unit_enabled=$(systemctl is-enabled "$us_name" 2>/dev/null) ;;
+  esac
+  if [ "$unit_enabled" = generated ]; then
     unit_enabled=disabled
     for us_link in /etc/rc5.d/S??"\${us_name%.service}" /etc/rcS.d/S??"\${us_name%.service}"; do
       [ -e "$us_link" ] && unit_enabled=enabled
