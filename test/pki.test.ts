@@ -1,12 +1,12 @@
 // The controller's etcd CA: made once with keys 0600 in a 0700 folder, node certificates that carry
 // the node's names, kept while they fit and made again when they no longer do.
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { certificateFits, certificateNames, pkiDir, readEtcdPki } from "../src/pki.js";
 import type { Manifest } from "../src/manifest/types.generated.js";
+import { tempDir } from "./helpers/temp.js";
 
 const manifest = (address3: string): Manifest => ({
   apiVersion: "picotrader/v1",
@@ -27,7 +27,7 @@ t.test("the folder: PICOTRADER_PKI, else XDG_DATA_HOME, else ~/.local/share, per
 });
 
 t.test("a CA and a certificate per etcd node, keys 0600, folder 0700", async (t) => {
-  const dir = join(mkdtempSync(join(tmpdir(), "pki-")), "pki");
+  const dir = join(tempDir(t, "pki"), "pki");
   const env = { PICOTRADER_PKI: dir };
   const pki = readEtcdPki(manifest("10.1.0.13"), env);
   if (!pki) throw new Error("no PKI");
@@ -54,7 +54,7 @@ t.test("a CA and a certificate per etcd node, keys 0600, folder 0700", async (t)
 });
 
 t.test("certificateFits: the CA, the key, the names and the time left", async (t) => {
-  const dir = join(mkdtempSync(join(tmpdir(), "pki-")), "pki");
+  const dir = join(tempDir(t, "pki"), "pki");
   const pki = readEtcdPki(manifest("10.1.0.13"), { PICOTRADER_PKI: dir });
   const other = readEtcdPki(manifest("10.1.0.13"), { PICOTRADER_PKI: join(dir, "..", "other") });
   if (!pki || !other) throw new Error("no PKI");

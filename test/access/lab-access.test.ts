@@ -2,8 +2,7 @@
 // root password, drift in keys, sshd and firewall, and fault injection that must end with the
 // node reachable as the admin user and reported as rolled back.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { labManifest, labReset, labRunArgv, labStart, labStop } from "../../src/lab/lab.js";
@@ -15,13 +14,14 @@ import { shellQuote } from "../../src/transport/quote.js";
 import type { ReconcileReport } from "../../src/report/json.js";
 import { run } from "../../src/util/run.js";
 import { inLab, picotrader, sshAdmin, sshNode, useLab } from "../helpers/lab.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NAME = "taccess";
 const lab = await useLab(t, NAME, 3);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 if (lab) {
-  const dir = mkdtempSync(join(tmpdir(), "picotrader-access-"));
+  const dir = tempDir(t, "access");
   const base = labManifest(lab, { runtime: false });
   const manifest = (name: string, text: string) => {
     const file = join(dir, name);

@@ -1,8 +1,7 @@
 // The drift workflow's steps, run locally against a lab exactly as the job runs them: the plan's
 // exit code, the Markdown summary, and the issue payload and the gh calls it makes (to a fake gh
 // on PATH that answers like GitHub's, so the real branches of the script run, de-duplication too).
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { labManifest } from "../../src/lab/lab.js";
@@ -11,12 +10,13 @@ import type { DriftIssue } from "../../src/report/drift.js";
 import type { ReconcileReport } from "../../src/report/json.js";
 import { run } from "../../src/util/run.js";
 import { inLab, picotrader, sshAdmin, useLab } from "../helpers/lab.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NAME = "tdrift";
 const lab = await useLab(t, NAME, 2);
 
 if (lab) {
-  const dir = mkdtempSync(join(tmpdir(), "picotrader-drift-"));
+  const dir = tempDir(t, "drift");
   writeFileSync(join(dir, "cluster.yaml"), labManifest(lab, { runtime: false }));
   const cli = join(packageRoot(), "dist", "bin", "picotrader.js");
   /** The job's plan step: its exit code, and plan.json left in `dir`. */

@@ -1,14 +1,14 @@
 // No stack trace ever reaches a user: a table of bad invocations of the built CLI, each ending in
 // exit 1 and a one-line "error: …" that names the thing, and nothing lost on the way.
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { packageRoot } from "../../src/paths.js";
 import { run } from "../../src/util/run.js";
+import { tempDir } from "../helpers/temp.js";
 
 const cli = join(packageRoot(), "dist", "bin", "picotrader.js");
-const dir = mkdtempSync(join(tmpdir(), "picotrader-cli-"));
+const dir = tempDir(t, "cli");
 writeFileSync(join(dir, "empty.json"), "{}\n");
 writeFileSync(join(dir, "bad.json"), "not json\n");
 writeFileSync(join(dir, "partial.yaml"), "apiVersion: picotrader/v1\n");

@@ -1,11 +1,11 @@
 // `picotrader init`: a commented manifest that validates, from another folder, with a modeline that
 // points at this installation's schema; the admin key found as OpenSSH users keep it.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { packageRoot } from "../../src/paths.js";
 import { run } from "../../src/util/run.js";
+import { tempDir } from "../helpers/temp.js";
 
 const cli = join(packageRoot(), "dist", "bin", "picotrader.js");
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFq8tQ7p3yJ3gqWc9Fv0jFzD7bq8hXzv0P1Xy9m1QZ7t op@ws";
@@ -25,7 +25,7 @@ const flags = [
 ];
 
 t.test("from flags, in a folder of its own: a manifest that validates", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "picotrader-init-"));
+  const dir = tempDir(t, "init");
   const home = join(dir, "home");
   mkdirSync(join(home, ".ssh"), { recursive: true });
   writeFileSync(join(home, ".ssh", "id_ed25519.pub"), `${KEY}\n`);
@@ -69,7 +69,7 @@ t.test("from flags, in a folder of its own: a manifest that validates", async (t
 });
 
 t.test("what init would write must validate: nothing is written otherwise", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "picotrader-init-"));
+  const dir = tempDir(t, "init");
   const r = await run(
     "node",
     [cli, "init", ...flags.map((f) => (f === "192.168.0.200" ? "10.0.0.200" : f)), "--admin-key", KEY],

@@ -2,19 +2,19 @@
 // controller watches its clone, applies new commits within an interval, refuses an invalid
 // manifest, repairs drift, honours suspend, and finishes its run on SIGTERM.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { labManifest, labRunArgv } from "../../src/lab/lab.js";
 import { packageRoot } from "../../src/paths.js";
 import { run } from "../../src/util/run.js";
 import { eventually, sleep, sshAdmin, useLab } from "../helpers/lab.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NAME = "twatch";
 const lab = await useLab(t, NAME, 2);
 if (lab) {
-  const dir = mkdtempSync(join(tmpdir(), "picotrader-watch-"));
+  const dir = tempDir(t, "watch");
   const git = async (cwd: string, ...args: string[]) => {
     const r = await run(
       "git",

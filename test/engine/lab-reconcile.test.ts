@@ -1,18 +1,18 @@
 // The engine end to end on real lab nodes: converge from the factory image, plan nothing the
 // second time, find and repair drift made by hand, and go on past a node that is down.
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { labManifest, labStart, labStop } from "../../src/lab/lab.js";
 import type { ReconcileReport } from "../../src/report/json.js";
 import { picotrader, sshAdmin, sshNode, useLab } from "../helpers/lab.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NAME = "tengine";
 const lab = await useLab(t, NAME, 3);
 
 if (lab) {
-  const file = join(mkdtempSync(join(tmpdir(), "picotrader-")), "lab.yaml");
+  const file = join(tempDir(t, "test"), "lab.yaml");
   writeFileSync(file, labManifest(lab, { runtime: false }));
   const dryRun = async () => {
     const r = await picotrader(lab, ["reconcile", "-f", file, "--dry-run", "--detailed-exitcode", "--json"]);
@@ -174,7 +174,7 @@ if (lab) {
   });
 
   t.test("a saved plan: applied as reviewed, and refused as stale once a fact changed", async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), "picotrader-saved-"));
+    const dir = tempDir(t, "saved");
     const planFile = join(dir, "plan.json");
     await sshAdmin(lab, "node2", "hostname saved-drift");
     const saved = await picotrader(lab, ["reconcile", "-f", file, "--dry-run", "--out", planFile]);

@@ -1,8 +1,7 @@
 // Fleet commands and the root password on real lab nodes: exec with output per node, a rolling
 // reboot after which every node is back, a node that is down named while the others are done,
 // a shutdown, and root's password set, found changed by hand and repaired, never printed.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { labManifest, labStart, labStatus, labStop } from "../../src/lab/lab.js";
@@ -10,12 +9,13 @@ import type { ReconcileReport } from "../../src/report/json.js";
 import { bootMark as labBootMark, inLab, picotrader, sshAdmin, useLab } from "../helpers/lab.js";
 import { packageRoot } from "../../src/paths.js";
 import { run } from "../../src/util/run.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NAME = "tfleet";
 const lab = await useLab(t, NAME, 3);
 
 if (lab) {
-  const file = join(mkdtempSync(join(tmpdir(), "picotrader-")), "lab.yaml");
+  const file = join(tempDir(t, "test"), "lab.yaml");
   const hashed = await inLab(
     lab,
     ["node", join(packageRoot(), "dist", "bin", "picotrader.js"), "hash-password"],

@@ -1,14 +1,14 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { binfmtRecordPath, ensureArm64Emulation, removeArm64Emulation } from "../../src/lab/binfmt.js";
 import { emulatedBuildInProgress } from "../../src/lab/image.js";
+import { tempDir } from "../helpers/temp.js";
 
 t.test(
   "the lab registers qemu-aarch64 with the C and F flags only when missing, and undoes only that",
   async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), "picotrader-binfmt-"));
+    const dir = tempDir(t, "binfmt");
     const mount = join(dir, "binfmt_misc");
     const labRoot = join(dir, "labs");
     mkdirSync(mount);
@@ -49,7 +49,7 @@ t.test(
 );
 
 t.test("an arm64 image build under way keeps the emulation: only a live builder's lock counts", async (t) => {
-  const cache = mkdtempSync(join(tmpdir(), "cache-"));
+  const cache = tempDir(t, "cache");
   t.notOk(emulatedBuildInProgress(cache), "no build");
   mkdirSync(join(cache, "image-abc.lock"));
   writeFileSync(join(cache, "image-abc.lock", "pid"), String(process.pid));

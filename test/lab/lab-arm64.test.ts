@@ -1,17 +1,17 @@
 // An arm64 node under qemu-user emulation, as the boards are arm64: the access and network concerns
 // converge on it, the second plan is empty, and drift made by hand is found and repaired.
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { labManifest } from "../../src/lab/lab.js";
 import { picotrader, sshAdmin, sshNode, useLab } from "../helpers/lab.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NAME = "tarm";
 const lab = await useLab(t, NAME, 1, { arch: "arm64" });
 
 if (lab) {
-  const file = join(mkdtempSync(join(tmpdir(), "picotrader-arm64-")), "lab.yaml");
+  const file = join(tempDir(t, "arm64"), "lab.yaml");
   writeFileSync(file, labManifest(lab, { runtime: false }));
   const dryRun = (args: string[] = []) =>
     picotrader(lab, ["reconcile", "-f", file, "--dry-run", "--detailed-exitcode", ...args]);

@@ -1,19 +1,19 @@
 // The whole lab manifest on a mixed lab: a Debian 12 node and two Debian 11 nodes (bullseye: OpenSSH
 // 8.4, systemd 247, haproxy 2.2, keepalived 2.1, close to the boards' Ubuntu 20.04). It converges,
 // the second plan is empty, and drift made by hand on the older nodes is found and repaired.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { labManifest, labStatus, writeLabTftpStandIns } from "../../src/lab/lab.js";
 import type { ReconcileReport } from "../../src/report/json.js";
 import { picotrader, sshAdmin, sshNode, useLab } from "../helpers/lab.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NAME = "trel";
 const lab = await useLab(t, NAME, 3, { releases: ["bookworm", "bullseye", "bullseye"] });
 
 if (lab) {
-  const folder = mkdtempSync(join(tmpdir(), "picotrader-releases-"));
+  const folder = tempDir(t, "releases");
   const file = join(folder, "lab.yaml");
   writeFileSync(file, labManifest(lab));
   writeLabTftpStandIns(folder);

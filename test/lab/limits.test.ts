@@ -1,7 +1,6 @@
 // The host limit a big lab needs: raised with the host's value recorded once, put back afterwards,
 // never lowered. Exercised on a stand-in /proc/sys tree.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import {
@@ -10,6 +9,7 @@ import {
   raiseInotifyLimit,
   restoreInotifyLimit,
 } from "../../src/lab/limits.js";
+import { tempDir } from "../helpers/temp.js";
 
 t.test("the limit for N nodes, never below the host's", async (t) => {
   t.equal(neededInotifyInstances(3, 128), 164);
@@ -18,7 +18,7 @@ t.test("the limit for N nodes, never below the host's", async (t) => {
 });
 
 t.test("raised once with the host's value saved, restored after the last lab", async (t) => {
-  const root = mkdtempSync(join(tmpdir(), "picotrader-limits-"));
+  const root = tempDir(t, "limits");
   mkdirSync(join(root, "proc", "fs", "inotify"), { recursive: true });
   const paths = limitPaths(root, join(root, "proc"));
   writeFileSync(paths.sysctl, "128\n");

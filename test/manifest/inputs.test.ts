@@ -1,16 +1,15 @@
 // What a run reads on the controller besides the manifest: tftp.root stays inside the manifest's
 // folder, nothing under it is skipped silently, and the image parts carry the size they were cut to.
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { buildReimageBootIni } from "../../reconcilers/generation.js";
 import { readInputs, readLocalFiles } from "../../src/manifest/inputs.js";
 import type { Manifest } from "../../src/manifest/types.generated.js";
 import { PART_SIZE_FILE, prepareTftpRoot } from "../../src/tftp.js";
+import { tempDir } from "../helpers/temp.js";
 
-const dir = mkdtempSync(join(tmpdir(), "picotrader-inputs-"));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir(t, "inputs");
 const repo = join(dir, "repo");
 mkdirSync(join(repo, "tftp", "c2"), { recursive: true });
 writeFileSync(join(repo, "cluster.yaml"), "");

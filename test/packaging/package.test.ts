@@ -1,12 +1,12 @@
 // What ships: the tarball carries only what runs (no tests, CI, bench or sources), and the
 // service unit is hardened, as systemd-analyze itself rates it.
-import { mkdtempSync, writeFileSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { packageRoot } from "../../src/paths.js";
 import { buildUnit } from "../../src/service.js";
 import { run } from "../../src/util/run.js";
+import { tempDir } from "../helpers/temp.js";
 
 t.test("npm pack ships what runs and nothing else", async (t) => {
   const r = await run("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: packageRoot() });
@@ -37,7 +37,7 @@ t.test("npm pack ships what runs and nothing else", async (t) => {
 });
 
 t.test("the service unit: exposure at most 4.0 in systemd-analyze security", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "picotrader-unit-"));
+  const dir = tempDir(t, "unit");
   const unit = join(dir, "picotrader.service");
   writeFileSync(
     unit,

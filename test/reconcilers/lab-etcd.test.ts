@@ -4,13 +4,13 @@
 // replaced and then put back (one removed, another joined as a learner and promoted) while a writer
 // goes on writing through it all: no write refused, so quorum was kept throughout.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { labSshArgv } from "../../src/lab/lab.js";
 import type { ReconcileReport } from "../../src/report/json.js";
 import { picotrader, sshAdmin, useLab } from "../helpers/lab.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NAME = "tet";
 const lab = await useLab(t, NAME, 4);
@@ -19,7 +19,7 @@ const ETCDCTL =
   "ETCDCTL_API=3 ETCDCTL_CACERT=/etc/etcd/pki/ca.crt ETCDCTL_CERT=/etc/etcd/pki/node.crt ETCDCTL_KEY=/etc/etcd/pki/node.key etcdctl --endpoints=https://127.0.0.1:2379";
 
 if (lab) {
-  const dir = mkdtempSync(join(tmpdir(), "picotrader-etcd-"));
+  const dir = tempDir(t, "etcd");
   const pki = join(dir, "pki");
   const file = join(dir, "lab.yaml");
   const made = await picotrader(lab, ["lab", "manifest", "--name", NAME, "-o", join(dir, "full.yaml")]);

@@ -4,8 +4,7 @@
 // failover when keepalived or HAProxy stops on the holder, a rolling HAProxy change that keeps the
 // IP answering, and drift made by hand found and repaired.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { labRunArgv, type LabState } from "../../src/lab/lab.js";
@@ -13,6 +12,7 @@ import type { ReconcileReport } from "../../src/report/json.js";
 import { packageRoot } from "../../src/paths.js";
 import { run as runProcess } from "../../src/util/run.js";
 import { eventually, inLab, picotrader, sshAdmin, useLab } from "../helpers/lab.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NAME = "tha";
 const lab = await useLab(t, NAME, 3);
@@ -74,7 +74,7 @@ once();`;
 
 if (lab) {
   // The manifest a user gets: `lab manifest -o`, with the TFTP stand-ins beside it.
-  const file = join(mkdtempSync(join(tmpdir(), "picotrader-")), "lab.yaml");
+  const file = join(tempDir(t, "test"), "lab.yaml");
   const made = await picotrader(lab, ["lab", "manifest", "--name", NAME, "-o", file]);
   if (made.exitCode !== 0) throw new Error(`lab manifest: ${made.stderr}`);
   const run = (...args: string[]) => picotrader(lab, ["reconcile", "-f", file, ...args]);

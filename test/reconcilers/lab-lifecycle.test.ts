@@ -3,9 +3,8 @@
 // the end, the other nodes untouched), and a rebuild by generation through a real TFTP fetch:
 // refused without --allow-rebuild and confirmation, done with them, and failing visibly (the node
 // left bootable) when a part's checksum is wrong.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import t from "tap";
 import { labManifest } from "../../src/lab/lab.js";
@@ -13,12 +12,13 @@ import { packageRoot } from "../../src/paths.js";
 import type { ReconcileReport } from "../../src/report/json.js";
 import { run } from "../../src/util/run.js";
 import { bootMark as labBootMark, picotrader, sshAdmin, useLab } from "../helpers/lab.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NAME = "tlife";
 const lab = await useLab(t, NAME, 3);
 
 if (lab) {
-  const dir = mkdtempSync(join(tmpdir(), "picotrader-"));
+  const dir = tempDir(t, "test");
   const file = join(dir, "lab.yaml");
   // A lab-sized stand-in for HardKernel's image, and stand-in kernel files.
   writeFileSync(join(dir, "standin.img"), randomBytes(200_000));

@@ -5,13 +5,13 @@
 // a replica; all three nodes cut at once and started again: the cluster recovers by itself, with
 // every acknowledged id; drift made by hand (config.yml edited, Patroni stopped, the dynamic
 // configuration changed) found and repaired.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { labStart, labStop } from "../../src/lab/lab.js";
 import type { ReconcileReport } from "../../src/report/json.js";
 import { eventually, picotrader, sleep, sshAdmin, useLab } from "../helpers/lab.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NAME = "tpg";
 const lab = await useLab(t, NAME, 3);
@@ -30,7 +30,7 @@ const LOOP_WAIT = 10;
 const HAPROXY_RISE_S = 2 * 2;
 
 if (lab) {
-  const dir = mkdtempSync(join(tmpdir(), "picotrader-postgres-"));
+  const dir = tempDir(t, "postgres");
   const file = join(dir, "lab.yaml");
   const pkiDir = join(dir, "pki");
   const made = await picotrader(lab, ["lab", "manifest", "--name", NAME, "-o", join(dir, "full.yaml")]);

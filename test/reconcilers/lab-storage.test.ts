@@ -4,20 +4,20 @@
 // one node stopped, writes go on, and once it is back its brick heals (the time is measured); with
 // two stopped, writes are refused (quorum) and no file ends in split brain; drift made by hand (an
 // option, glusterd stopped, a mount gone) is found and repaired.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { labStart, labStop } from "../../src/lab/lab.js";
 import type { ReconcileReport } from "../../src/report/json.js";
 import { eventually, picotrader, sshAdmin, useLab } from "../helpers/lab.js";
+import { tempDir } from "../helpers/temp.js";
 
 const NAME = "tgl";
 const lab = await useLab(t, NAME, 4);
 const MOUNT = "/mnt/shared";
 
 if (lab) {
-  const dir = mkdtempSync(join(tmpdir(), "picotrader-storage-"));
+  const dir = tempDir(t, "storage");
   const file = join(dir, "lab.yaml");
   const made = await picotrader(lab, ["lab", "manifest", "--name", NAME, "-o", join(dir, "full.yaml")]);
   if (made.exitCode !== 0) throw new Error(`lab manifest: ${made.stderr}`);

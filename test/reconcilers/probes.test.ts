@@ -1,16 +1,5 @@
 // Probe scripts that decide what to read on the node, run here by sh against real files.
-import {
-  chmodSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { cachedProbe } from "../../reconcilers/lib/cached.js";
@@ -18,11 +7,12 @@ import { buildServedFilesProbe, tftpServer } from "../../reconcilers/tftp-server
 import { buildUpgradableProbe, updates } from "../../reconcilers/updates.js";
 import { sha256File } from "../../src/util/digests.js";
 import { run } from "../../src/util/run.js";
+import { tempDir } from "../helpers/temp.js";
 
 t.test(
   "served files: the size and mtime of the controller's copy stand for its digest; others are hashed",
   async (t) => {
-    const root = mkdtempSync(join(tmpdir(), "picotrader-served-"));
+    const root = tempDir(t, "served");
     mkdirSync(join(root, "c2"));
     const put = (rel: string, content: string, mtime: number) => {
       writeFileSync(join(root, rel), content);
@@ -57,8 +47,7 @@ t.test(
 );
 
 t.test("upgradable packages: apt is asked again only when a file it reads changed", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "picotrader-apt-"));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, "apt");
   mkdirSync(join(dir, "bin"));
   mkdirSync(join(dir, "preferences.d"));
   writeFileSync(join(dir, "status"), "Package: foo\nStatus: install ok installed\n");
@@ -93,8 +82,7 @@ t.test("upgradable packages: apt is asked again only when a file it reads change
 });
 
 t.test("a cached probe fills again when a file it reads changes, and only then", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "picotrader-cached-"));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, "cached");
   mkdirSync(join(dir, "conf.d"));
   writeFileSync(join(dir, "main"), "alpha\n");
   const cache = join(dir, "cache", "concern");

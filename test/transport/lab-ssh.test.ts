@@ -1,17 +1,17 @@
 // SSH the OpenSSH way, on real lab nodes: `picotrader trust` shows a node's key as ssh-keygen -l
 // prints it and pins it only after a yes; a node not pinned yet says how to trust it; ~/.ssh/config's
 // HostName, User, IdentityFile and ProxyJump are honoured.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { labManifest } from "../../src/lab/lab.js";
 import { picotrader, sshNode, useLab } from "../helpers/lab.js";
+import { tempDir } from "../helpers/temp.js";
 
 const lab = await useLab(t, "tssh", 2);
 
 if (lab) {
-  const dir = mkdtempSync(join(tmpdir(), "picotrader-ssh-"));
+  const dir = tempDir(t, "ssh");
   const manifest = join(dir, "lab.yaml");
   writeFileSync(manifest, labManifest(lab, { runtime: false }));
   const [node1] = lab.nodes;
@@ -68,7 +68,7 @@ if (lab) {
   t.test("~/.ssh/config: HostName, User, IdentityFile and ProxyJump", async (t) => {
     // node1's manifest address is wrong on purpose: only the config's HostName reaches it. No key
     // but the config's IdentityFile (an empty home, no agent, no -i), no password to fall back on.
-    const home = mkdtempSync(join(tmpdir(), "picotrader-home-"));
+    const home = tempDir(t, "home");
     const shifted = join(dir, "shifted.yaml");
     writeFileSync(
       shifted,

@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { buildProbeScript, buildUnitStatePrelude, parseProbeOutput } from "../../src/transport/probe.js";
 import { shellQuote } from "../../src/transport/quote.js";
 import { run } from "../../src/util/run.js";
+import { tempDir } from "../helpers/temp.js";
 
 t.test("the batched probe runs every section once and keeps their outputs apart", async (t) => {
   const nonce = "0123456789abcdef";
@@ -36,7 +36,7 @@ t.test("shellQuote makes one word of anything", async (t) => {
 });
 
 t.test("unit_state answers from one systemctl show, as is-active and is-enabled would", async (t) => {
-  const bin = mkdtempSync(join(tmpdir(), "picotrader-systemctl-"));
+  const bin = tempDir(t, "systemctl");
   const calls = join(bin, "calls");
   // A systemctl that logs its calls and shows what a Debian node's systemd shows.
   writeFileSync(

@@ -1,18 +1,18 @@
 // Which host keys may receive the bootstrap password besides those pinned before the run.
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { run } from "../../src/util/run.js";
 import type { Manifest } from "../../src/manifest/types.generated.js";
 import { fingerprintOf, parseFingerprints } from "../../src/transport/ssh.js";
 import { readHostTrust } from "../../src/trust.js";
+import { tempDir } from "../helpers/temp.js";
 
 const FP1 = "SHA256:8Fs9Lc/4dAkZdihfszPfGgagH0Np6KSbVPjrRaOmwEI";
 const FP2 = "SHA256:2COWZBAavB87sC1SSegM4zEDZPTpwD9ywzDmruP96r0";
 
 t.test("fingerprints as OpenSSH prints them: SHA256 and unpadded base64", async (t) => {
-  const key = join(mkdtempSync(join(tmpdir(), "picotrader-fp-")), "k");
+  const key = join(tempDir(t, "fp"), "k");
   await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
   const blob = Buffer.from(readFileSync(`${key}.pub`, "utf8").split(" ")[1] ?? "", "base64");
   const printed = (await run("ssh-keygen", ["-l", "-f", `${key}.pub`])).stdout.split(" ")[1];

@@ -1,14 +1,14 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { DigestCache, sha256File } from "../../src/util/digests.js";
+import { tempDir } from "../helpers/temp.js";
 
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 
 t.test("a digest is computed once per version of a file, then read from the cache", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "picotrader-digests-"));
+  const dir = tempDir(t, "digests");
   const file = join(dir, "part");
   const cacheFile = join(dir, "cache", "digests.json");
   writeFileSync(file, "first");
