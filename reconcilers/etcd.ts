@@ -205,6 +205,19 @@ function startWithInitialCluster(
   ].join("\n");
 }
 
+/**
+ * `etcdctl member remove`, tried again for up to 30 s while etcd refuses it to protect its quorum:
+ * it counts a voting member as up only once it has been connected for 5 s (its HealthInterval), so
+ * a remove right after a member (re)started is refused with "unhealthy cluster" (or, for a member
+ * still starting, "not enough started members"). Any other error fails at once. The check stays
+ * etcd's own: this only waits for it. Pure.
+ */
+export function memberRemove(endpoint: string, id: string): string {
+  return `i=0; until out=$(${ETCDCTL} --endpoints=${endpoint} member remove ${id} 2>&1); do
+case $out in *"unhealthy cluster"*|*"not enough started members"*) ;; *) printf '%s\\n' "$out" >&2; exit 1;; esac
+i=$((i+1)); [ $i -ge 30 ] && { printf '%s\\n' "$out" >&2; echo "etcd: member ${id} was still refused removal after 30 s: a quorum of the other members is not up" >&2; exit 1; }; sleep 1; done`;
+}
+
 /** What the cluster looks like from the other members: the first peer that answers, if any. Pure. */
 function clusterView(
   d: EtcdDesired,
@@ -230,7 +243,7 @@ function joinSteps(d: EtcdDesired, via: EtcdMember, listed: ObservedMember | und
   // Listed and started before: this node lost its data (a rebuild); its old self goes first.
   const stale = listed !== undefined && listed.name !== "";
   return [
-    ...(stale ? [{ kind: "run" as const, command: `${remote} member remove ${listed.id} >/dev/null` }] : []),
+    ...(stale ? [{ kind: "run" as const, command: memberRemove(via.clientUrl, listed.id) }] : []),
     ...(listed && !stale
       ? []
       : [
@@ -344,7 +357,7 @@ function planRemovals(d: EtcdDesired, o: EtcdObserved): ChangeDraft[] {
       steps: [
         {
           kind: "run",
-          command: `${ETCDCTL} --endpoints=${d.local} member remove ${extra.id}`,
+          command: memberRemove(d.local, extra.id),
         },
       ],
       risk: "restart",

@@ -1,8 +1,13 @@
 // The etcd concern's decisions that span nodes, beyond its fixture table: a node that is not a
-// member yet bootstraps only when every peer was observed and none holds a cluster's data.
+// member yet bootstraps only when every peer was observed and none holds a cluster's data; a
+// member's removal waits out etcd's quorum check.
+import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import t from "tap";
-import { etcd, type EtcdObserved } from "../../reconcilers/etcd.js";
+import { etcd, memberRemove, type EtcdObserved } from "../../reconcilers/etcd.js";
 import type { Manifest } from "../../src/manifest/types.generated.js";
+import { run } from "../../src/util/run.js";
+import { tempDir } from "../helpers/temp.js";
 
 const m = {
   cluster: { name: "c", subnet: "10.1.0.0/24" },
@@ -54,3 +59,41 @@ t.test("no cluster yet, and this node is not the first member: it joins the firs
   t.match(change?.summary, /^join etcd member n2 to the cluster that n1 bootstraps in this run/);
   t.match(JSON.stringify(change?.steps), /--endpoints=https:\/\/10\.1\.0\.11:2379 member add n2 --learner/);
 });
+
+t.test(
+  "a member remove waits while etcd protects its quorum, and fails at once on any other error",
+  async (t) => {
+    // A stand-in etcdctl: refuses with the answer in $ANSWER until $COUNT calls were made.
+    const bin = tempDir(t, "etcdctl");
+    writeFileSync(
+      join(bin, "etcdctl"),
+      `#!/bin/sh\nn=$(cat "$0.calls" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$0.calls"\n[ $n -gt "$COUNT" ] && { echo "Member $5 removed"; exit 0; }\necho "Error: $ANSWER" >&2; exit 1\n`,
+    );
+    chmodSync(join(bin, "etcdctl"), 0o755);
+    const removal = async (answer: string, count: number) => {
+      rmSync(join(bin, "etcdctl.calls"), { force: true });
+      const r = await run("sh", ["-c", memberRemove("https://127.0.0.1:2379", "aaaa")], {
+        env: {
+          ...process.env,
+          PATH: `${bin}:${process.env.PATH ?? ""}`,
+          ANSWER: answer,
+          COUNT: String(count),
+        },
+      });
+      return { ...r, calls: Number(readFileSync(join(bin, "etcdctl.calls"), "utf8")) };
+    };
+    const waited = await removal("etcdserver: unhealthy cluster", 2);
+    t.equal(waited.exitCode, 0, waited.stderr);
+    t.equal(waited.calls, 3, "refused twice while a member had just started, then removed");
+    const starting = await removal(
+      "etcdserver: re-configuration failed due to not enough started members",
+      1,
+    );
+    t.equal(starting.exitCode, 0, starting.stderr);
+    t.equal(starting.calls, 2);
+    const other = await removal("etcdserver: member not found", 5);
+    t.equal(other.exitCode, 1);
+    t.equal(other.calls, 1, "another error is not tried again");
+    t.match(other.stderr, /member not found/, "etcdctl's own error is shown");
+  },
+);
