@@ -57,8 +57,6 @@ export interface LabNode {
   address: string;
   sshPort: number;
   netns: string;
-  /** PID of the node's supervisor (supervise.sh); undefined while the node is off. */
-  supervisorPid?: number;
   /** Its Debian release and that release's image; undefined: the lab's (bookworm) image. */
   release?: Release;
   imageRoot?: string;
@@ -400,8 +398,23 @@ function startNode(lab: LabState, node: LabNode): void {
   });
   child.unref();
   if (child.pid === undefined) throw new LabError(`could not start the supervisor of ${node.name}`);
-  node.supervisorPid = child.pid;
-  writeLab(lab);
+  writeFileSync(supervisorPidPath(lab, node.name), `${child.pid}\n`);
+}
+
+/**
+ * Each node's supervisor PID is in a file of its own, not in the lab's shared state: two commands
+ * that start or stop two nodes at once (two `lab start`s, or a test's Promise.all) each rewrote the
+ * whole state, and the last write lost the other's PID, leaving a running node that the lab
+ * believed off (and a second `lab start` that found its root busy).
+ */
+function supervisorPidPath(lab: LabState, node: string): string {
+  return join(nodeDir(lab, node), "supervisor.pid");
+}
+
+/** The PID of `node`'s running supervisor; undefined while the node is off. */
+export function supervisorPid(lab: LabState, node: string): number | undefined {
+  const pid = readPid(supervisorPidPath(lab, node));
+  return pid !== undefined && isSupervisor(pid, lab, node) ? pid : undefined;
 }
 
 /** True when `pid` is this lab's supervisor of `node` (never signal a process we did not start). */
@@ -427,8 +440,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Powers the node off (SIGTERM to nspawn shuts systemd down cleanly) and waits for its supervisor. */
 async function stopNode(lab: LabState, node: LabNode): Promise<void> {
-  const pid = node.supervisorPid;
-  if (pid !== undefined && isSupervisor(pid, lab, node.name)) {
+  const pid = supervisorPid(lab, node.name);
+  if (pid !== undefined) {
     process.kill(pid, "SIGTERM");
     for (let i = 0; i < 100 && processAlive(pid) && isSupervisor(pid, lab, node.name); i++) await sleep(200);
     if (isSupervisor(pid, lab, node.name)) {
@@ -438,8 +451,7 @@ async function stopNode(lab: LabState, node: LabNode): Promise<void> {
       await sleep(500);
     }
   }
-  node.supervisorPid = undefined;
-  writeLab(lab);
+  rmSync(supervisorPidPath(lab, node.name), { force: true });
 }
 
 async function unmountNode(lab: LabState, node: LabNode): Promise<void> {
@@ -533,7 +545,7 @@ export async function labStatus(name: string): Promise<{ lab: LabState; nodes: L
     ? (await run("nsenter", [`--net=/run/netns/${lab.netns}`, "bash", "-c", probe])).stdout.split("\n")
     : [];
   const nodes = lab.nodes.map((node): LabNodeStatus => {
-    const running = node.supervisorPid !== undefined && isSupervisor(node.supervisorPid, lab, node.name);
+    const running = supervisorPid(lab, node.name) !== undefined;
     let power = "";
     try {
       power = readFileSync(join(nodeDir(lab, node.name), "power"), "utf8").trim();
@@ -588,7 +600,7 @@ export async function labStart(name: string, nodeName: string): Promise<void> {
   assertLabHost();
   const lab = requireLab(name);
   const node = findNode(lab, nodeName);
-  if (node.supervisorPid !== undefined && isSupervisor(node.supervisorPid, lab, node.name)) return;
+  if (supervisorPid(lab, node.name) !== undefined) return;
   startNode(lab, node);
   await waitForSsh(lab, [node], 120);
 }
@@ -607,10 +619,10 @@ export async function labStop(
   assertLabHost();
   const lab = requireLab(name);
   const node = findNode(lab, nodeName);
-  if (options.powerCut && node.supervisorPid !== undefined) {
+  const pid = supervisorPid(lab, node.name);
+  if (options.powerCut && pid !== undefined) {
     writeFileSync(`/sys/fs/cgroup/unified/${cgroupPath(lab, node.name)}/cgroup.kill`, "1");
     // The supervisor sees its node end with a status that is not a reboot's, and stays off.
-    const pid = node.supervisorPid;
     for (let i = 0; i < 50 && processAlive(pid) && isSupervisor(pid, lab, node.name); i++) await sleep(100);
   }
   await stopNode(lab, node);

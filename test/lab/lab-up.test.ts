@@ -9,6 +9,7 @@ import {
   labDir,
   readLab,
   readNodeCpuUsec,
+  supervisorPid,
   setCpuLimit,
 } from "../../src/lab/lab.js";
 import { packageRoot } from "../../src/paths.js";
@@ -178,6 +179,43 @@ if (lab) {
     t.match(r.stdout, /Status: inactive/);
   });
 
+  t.test("two nodes stopped and started by two commands at once: the lab knows both", async (t) => {
+    const both = (verb: string) =>
+      Promise.all(["node2", "node3"].map((n) => picotrader(lab, ["lab", verb, "--name", NAME, n])));
+    for (const r of await both("stop")) t.equal(r.exitCode, 0, r.stderr);
+    const off = await labStatus(NAME);
+    t.strictSame(
+      off.nodes.map((n) => n.state),
+      ["running", "off", "off"],
+    );
+    for (const r of await both("start")) t.equal(r.exitCode, 0, r.stderr);
+    const on = await labStatus(NAME);
+    t.strictSame(
+      on.nodes.map((n) => n.state),
+      ["running", "running", "running"],
+      "each start's supervisor is known (one command's write of the lab's state once lost the other's)",
+    );
+    const supervisors = (node: string) =>
+      readdirSync("/proc")
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return (
+              readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").slice(2, 4).join(" ") ===
+              `${NAME} ${node}`
+            );
+          } catch {
+            return false;
+          }
+        });
+    for (const n of ["node2", "node3"]) t.equal(supervisors(n).length, 1, `${n} has one supervisor`);
+    const stopped = await picotrader(lab, ["lab", "stop", "--name", NAME, "node3"]);
+    t.equal(stopped.exitCode, 0, stopped.stderr);
+    t.equal(supervisors("node3").length, 0, "a stop ends it");
+    const started = await picotrader(lab, ["lab", "start", "--name", NAME, "node3"]);
+    t.equal(started.exitCode, 0, started.stderr);
+  });
+
   t.test("the lab has no route out", async (t) => {
     const table = await inLab(lab, ["ip", "route", "show", "table", "all"]);
     t.notMatch(table.stdout, /^default/m, "no default route in the lab namespace");
@@ -229,14 +267,29 @@ if (lab) {
   });
 
   t.test("lab down removes every namespace, mount, process and cgroup", async (t) => {
-    const pids = lab.nodes.map((n) => readLab(NAME)?.nodes.find((x) => x.name === n.name)?.supervisorPid);
+    const state = readLab(NAME);
+    const pids = lab.nodes.map((n) => (state ? supervisorPid(state, n.name) : undefined));
+    t.ok(
+      pids.every((p) => p !== undefined),
+      "every node's supervisor is known",
+    );
     const status = await labStatus(NAME);
     t.ok(status.nodes.every((n) => n.state === "running"));
     await labDown(NAME);
     t.notMatch((await run("ip", ["netns", "list"])).stdout, new RegExp(`pt-${NAME}\\b`));
     t.notMatch(readFileSync("/proc/mounts", "utf8"), new RegExp(labDir(NAME)));
-    for (const pid of pids)
-      t.notOk(pid !== undefined && existsSync(`/proc/${pid}`), `supervisor ${pid} ended`);
+    // Ended: gone, or a zombie that this machine's init has not reaped yet (a supervisor that
+    // `lab start` spawned is init's child once that command exits).
+    const ended = (pid: number) => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, "utf8")
+          .replace(/^.*\) /, "")
+          .startsWith("Z");
+      } catch {
+        return true;
+      }
+    };
+    for (const pid of pids) t.ok(pid !== undefined && ended(pid), `supervisor ${pid} ended`);
     for (const h of ["unified", "memory", "cpu", "systemd"])
       t.notOk(existsSync(`/sys/fs/cgroup/${h}/picotrader/${NAME}`), `no ${h} cgroup left`);
     t.notOk(existsSync(labDir(NAME)));
