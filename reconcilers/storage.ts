@@ -95,6 +95,14 @@ export interface StorageObserved {
    * `gluster volume heal VOLUME statistics heal-count` counts for the brick); undefined without one.
    */
   healPending?: number;
+  /**
+   * The first storage node only, and only while its brick holds entries to heal: the bricks
+   * ("ADDRESS:PATH PID") that glusterd lists as running but without a TCP port, which no client can
+   * reach (seen after two nodes booted at once: their writes wait for a heal that cannot run).
+   */
+  bricksWithoutPort?: string[];
+  /** The pid of each brick process running here, by pid file name (brickStem). */
+  brickPids?: Record<string, string>;
 }
 
 /** systemd's name for the mount unit of `path` (systemd-escape --path --suffix=mount). Pure. */
@@ -149,12 +157,12 @@ export function brickStem(address: string, path: string): string {
 }
 
 /**
- * Waits until the brick at `path` runs here: glusterd says it is online (after glusterd starts, it
- * may restart a brick that ran on), and its pid file names a live glusterfsd. Pure.
+ * Waits until the brick at `path` runs here: glusterd says it is online with a TCP port (after
+ * glusterd starts, it may restart a brick that ran on), and its pid file names a live glusterfsd. Pure.
  */
 function brickOnlineWait(d: StorageDesired, path: string): string {
   return retry(
-    `${GLUSTER} volume status ${d.volume} ${d.address}:${path} 2>/dev/null | awk '$1 == "Brick" && $(NF - 1) == "Y" { f = 1 } END { exit !f }' && { read pid < /var/run/gluster/vols/${d.volume}/${brickStem(d.address, path)}.pid && read comm < /proc/$pid/comm && [ "$comm" = glusterfsd ]; } 2>/dev/null`,
+    `${GLUSTER} volume status ${d.volume} ${d.address}:${path} --xml 2>/dev/null | awk -F'[<>]' '$2 == "status" { s = $3 } $2 == "tcp" { p = $3 } END { exit !(s == 1 && p ~ /^[0-9]+$/) }' && { read pid < /var/run/gluster/vols/${d.volume}/${brickStem(d.address, path)}.pid && read comm < /proc/$pid/comm && [ "$comm" = glusterfsd ]; } 2>/dev/null`,
     30,
     `the brick ${path} did not start`,
   );
@@ -499,8 +507,27 @@ function planServer(d: StorageDesired, o: StorageObserved, peers: Peers<StorageO
         { kind: "run", command: brickOnlineWait(d, listed.path) },
       ],
     });
-  if ((d.servers[0] as StorageServer).name === d.node)
-    changes.push(...planVolume(d, o.volume, healPending(d, o.volume, o, peers)));
+  const stem = listed ? brickStem(d.address, listed.path) : "";
+  const pid = o.brickPids?.[stem];
+  const first = d.servers[0] as StorageServer;
+  const seen = first.name === d.node ? o : peers[first.name];
+  if (listed && pid !== undefined && seen?.bricksWithoutPort?.includes(`${d.address}:${listed.path} ${pid}`))
+    changes.push({
+      summary: `restart ${d.node}'s brick process of the volume ${d.volume} (glusterd lists it without a port: no client reaches it)`,
+      before: { brickPort: false },
+      after: { brickPort: true },
+      steps: [
+        {
+          kind: "run",
+          // This very process (the pid glusterd listed), ended; then glusterd starts a new one.
+          command: `read comm < /proc/${pid}/comm 2>/dev/null && [ "$comm" = glusterfsd ] && kill ${pid}
+${retry(`! kill -0 ${pid} 2>/dev/null`, 30, `the brick process ${pid} did not end`)}`,
+        },
+        { kind: "run", command: `${GLUSTER} volume start ${d.volume} force` },
+        { kind: "run", command: brickOnlineWait(d, listed.path) },
+      ],
+    });
+  if (first.name === d.node) changes.push(...planVolume(d, o.volume, healPending(d, o.volume, o, peers)));
   return changes;
 }
 
@@ -514,6 +541,8 @@ export function healPending(
   o: StorageObserved,
   peers: Peers<StorageObserved>,
 ): number | undefined {
+  // A brick without a port cannot be healed until its process is restarted (planServer).
+  if (o.bricksWithoutPort?.length) return undefined;
   let sum = 0;
   for (const b of v.bricks) {
     const name = d.servers.find((s) => s.address === b.address)?.name;
@@ -646,6 +675,9 @@ if [ -f ${unitFile} ]; then echo '--- unit'; cat ${unitFile}; fi`;
     const me = d.servers.find((s) => s.name === d.node) as StorageServer;
     const vol = `${GLUSTERD}/vols/${d.volume}`;
     const index = `${shellQuote(me.brick)}/.glusterfs/indices/xattrop`;
+    // Its index holds entries only while some brick lacks them: then, and only then (a status
+    // costs glusterd's CLI, about 60 ms of CPU), whether glusterd gives every brick a port.
+    const first = (d.servers[0] as StorageServer).name === d.node;
     return `unit_state glusterd; printf 'glusterd-active=%s\\nglusterd-enabled=%s\\n' "$unit_active" "$unit_enabled"
 set --; for f in ${GLUSTERD}/glusterd.info ${GLUSTERD}/peers/*; do [ -f "$f" ] && set -- "$@" "$f"; done
 [ -f ${vol}/info ] && for f in ${vol}/info ${vol}/bricks/*; do [ -f "$f" ] && set -- "$@" "$f"; done
@@ -660,11 +692,16 @@ df -Pk / "$p" | awk 'NR == 2 { r = $6 } NR == 3 { print "brick-free-kib=" $4; if
 [ -d ${shellQuote(me.brick)} ] && echo brick-dir=yes
 for f in /var/run/gluster/vols/${d.volume}/${d.address}-*.pid; do
   pid=; comm=; read pid < "$f" 2>/dev/null && read comm < /proc/$pid/comm 2>/dev/null
-  [ "$comm" = glusterfsd ] && { f=\${f##*/}; echo "brick-online \${f%.pid}"; }
+  [ "$comm" = glusterfsd ] && { f=\${f##*/}; echo "brick-online \${f%.pid}"; echo "brick-pid \${f%.pid} $pid"; }
 done
 [ -f ${d.hookPath} ] && [ "$(cat ${d.hookPath})" = ${shellQuote(d.hook.trimEnd())} ] && echo hook=yes
 if [ -d ${index} ]; then
-  n=0; for f in ${index}/*; do case \${f##*/} in xattrop-*|"*") ;; *) n=$((n + 1)) ;; esac; done; echo heal-pending=$n
+  n=0; for f in ${index}/*; do case \${f##*/} in xattrop-*|"*") ;; *) n=$((n + 1)) ;; esac; done; echo heal-pending=$n${
+    first
+      ? `
+  [ $n -gt 0 ] && ${GLUSTER} volume status ${d.volume} --xml 2>/dev/null | awk -F'[<>]' '$2 == "node" { h = ""; p = ""; s = ""; t = ""; i = "" } $2 == "hostname" { h = $3 } $2 == "path" { p = $3 } $2 == "status" { s = $3 } $2 == "tcp" { t = $3 } $2 == "pid" { i = $3 } $2 == "/node" && s == 1 && p ~ /^\\// && t !~ /^[0-9]+$/ { print "brick-portless " h ":" p " " i }'`
+      : ""
+  }
 fi
 ${mount}
 true`;
@@ -735,6 +772,11 @@ true`;
           };
     const free = value("brick-free-kib");
     const heal = value("heal-pending");
+    const portless = lines.filter((l) => l.startsWith("brick-portless ")).map((l) => l.slice(15));
+    const pids = lines
+      .filter((l) => l.startsWith("brick-pid "))
+      .map((l) => l.split(" "))
+      .filter((f) => f.length === 3 && /^\d+$/.test(f[2] as string));
     return {
       glusterd: { active: has("glusterd-active=active"), enabled: has("glusterd-enabled=enabled") },
       ...(value("uuid") ? { uuid: value("uuid") } : {}),
@@ -751,6 +793,8 @@ true`;
       mounted: has("mounted=yes"),
       mountBroken: has("mount-broken=yes"),
       ...(heal !== undefined ? { healPending: Number(heal) } : {}),
+      ...(portless.length > 0 ? { bricksWithoutPort: portless } : {}),
+      ...(pids.length > 0 ? { brickPids: Object.fromEntries(pids.map((f) => [f[1], f[2]])) } : {}),
     };
   },
   plan(d, o, peers) {

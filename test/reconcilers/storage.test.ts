@@ -113,3 +113,47 @@ t.test("a node that lost its brick at the same path is told to raise its generat
     /n3 lost its brick \/data\/gluster\/shared-g1.*raise its generation/,
   );
 });
+
+t.test("a brick that glusterd lists without a port is restarted, that very process only", async (t) => {
+  const listed = ["10.1.0.11", "10.1.0.12", "10.1.0.13"];
+  const on = (i: number, pid: string, extra: Partial<StorageObserved> = {}): StorageObserved => ({
+    ...member(listed),
+    bricksOnline: [`10.1.0.1${i}-data-gluster-shared-g1`],
+    brickPids: { [`10.1.0.1${i}-data-gluster-shared-g1`]: pid },
+    unit: desired(i - 1).unit,
+    healPending: 0,
+    ...extra,
+  });
+  // The first storage node's index holds 2 entries, and glusterd lists n2's brick (pid 121) without a port.
+  const first = on(1, "3366", {
+    healPending: 2,
+    bricksWithoutPort: ["10.1.0.12:/data/gluster/shared-g1 121"],
+  });
+  const summaries = (i: number, o: StorageObserved) =>
+    storage.plan(desired(i - 1), o, { n1: first, n2: on(2, "121"), n3: on(3, "122") }).map((c) => c.summary);
+  t.strictSame(summaries(2, on(2, "121")), [
+    "restart n2's brick process of the volume shared (glusterd lists it without a port: no client reaches it)",
+  ]);
+  const restart = storage.plan(desired(1), on(2, "121"), { n1: first, n3: on(3, "122") })[0];
+  t.match(
+    restart?.steps.map((s) => (s.kind === "run" ? s.command : "")),
+    [
+      /kill 121\n/,
+      /volume start shared force$/,
+      /volume status shared 10\.1\.0\.12:\/data\/gluster\/shared-g1 --xml/,
+    ],
+  );
+  t.strictSame(summaries(2, on(2, "250")), [], "another process (a restart since) is left alone");
+  t.strictSame(summaries(3, on(3, "122")), [], "the other bricks are left alone");
+  t.strictSame(summaries(1, first), [], "no heal is planned while a brick cannot be reached");
+  t.match(
+    summaries(1, { ...first, bricksWithoutPort: undefined }),
+    [/^heal the 2 entries/],
+    "once every brick has its port, the heal",
+  );
+  const parsed = storage.parse(
+    "glusterd-active=active\nbrick-online 10.1.0.12-data-gluster-shared-g1\nbrick-pid 10.1.0.12-data-gluster-shared-g1 121\nbrick-pid x $(reboot)\nbrick-portless 10.1.0.12:/data/gluster/shared-g1 121\n",
+  );
+  t.strictSame(parsed.brickPids, { "10.1.0.12-data-gluster-shared-g1": "121" }, "a pid is digits only");
+  t.strictSame(parsed.bricksWithoutPort, ["10.1.0.12:/data/gluster/shared-g1 121"]);
+});
