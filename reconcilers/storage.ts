@@ -794,7 +794,9 @@ true`;
       mountBroken: has("mount-broken=yes"),
       ...(heal !== undefined ? { healPending: Number(heal) } : {}),
       ...(portless.length > 0 ? { bricksWithoutPort: portless } : {}),
-      ...(pids.length > 0 ? { brickPids: Object.fromEntries(pids.map((f) => [f[1], f[2]])) } : {}),
+      ...(pids.length > 0
+        ? { brickPids: Object.fromEntries(pids.map((f) => [f[1] as string, f[2] as string])) }
+        : {}),
     };
   },
   plan(d, o, peers) {
