@@ -4,7 +4,7 @@
 // user's password (set to "*": no password login, not locked, so key logins work).
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
 import { shellQuote } from "../src/transport/quote.js";
-import { cachedProbe, PROBE_CACHE_DIR } from "./lib/cached.js";
+import { cachedProbe, probeCacheFile } from "./lib/cached.js";
 import { parseKeyValues } from "./lib/text.js";
 
 export const SUDOERS_FILE = "/etc/sudoers.d/90-picotrader-admin";
@@ -51,9 +51,10 @@ export const adminUser: Reconciler<AdminDesired, AdminObserved> = {
     sudo: m.admin.sudo ?? true,
   }),
   // Kept while the account databases and sudo's configuration stay as they were.
+  files: [probeCacheFile("admin-user")],
   probe: (d) =>
     cachedProbe(
-      `${PROBE_CACHE_DIR}/admin-user`,
+      probeCacheFile("admin-user"),
       ACCOUNT_READS,
       `u=${shellQuote(d.user)}
 if p=$(getent passwd "$u"); then

@@ -80,7 +80,8 @@ export const boot: Reconciler<BootDesired, BootObserved> = {
     // validate refuses boot: tftp without a TFTP server; an empty address would fail visibly anyway.
     return { source: "tftp", content: buildTftpBootIni(node, server?.address ?? "", m) };
   },
-  probe: () => `if [ -f ${BOOT_INI} ]; then echo '--- ini'; cat ${BOOT_INI}; echo; echo '--- end'; fi
+  files: [BOOT_INI],
+  probe: () => `if [ -f ${BOOT_INI} ]; then echo '--- ini'; file_text ${BOOT_INI}; echo; echo '--- end'; fi
 [ -f ${STOCK_INI} ] && echo stock=saved
 from=; read -r c 2>/dev/null < /proc/cmdline; for w in $c; do case $w in picotrader.boot=*) from=\${w#*=} ;; esac; done
 [ -n "$from" ] || from=$(tr '\\0' '\\n' < /proc/1/environ 2>/dev/null | sed -n 's/^PICOTRADER_LAB_BOOT=//p')

@@ -33,8 +33,9 @@ export const docker: Reconciler<DockerDesired, DockerObserved> = {
   applies: (_node, m) => m.docker !== undefined,
   desired: (_node, m) => ({ daemon: m.docker?.daemon ?? DEFAULT_DOCKER_DAEMON }),
   units: ["docker"],
+  files: [DAEMON_JSON],
   probe: () => `${buildServiceStateProbe("docker")}
-if [ -f ${DAEMON_JSON} ]; then echo '--- daemon.json'; cat ${DAEMON_JSON}; fi`,
+if [ -f ${DAEMON_JSON} ]; then echo '--- daemon.json'; file_text ${DAEMON_JSON}; fi`,
   parse(output) {
     const [head = "", json] = output.split(/^--- daemon\.json\n/m);
     const observed: DockerObserved = parseServiceState(head);

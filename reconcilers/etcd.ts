@@ -386,9 +386,10 @@ export const etcd: Reconciler<EtcdDesired, EtcdObserved> = {
     };
   },
   units: ["etcd"],
+  files: [DROP_IN, CONFIG],
   probe: (d) => `unit_state etcd; printf 'active=%s\\nenabled=%s\\n' "$unit_active" "$unit_enabled"
 ${buildCertificateDigestProbe(PKI)}
-[ -f ${DROP_IN} ] && [ "$(cat ${DROP_IN})" = ${shellQuote(DROP_IN_CONTENT.trimEnd())} ] && echo drop-in=yes
+file_read ${DROP_IN} && [ "$file_body" = ${shellQuote(DROP_IN_CONTENT)} ] && echo drop-in=yes
 [ -d ${DATA_DIR}/member ] && echo data=yes
 [ -d ${PACKAGE_DATA_DIR}/member ] && echo package-data=yes
 if [ "$unit_active" = active ] && [ -f ${PKI}/node.key ]; then
@@ -402,7 +403,7 @@ if [ "$unit_active" = active ] && [ -f ${PKI}/node.key ]; then
       : ""
   }
 fi
-if [ -f ${CONFIG} ]; then echo '--- config'; cat ${CONFIG}; fi
+if [ -f ${CONFIG} ]; then echo '--- config'; file_text ${CONFIG}; fi
 true`,
   parse(output) {
     const [head = "", config] = output.split(/^--- config\n/m);

@@ -70,7 +70,10 @@ export const generation: Reconciler<GenerationDesired, GenerationObserved> = {
       reimageIni: buildReimageBootIni(node, server.address, inputs.imageParts, wanted, inputs.partSize),
     };
   },
-  probe: () => `sed -n 's/^ *"generation": *\\([0-9]*\\).*/recorded=\\1/p' ${RECORD_PATH} 2>/dev/null
+  // The generation our own record (JSON.stringify's) holds, read from the file table.
+  files: [RECORD_PATH],
+  probe: () => `if file_read ${RECORD_PATH}; then case $file_body in *'"generation":'*)
+  g=\${file_body#*'"generation":'}; g=\${g#"\${g%%[! ]*}"}; printf 'recorded=%s\\n' "\${g%%[!0-9]*}" ;; esac; fi
 [ -f ${FAILED} ] && printf 'failed=%s\\n' "$(head -n 1 ${FAILED})"
 true`,
   parse(output) {

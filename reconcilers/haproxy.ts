@@ -86,6 +86,7 @@ export const haproxy: Reconciler<ServiceDesired, ServiceObserved> = {
     return { run: true, content, lines: normaliseConfigLines(content) };
   },
   units: ["haproxy"],
+  files: [CONFIG],
   probe: () => buildServiceProbe("haproxy", CONFIG),
   parse(output) {
     const { config, ...state } = parseServiceProbe(output);

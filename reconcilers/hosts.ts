@@ -52,7 +52,8 @@ export const hosts: Reconciler<HostsDesired, HostsObserved> = {
     const content = buildHostsFile(lines);
     return { table: parseHostsFile(content), content };
   },
-  probe: () => `if [ -e /etc/hosts ]; then echo present; cat /etc/hosts; else echo absent; fi`,
+  files: ["/etc/hosts"],
+  probe: () => `if [ -e /etc/hosts ]; then echo present; file_text /etc/hosts; else echo absent; fi`,
   parse(output) {
     const [state, ...rest] = output.split("\n");
     return state === "present" ? { table: parseHostsFile(rest.join("\n")) } : {};

@@ -106,6 +106,7 @@ export const keepalived: Reconciler<KeepalivedDesired, KeepalivedObserved> = {
   },
   // The addresses come first: the config file is the last part of the service probe.
   units: ["keepalived"],
+  files: [CONFIG],
   probe: () => `ip -o -4 addr show | while read -r _ dev _ cidr _; do echo "address $dev $cidr"; done
 ${buildServiceProbe("keepalived", CONFIG)}`,
   parse(output) {

@@ -51,9 +51,10 @@ export const kernel: Reconciler<KernelDesired, KernelObserved> = {
     file: "/etc/sysctl.d/90-picotrader-kernel.conf",
     modules: m.kernel?.modules ?? DEFAULT_KERNEL_MODULES,
   }),
+  files: [MODULES_FILE],
   probe: (d) =>
     `${buildSysctlProbe(Object.keys(d.settings))}
-if [ -f ${MODULES_FILE} ]; then echo '--- modules'; cat ${MODULES_FILE}; fi`,
+if [ -f ${MODULES_FILE} ]; then echo '--- modules'; file_text ${MODULES_FILE}; fi`,
   parse(output) {
     const [sysctl = "", modules] = output.split(/^--- modules\n/m);
     // The keys are those the probe printed: parse reads them back from the runtime lines.

@@ -5,7 +5,7 @@
 // Leaves alone: versions and upgrades (the updates policy), packages it did not ask for, apt sources.
 import type { ChangeDraft, Manifest, NodeSpec, Reconciler, Step } from "../src/engine/types.js";
 import { shellQuote } from "../src/transport/quote.js";
-import { cachedProbe, PROBE_CACHE_DIR } from "./lib/cached.js";
+import { cachedProbe, probeCacheFile } from "./lib/cached.js";
 import { isControlPlane } from "./lib/node.js";
 
 /** The Docker package when the manifest names none. */
@@ -66,10 +66,11 @@ export const packages: Reconciler<PackagesDesired, PackagesObserved> = {
   // dpkg's status of every package from one dpkg-query, matched by the shell's own `read`; for a
   // missing one, apt's candidate (none when the index lacks it). apt-cache is slow, so an installed
   // package never asks it. Kept while dpkg's and apt's files stay as they were.
+  files: [probeCacheFile("packages")],
   probe: (d) => {
     const names = d.install.map(shellQuote).join(" ");
     return cachedProbe(
-      `${PROBE_CACHE_DIR}/packages`,
+      probeCacheFile("packages"),
       APT_STATE,
       `q=$(dpkg-query -W -f '\${Package} \${db:Status-Abbrev}\\n' ${names} 2>/dev/null)
 for p in ${names}; do

@@ -341,6 +341,7 @@ export const postgres: Reconciler<PostgresDesired, PostgresObserved> = {
     };
   },
   units: ["patroni"],
+  files: [CONFIG],
   probe: (d) => `unit_state patroni; printf 'active=%s\\nenabled=%s\\n' "$unit_active" "$unit_enabled"
 ${buildCertificateDigestProbe(PKI)}
 [ -f ${DATA_DIR}/PG_VERSION ] && echo data=yes
@@ -358,7 +359,7 @@ for p in patroni cluster config; do
   case $body in "{"*) printf 'rest-%s %s\\n' "$p" "$body" ;; esac
 done
 PICOTRADER_REST
-if [ -f ${CONFIG} ]; then echo '--- config'; cat ${CONFIG}; fi
+if [ -f ${CONFIG} ]; then echo '--- config'; file_text ${CONFIG}; fi
 true`,
   parse(output) {
     const [head = "", config] = output.split(/^--- config\n/m);

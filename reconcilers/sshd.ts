@@ -3,7 +3,7 @@
 // sshd_config when it lacks one. Compared key by key on the effective `sshd -T`.
 // Runs: sshd -t (the drop-in alone, then the whole config), a reload. Leaves alone: every other setting.
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
-import { cachedProbe, PROBE_CACHE_DIR } from "./lib/cached.js";
+import { cachedProbe, probeCacheFile } from "./lib/cached.js";
 
 export const DROP_IN = "/etc/ssh/sshd_config.d/00-picotrader.conf";
 const INCLUDE = "Include /etc/ssh/sshd_config.d/*.conf";
@@ -87,9 +87,10 @@ export const sshd: Reconciler<SshdDesired, SshdObserved> = {
   }),
   // Every managed key, as sshd itself resolves it (keys are letters and digits: the schema says
   // so), kept while sshd's binary and every file under /etc/ssh stay as they were.
+  files: [probeCacheFile("sshd")],
   probe: (d) =>
     cachedProbe(
-      `${PROBE_CACHE_DIR}/sshd`,
+      probeCacheFile("sshd"),
       SSHD_READS,
       `out=$(sshd -T) || exit
 printf '%s\\n' "$out" | grep -E '^(${Object.keys(d.settings).join("|")}) ' || true

@@ -664,13 +664,14 @@ export const storage: Reconciler<StorageDesired, StorageObserved> = {
   },
   units: ["glusterd"],
   unitsFor: (d) => [d.mountUnit],
+  filesFor: (d) => [`/etc/systemd/system/${d.mountUnit}`, d.hookPath],
   probe: (d) => {
     const unitFile = shellQuote(`/etc/systemd/system/${d.mountUnit}`);
     const mount = `unit_state ${shellQuote(d.mountUnit)}; [ "$unit_enabled" = enabled ] && echo unit-enabled=yes
 if awk -v p=${shellQuote(d.mountPath)} '$2 == p && $3 == "fuse.glusterfs" { f = 1 } END { exit !f }' /proc/self/mounts; then
   echo mounted=yes; timeout 5 stat -f ${shellQuote(d.mountPath)} >/dev/null 2>&1 || echo mount-broken=yes
 fi
-if [ -f ${unitFile} ]; then echo '--- unit'; cat ${unitFile}; fi`;
+if [ -f ${unitFile} ]; then echo '--- unit'; file_text ${unitFile}; fi`;
     if (!d.server) return `${mount}\ntrue`;
     const me = d.servers.find((s) => s.name === d.node) as StorageServer;
     const vol = `${GLUSTERD}/vols/${d.volume}`;
@@ -694,7 +695,7 @@ for f in /var/run/gluster/vols/${d.volume}/${d.address}-*.pid; do
   pid=; comm=; read pid < "$f" 2>/dev/null && read comm < /proc/$pid/comm 2>/dev/null
   [ "$comm" = glusterfsd ] && { f=\${f##*/}; echo "brick-online \${f%.pid}"; echo "brick-pid \${f%.pid} $pid"; }
 done
-[ -f ${d.hookPath} ] && [ "$(cat ${d.hookPath})" = ${shellQuote(d.hook.trimEnd())} ] && echo hook=yes
+file_read ${d.hookPath} && [ "$file_body" = ${shellQuote(d.hook)} ] && echo hook=yes
 if [ -d ${index} ]; then
   n=0; for f in ${index}/*; do case \${f##*/} in xattrop-*|"*") ;; *) n=$((n + 1)) ;; esac; done; echo heal-pending=$n${
     first

@@ -38,11 +38,12 @@ export const swap: Reconciler<SwapDesired, SwapObserved> = {
   applies: (_node, m) => m.swap?.enabled === false,
   desired: () => ({ enabled: false }),
   units: ["*.swap", ...ZRAM_SERVICES],
+  files: ["/etc/fstab"],
   probe: () => `{ read -r _; while read -r dev _; do echo "active $dev"; done; } < /proc/swaps
 for u in $(units_active '*.swap'); do echo "unit $u"; done
 for u in /etc/systemd/system/*.wants/*.swap; do [ -e "$u" ] && echo "unit \${u##*/}"; done
 for s in ${ZRAM_SERVICES.join(" ")}; do unit_state "$s"; [ -n "$unit_enabled" ] && echo "zram $s $unit_enabled"; done
-if [ -f /etc/fstab ]; then echo '--- fstab'; cat /etc/fstab; fi
+if [ -f /etc/fstab ]; then echo '--- fstab'; file_text /etc/fstab; fi
 true`,
   parse(output) {
     const [head = "", fstab] = output.split(/^--- fstab\n/m);

@@ -4,13 +4,13 @@
 // `apt-get update`, `apt-get upgrade` (or only the security upgrades), and a reboot when the node
 // asks for one and the manifest allows it. Leaves alone: held packages, dist-upgrades, apt sources.
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
-import { cachedProbe, PROBE_CACHE_DIR } from "./lib/cached.js";
+import { cachedProbe, probeCacheFile } from "./lib/cached.js";
 import { APT, APT_STATE, STAMP } from "./packages.js";
 
 /** The index is refreshed when older than this, so that the upgradable list means something. */
 const MAX_INDEX_AGE_S = 24 * 3600;
 /** The probe's cache of apt's answers: `apt-get -s upgrade` costs a small board seconds. */
-const CACHE = `${PROBE_CACHE_DIR}/updates`;
+const CACHE = probeCacheFile("updates");
 /** Lists the upgradable packages from a security origin, as the simulation prints them. */
 const SECURITY_UPGRADES = `apt-get -s upgrade | sed -n 's/^Inst \\([^ ]*\\) .*(.*[Ss]ecurity.*$/\\1/p'`;
 
@@ -59,6 +59,7 @@ export const updates: Reconciler<UpdatesDesired, UpdatesObserved> = {
   after: ["packages"],
   applies: (_node, m) => m.updates !== undefined && m.updates.policy !== "none",
   desired: (_node, m) => ({ policy: m.updates?.policy ?? "none", reboot: m.updates?.reboot ?? "never" }),
+  files: [CACHE],
   probe: () => buildUpgradableProbe(CACHE),
   parse(output) {
     const age = /^index-age=(\d+)$/m.exec(output)?.[1];

@@ -29,7 +29,7 @@ export function parseServiceState(text: string): { active: boolean; enabled: boo
 /** A probe printing `active=`, `enabled=` and the config file after a `--- config` line. */
 export function buildServiceProbe(unit: string, configPath: string): string {
   return `${buildServiceStateProbe(unit)}
-if [ -f ${configPath} ]; then echo '--- config'; cat ${configPath}; fi
+if [ -f ${configPath} ]; then echo '--- config'; file_text ${configPath}; fi
 true`;
 }
 

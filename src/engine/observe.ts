@@ -7,6 +7,7 @@ import {
   DEADMAN_SECTION,
   parseDeadmanLog,
   parseRecord,
+  RECORD_PATH,
   RECORD_PROBE,
   RECORD_SECTION,
   type DeadmanRestore,
@@ -49,10 +50,15 @@ export async function observeNode(
     [
       ...desired.map(({ r, d }) => ({ name: r.name, script: r.probe(d) })),
       { name: RECORD_SECTION, script: RECORD_PROBE },
-      { name: DEADMAN_SECTION, script: `cat ${DEADMAN_LOG} 2>/dev/null; true` },
+      { name: DEADMAN_SECTION, script: `file_text ${DEADMAN_LOG}; true` },
     ],
     nonce,
     desired.flatMap(({ r, d }) => [...(r.units ?? []), ...(r.unitsFor?.(d) ?? [])]),
+    [
+      ...desired.flatMap(({ r, d }) => [...(r.files ?? []), ...(r.filesFor?.(d) ?? [])]),
+      RECORD_PATH,
+      DEADMAN_LOG,
+    ],
   );
   const result = await session.exec("sh -s", { stdin: script });
   const answers = parseProbeOutput(result.stdout, nonce);

@@ -40,7 +40,7 @@ export function describeRestore(r: DeadmanRestore): string {
 }
 
 /** The probe section that prints the record, or nothing when there is none. */
-export const RECORD_PROBE = `cat ${RECORD_PATH} 2>/dev/null; true`;
+export const RECORD_PROBE = `file_text ${RECORD_PATH}; true`;
 
 /** Parses the record; undefined when absent. Throws on a record that is not ours. Pure. */
 export function parseRecord(text: string): NodeRecord | undefined {

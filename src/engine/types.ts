@@ -161,6 +161,13 @@ export interface Reconciler<D = unknown, O = unknown> {
   units?: string[];
   /** Units whose names come from the manifest (a mount unit), declared the same way. */
   unitsFor?(desired: D): string[];
+  /**
+   * The files the probe reads with \`file_text PATH\` or \`file_read PATH\` (buildFileTablePrelude):
+   * the engine reads all of a node's declared files with one process, before the probes run.
+   */
+  files?: string[];
+  /** Files whose paths come from the manifest or the desired value, declared the same way. */
+  filesFor?(desired: D): string[];
   parse(output: string): O;
   /**
    * [] when converged. `peers`: this concern's facts on the other nodes it applies to, by node name,

@@ -25,11 +25,17 @@ export function newNonce(): string {
  * and its stderr captured in the shell's memory: one fork per section and no helper process, so
  * observing costs the node little more than the probes' own commands. Pure.
  */
-export function buildProbeScript(sections: ProbeSection[], nonce: string, units: string[] = []): string {
+export function buildProbeScript(
+  sections: ProbeSection[],
+  nonce: string,
+  units: string[] = [],
+  files: string[] = [],
+): string {
   const lines = [
     "export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "exec 3>&1",
     buildUnitStatePrelude(units),
+    buildFileTablePrelude(files),
   ];
   for (const s of sections)
     lines.push(
@@ -109,6 +115,46 @@ units_active() {
   units_each ua_match
   return 0
 }`;
+}
+
+/** The paths the file table holds: absolute, of characters that need no quoting in sh nor in awk. */
+const TABLE_PATH = /^\/[A-Za-z0-9._/@:+-]+$/;
+
+/**
+ * Defines \`file_read PATH\`, which sets \`file_body\` to the file's exact content (and fails when it
+ * is not a regular file), and \`file_text PATH\`, which prints it as \`cat\` would. The regular,
+ * non-empty files among those the concerns declared are read by one awk before the sections run,
+ * each into a shell variable of its own (a \`cat\` per file cost a process start each, about as much
+ * as the awk for all of them): awk reads each file as one record (its separator is a sequence no
+ * text file holds, and one found is put back), quotes it for sh (\`'\` as \`'"'"'\`) and the shell
+ * evals the assignments only when awk succeeded. A path nobody declared, or one outside
+ * TABLE_PATH, is read by \`cat\` itself, so a missing declaration costs time, not facts. Pure.
+ */
+export function buildFileTablePrelude(files: string[]): string {
+  const paths = [...new Set(files)].filter((p) => TABLE_PATH.test(p));
+  const functions = `nl='
+'
+file_read() {
+  case $1 in
+${paths.map((p, i) => `    ${p}) [ -z "\${file_${i}+set}" ] || { file_body=$file_${i}; return 0; } ;;\n`).join("")}  esac
+  [ -f "$1" ] || return 1
+  [ -s "$1" ] || { file_body=; return 0; }
+  file_body=$(cat -- "$1" && echo .) || return 1
+  file_body=\${file_body%.}
+}
+file_text() {
+  file_read "$1" && printf '%s' "$file_body"
+}`;
+  if (paths.length === 0) return functions;
+  return `${functions}
+set --
+for ft_path in ${paths.join(" ")}; do [ -f "$ft_path" ] && [ -s "$ft_path" ] && set -- "$@" "$ft_path"; done
+[ $# -eq 0 ] || { ft_out=$(awk 'BEGIN { RS = "\\001\\036\\002"; q = sprintf("%c", 39); ${paths
+    .map((p, i) => `k["${p}"] = ${i}`)
+    .join("; ")} }
+FNR == 1 { if (NR > 1) print q; printf "file_%d=%s", k[FILENAME], q }
+{ gsub(q, q "\\"" q "\\"" q); printf "%s%s", (FNR > 1 ? RS : ""), $0 }
+END { if (NR > 0) print q }' "$@") && eval "$ft_out"; }`;
 }
 
 /** What the probe prints for one section (the fake transport answers with it). Pure. */

@@ -5,6 +5,7 @@ import t from "tap";
 import { cachedProbe } from "../../reconcilers/lib/cached.js";
 import { buildServedFilesProbe, tftpServer } from "../../reconcilers/tftp-server.js";
 import { buildUpgradableProbe, updates } from "../../reconcilers/updates.js";
+import { buildFileTablePrelude } from "../../src/transport/probe.js";
 import { sha256File } from "../../src/util/digests.js";
 import { run } from "../../src/util/run.js";
 import { tempDir } from "../helpers/temp.js";
@@ -57,10 +58,9 @@ t.test("upgradable packages: apt is asked again only when a file it reads change
     `#!/bin/sh\necho x >> ${dir}/calls\necho 'Inst foo [1.0] (1.1 Debian-Security:12/stable-security [amd64])'\n`,
   );
   chmodSync(join(dir, "bin", "apt-get"), 0o755);
-  const script = buildUpgradableProbe(join(dir, "cache", "updates"), [
-    join(dir, "status"),
-    join(dir, "preferences.d", "*"),
-  ]);
+  // The cache file is not declared here: file_read falls back to cat.
+  const script = `${buildFileTablePrelude([])}
+${buildUpgradableProbe(join(dir, "cache", "updates"), [join(dir, "status"), join(dir, "preferences.d", "*")])}`;
   const probe = async () => {
     const r = await run("sh", ["-c", script], {
       env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` },
@@ -88,10 +88,12 @@ t.test("a cached probe fills again when a file it reads changes, and only then",
   const cache = join(dir, "cache", "concern");
   // The fill prints the main file and leaves a line in `calls` each time it runs.
   const fill = (tag: string) => `echo x >> ${dir}/calls\necho ${tag}; cat ${dir}/main`;
+  // The cache file is declared: read from the file table, as on a node.
+  const prelude = buildFileTablePrelude([cache]);
   const probe = async (tag = "one") => {
     const r = await run("sh", [
       "-c",
-      cachedProbe(cache, [join(dir, "main"), join(dir, "conf.d", "*")], fill(tag)),
+      `${prelude}\n${cachedProbe(cache, [join(dir, "main"), join(dir, "conf.d", "*")], fill(tag))}`,
     ]);
     t.equal(r.exitCode, 0, r.stderr);
     return r.stdout;
@@ -117,7 +119,7 @@ t.test("a cached probe fills again when a file it reads changes, and only then",
 
   const failing = cachedProbe(cache, [join(dir, "main")], `echo x >> ${dir}/calls; echo broken >&2; exit 3`);
   for (const n of [6, 7]) {
-    const r = await run("sh", ["-c", failing]);
+    const r = await run("sh", ["-c", `${prelude}\n${failing}`]);
     t.strictSame(
       [r.exitCode, r.stderr, calls()],
       [3, "broken\n", n],
@@ -127,7 +129,10 @@ t.test("a cached probe fills again when a file it reads changes, and only then",
   t.strictSame([await probe("two"), calls()], ["two\ndelta\n", 7], "a failure leaves the cache as it was");
 
   const unwritable = join(dir, "main", "cache");
-  const r = await run("sh", ["-c", cachedProbe(unwritable, [join(dir, "main")], fill("three"))]);
+  const r = await run("sh", [
+    "-c",
+    `${buildFileTablePrelude([unwritable])}\n${cachedProbe(unwritable, [join(dir, "main")], fill("three"))}`,
+  ]);
   t.strictSame(
     [r.exitCode, r.stdout, r.stderr],
     [0, "three\ndelta\n", ""],

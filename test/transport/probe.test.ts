@@ -1,7 +1,12 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { buildProbeScript, buildUnitStatePrelude, parseProbeOutput } from "../../src/transport/probe.js";
+import {
+  buildFileTablePrelude,
+  buildProbeScript,
+  buildUnitStatePrelude,
+  parseProbeOutput,
+} from "../../src/transport/probe.js";
 import { shellQuote } from "../../src/transport/quote.js";
 import { run } from "../../src/util/run.js";
 import { tempDir } from "../helpers/temp.js";
@@ -82,4 +87,55 @@ units_active '*.swap'; units_active '*.mount'`;
     ],
     "one show for the declared units; systemctl itself only for what was not declared",
   );
+});
+
+t.test("file_text prints a file's exact bytes, from one awk for every declared file", async (t) => {
+  const dir = tempDir(t, "files");
+  const calls = join(dir, "calls");
+  mkdirSync(join(dir, "bin"));
+  // cat and awk that log their calls, then run the real ones.
+  for (const tool of ["cat", "awk"])
+    writeFileSync(
+      join(dir, "bin", tool),
+      `#!/bin/sh\necho ${tool} >> ${shellQuote(calls)}\nexec /usr/bin/${tool} "$@"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+  const files: Record<string, string> = {
+    quotes: `it's "quoted" \\n & $x \`y\`\n'\n''\n`,
+    "no-newline": "last line without one",
+    separator: "a\x01\x1e\x02b\n", // the sequence awk splits records at
+    blank: "x\n\n\n",
+    empty: "",
+    undeclared: "asked of cat\n",
+  };
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  mkdirSync(join(dir, "a-directory"));
+  const declared = ["quotes", "no-newline", "separator", "blank", "empty", "missing", "a-directory"];
+  const names = [...declared, "undeclared"];
+  const script = `${buildFileTablePrelude([...declared.map((n) => join(dir, n)), "/bad path/x", "relative"])}
+for n in ${names.join(" ")}; do file_text ${shellQuote(dir)}/$n > ${shellQuote(dir)}/out.$n; echo "$n $?"; done
+file_read ${shellQuote(join(dir, "quotes"))} && [ "$file_body" = ${shellQuote(files.quotes as string)} ] && echo same`;
+  const r = await run("sh", ["-c", script], { env: { ...process.env, PATH: `${dir}/bin:/usr/bin:/bin` } });
+  t.equal(r.exitCode, 0, r.stderr);
+  t.equal(r.stderr, "");
+  t.strictSame(r.stdout.split("\n"), [
+    ...names.map((n) => `${n} ${n === "missing" || n === "a-directory" ? 1 : 0}`),
+    "same",
+    "",
+  ]);
+  for (const [name, content] of Object.entries(files))
+    t.equal(readFileSync(join(dir, `out.${name}`), "utf8"), content, `${name}: the same bytes`);
+  t.strictSame(
+    readFileSync(calls, "utf8").split("\n"),
+    ["awk", "cat", ""],
+    "one awk for the declared files; cat only for the file nobody declared",
+  );
+});
+
+t.test("the file table holds only absolute paths that need no quoting", async (t) => {
+  const prelude = buildFileTablePrelude(["/etc/hosts", "/etc/hosts", "/a b", "/x'y", "rel/x", "/etc/x\\y"]);
+  t.match(prelude, /k\["\/etc\/hosts"\] = 0 \}/, "the one path it takes, once");
+  t.notMatch(prelude, /a b|x'y|rel\/x|x\\y/, "the others are read by cat when asked");
 });
