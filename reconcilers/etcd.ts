@@ -394,7 +394,7 @@ file_read ${DROP_IN} && [ "$file_body" = ${shellQuote(DROP_IN_CONTENT)} ] && ech
 [ -d ${PACKAGE_DATA_DIR}/member ] && echo package-data=yes
 if [ "$unit_active" = active ] && [ -f ${PKI}/node.key ]; then
   echo peer-url=${d.member.peerUrl}
-  ${ETCDCTL} --endpoints=${d.local} member list -w simple 2>/dev/null | sed 's/^/member /'${
+  ${ETCDCTL} --endpoints=${d.local} member list -w simple 2>/dev/null | while IFS= read -r l; do printf 'member %s\\n' "$l"; done${
     d.members[0]?.name === d.member.name
       ? `
   # Every member's status in one call: it fails unless each answers (the cluster is healthy).
