@@ -15,6 +15,7 @@ import {
   staleCertificates,
   type CertificateDigests,
 } from "./lib/certificates.js";
+import { retryEachSecond } from "./lib/retry.js";
 import { normaliseConfigLines } from "./lib/text.js";
 
 const CONFIG = "/etc/default/etcd";
@@ -190,7 +191,12 @@ function waitHealthy(local: string, seconds: number, before: boolean): string {
   const why = before
     ? `not restarting: the cluster is not healthy (a restart now could lose quorum), ${seconds} s waited`
     : `the cluster is not healthy ${seconds} s after the change`;
-  return `i=0; until ${check} >/dev/null 2>&1; do i=$((i+1)); [ $i -ge ${seconds} ] && { echo "etcd: ${why}" >&2; ${check} >&2; exit 1; }; sleep 1; done`;
+  return retryEachSecond({
+    command: `${check} >/dev/null 2>&1`,
+    tries: seconds,
+    failure: `etcd: ${why}`,
+    diagnose: check,
+  });
 }
 
 /** Starts etcd on an empty data dir with this initial cluster (state new or existing), then forgets it. */
@@ -213,9 +219,12 @@ function startWithInitialCluster(
  * etcd's own: this only waits for it. Pure.
  */
 export function memberRemove(endpoint: string, id: string): string {
-  return `i=0; until out=$(${ETCDCTL} --endpoints=${endpoint} member remove ${id} 2>&1); do
-case $out in *"unhealthy cluster"*|*"not enough started members"*) ;; *) printf '%s\\n' "$out" >&2; exit 1;; esac
-i=$((i+1)); [ $i -ge 30 ] && { printf '%s\\n' "$out" >&2; echo "etcd: member ${id} was still refused removal after 30 s: a quorum of the other members is not up" >&2; exit 1; }; sleep 1; done`;
+  return retryEachSecond({
+    command: `${ETCDCTL} --endpoints=${endpoint} member remove ${id}`,
+    tries: 30,
+    failure: `etcd: member ${id} was still refused removal after 30 s: a quorum of the other members is not up`,
+    onlyWhile: ["unhealthy cluster", "not enough started members"],
+  });
 }
 
 /** What the cluster looks like from the other members: the first peer that answers, if any. Pure. */
@@ -264,7 +273,11 @@ systemctl daemon-reload && systemctl enable -q etcd && systemctl restart etcd; r
       // A learner is promoted only once it is in sync with the leader: etcd refuses until then.
       command: `id=$(${remote} member list -w simple | awk -F', ' -v n=${me} '$3 == n && $6 == "true" {print $1}')
 [ -z "$id" ] && exit 0
-i=0; until ${remote} member promote "$id" >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 60 ] && { echo "etcd: ${d.member.name} was not promoted within 60 s" >&2; exit 1; }; sleep 1; done`,
+${retryEachSecond({
+  command: `${remote} member promote "$id" >/dev/null 2>&1`,
+  tries: 60,
+  failure: `etcd: ${d.member.name} was not promoted within 60 s`,
+})}`,
     },
   ];
 }

@@ -19,6 +19,7 @@ import {
   staleCertificates,
   type CertificateDigests,
 } from "./lib/certificates.js";
+import { retryEachSecond } from "./lib/retry.js";
 import { maskSecret } from "./lib/secret.js";
 import { normaliseConfigLines } from "./lib/text.js";
 
@@ -202,7 +203,12 @@ export function maskedPatroniLines(text: string): string[] {
 
 /** Polls Patroni's /health (200 once PostgreSQL runs) on this node, up to `seconds`. */
 function waitRunning(rest: number, seconds: number): string {
-  return `i=0; until python3 -c 'import sys,urllib.request; urllib.request.urlopen("http://127.0.0.1:${rest}/health", timeout=2)' 2>/dev/null; do i=$((i+1)); [ $i -ge ${seconds} ] && { echo "postgres: Patroni's member is not running ${seconds} s after the change:" >&2; journalctl -u patroni -n 15 --no-pager >&2; exit 1; }; sleep 1; done`;
+  return retryEachSecond({
+    command: `python3 -c 'import sys,urllib.request; urllib.request.urlopen("http://127.0.0.1:${rest}/health", timeout=2)' 2>/dev/null`,
+    tries: seconds,
+    failure: `postgres: Patroni's member is not running ${seconds} s after the change:`,
+    diagnose: "journalctl -u patroni -n 15 --no-pager",
+  });
 }
 
 /** A python3 call of Patroni's REST API on this node: METHOD path, with a JSON body. */
@@ -230,7 +236,11 @@ print(json.loads(body).get("role", ""))'`;
   return `r=$(${role}) || exit 1
 if [ "$r" != replica ]; then
   ${restCall(rest, "POST", "/switchover", { leader: name })} >/dev/null || exit 1
-  i=0; until [ "$(${role} 2>/dev/null)" = replica ]; do i=$((i+1)); [ $i -ge 60 ] && { echo "postgres: ${name} is still the primary 60 s after the switchover" >&2; exit 1; }; sleep 1; done
+  ${retryEachSecond({
+    command: `[ "$(${role} 2>/dev/null)" = replica ]`,
+    tries: 60,
+    failure: `postgres: ${name} is still the primary 60 s after the switchover`,
+  })}
 fi
 ${restCall(rest, "POST", "/restart", { restart_pending: true })} >/dev/null || exit 1
 ${waitRunning(rest, 120)}`;

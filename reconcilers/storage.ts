@@ -9,6 +9,7 @@
 import type { ChangeDraft, Manifest, NodeSpec, Peers, Reconciler, Step } from "../src/engine/types.js";
 import { PicoError } from "../src/errors.js";
 import { shellQuote } from "../src/transport/quote.js";
+import { retryEachSecond } from "./lib/retry.js";
 
 const GLUSTERD = "/var/lib/glusterd";
 const GLUSTER = "gluster --mode=script";
@@ -173,12 +174,17 @@ function brickOnlineWait(d: StorageDesired, path: string): string {
  * `why`. For gluster commands that the pool refuses until every glusterd sees every other. Pure.
  */
 function retryGluster(command: string, seconds: number, why: string): string {
-  return `i=0; until out=$(${command} 2>&1); do i=$((i+1)); [ $i -ge ${seconds} ] && { echo "$out" >&2; echo ${shellQuote(`storage: ${why} (${seconds} s tried)`)} >&2; exit 1; }; sleep 1; done; echo "$out"`;
+  return retryEachSecond({
+    command,
+    tries: seconds,
+    failure: `storage: ${why} (${seconds} s tried)`,
+    output: true,
+  });
 }
 
 /** A command that retries `command` each second until it succeeds, for at most `seconds`, else fails with `why`. Pure. */
 function retry(command: string, seconds: number, why: string): string {
-  return `i=0; until ${command}; do i=$((i+1)); [ $i -ge ${seconds} ] && { echo ${shellQuote(`storage: ${why} (${seconds} s waited)`)} >&2; exit 1; }; sleep 1; done`;
+  return retryEachSecond({ command, tries: seconds, failure: `storage: ${why} (${seconds} s waited)` });
 }
 
 /** `gluster volume set` for each option that differs from the observed ones. Pure. */

@@ -13,10 +13,10 @@ export function probeCacheFile(concern: string): string {
  * for as long as the files it reads stay as they were: the cache's first line is a key made of
  * the fill's own digest (another fill, another key) and each path's name, inode, size and ctime
  * (which a write, a rename, a chmod or `touch -r` all move, and no user can set back). While the
- * key matches, one `stat` stands for the fill (the cache is read by `file_read`, from the file
- * table when the concern declared the cache file in its `files`). A fill that fails exits with its status
- * (its stderr is the section's) and is not kept; a cache that cannot be written only costs the
- * next probe the fill again. `paths` are shell words: a glob matching nothing is left out, so a
+ * key matches, one `stat` stands for the fill (the cache itself is read with `file_read`: from the
+ * probe's file table when the concern declares `probeCacheFile(name)` in its `files`). A fill that
+ * fails exits with its status (its stderr is the section's) and is not kept; a cache that cannot be
+ * written only costs the next probe the fill again. `paths` are shell words: a glob matching nothing is left out, so a
  * file appearing there changes the key too. Pure.
  */
 export function cachedProbe(file: string, paths: string[], fill: string): string {

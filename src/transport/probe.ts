@@ -121,14 +121,14 @@ units_active() {
 const TABLE_PATH = /^\/[A-Za-z0-9._/@:+-]+$/;
 
 /**
- * Defines \`file_read PATH\`, which sets \`file_body\` to the file's exact content (and fails when it
- * is not a regular file), and \`file_text PATH\`, which prints it as \`cat\` would. The regular,
+ * Defines `file_read PATH`, which sets `file_body` to the file's exact content (and fails when it
+ * is not a regular file), and `file_text PATH`, which prints it as `cat` would. The regular,
  * non-empty files among those the concerns declared are read by one awk before the sections run,
- * each into a shell variable of its own (a \`cat\` per file cost a process start each, about as much
+ * each into a shell variable of its own (a `cat` per file cost a process start each, about as much
  * as the awk for all of them): awk reads each file as one record (its separator is a sequence no
- * text file holds, and one found is put back), quotes it for sh (\`'\` as \`'"'"'\`) and the shell
+ * text file holds, and one found is put back), quotes it for sh (`'` as `'"'"'`) and the shell
  * evals the assignments only when awk succeeded. A path nobody declared, or one outside
- * TABLE_PATH, is read by \`cat\` itself, so a missing declaration costs time, not facts. Pure.
+ * TABLE_PATH, is read by `cat` itself, so a missing declaration costs time, not facts. Pure.
  */
 export function buildFileTablePrelude(files: string[]): string {
   const paths = [...new Set(files)].filter((p) => TABLE_PATH.test(p));
