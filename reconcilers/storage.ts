@@ -339,10 +339,12 @@ ${retry(`${GLUSTER} pool list | awk 'NR > 1 { n++; if ($3 != "Connected") bad = 
  * Heals the volume and waits until its `bricks` bricks all answer with nothing left to heal: two
  * minutes at most, then the heal goes on by itself. An index heal is started every 10 s, since a
  * self-heal daemon that missed a brick's return would otherwise wait for its 10-minute crawl (seen
- * in the lab). Pure.
+ * in the lab). A brick that cannot be reached answers "Number of entries: -", which is not nothing
+ * (once taken for 0: the wait ended while a brick had just come back, and the verify found the
+ * entries still there). Pure.
  */
-function healWait(d: StorageDesired, bricks: number): string {
-  return `i=0; while [ $i -lt 120 ]; do [ $((i % 10)) -eq 0 ] && ${GLUSTER} volume heal ${d.volume} >/dev/null 2>&1; ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '/^Number of entries:/ { s += $4; n++ } END { exit !(n == ${bricks} && s == 0) }' && break; i=$((i+1)); sleep 1; done`;
+export function healWait(d: Pick<StorageDesired, "volume">, bricks: number): string {
+  return `i=0; while [ $i -lt 120 ]; do [ $((i % 10)) -eq 0 ] && ${GLUSTER} volume heal ${d.volume} >/dev/null 2>&1; ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '/^Number of entries:/ { n++; if ($4 ~ /^[0-9]+$/) s += $4; else bad = 1 } END { exit !(n == ${bricks} && s == 0 && !bad) }' && break; i=$((i+1)); sleep 1; done`;
 }
 
 /** Bricks of the volume in replica sets, in its order. Pure. */

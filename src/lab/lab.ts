@@ -411,9 +411,17 @@ function supervisorPidPath(lab: LabState, node: string): string {
   return join(nodeDir(lab, node), "supervisor.pid");
 }
 
-/** The PID of `node`'s running supervisor; undefined while the node is off. */
+/**
+ * The PID of `node`'s running supervisor; undefined while the node is off. A lab whose nodes were
+ * started before the PID had a file of its own has it in its state (`nodes[].supervisorPid`): read
+ * there when the file is missing, so that `lab stop` and `lab down` still end those supervisors.
+ */
 export function supervisorPid(lab: LabState, node: string): number | undefined {
-  const pid = readPid(supervisorPidPath(lab, node));
+  const legacy = (lab.nodes.find((n) => n.name === node) as { supervisorPid?: unknown } | undefined)
+    ?.supervisorPid;
+  const pid =
+    readPid(supervisorPidPath(lab, node)) ??
+    (typeof legacy === "number" && Number.isInteger(legacy) && legacy > 0 ? legacy : undefined);
   return pid !== undefined && isSupervisor(pid, lab, node) ? pid : undefined;
 }
 

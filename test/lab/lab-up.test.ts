@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import {
@@ -18,6 +18,20 @@ import { inLab, picotrader, sleep, sshNode, useLab } from "../helpers/lab.js";
 
 const NAME = "tlab";
 const lab = await useLab(t, NAME, 3);
+
+/** Every process whose command line names it the supervisor of `node` in this lab. */
+const supervisors = (node: string) =>
+  readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return (
+          readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").slice(2, 4).join(" ") === `${NAME} ${node}`
+        );
+      } catch {
+        return false;
+      }
+    });
 
 if (lab) {
   t.test("every node answers SSH as root with the lab key, with its own hostname", async (t) => {
@@ -195,19 +209,6 @@ if (lab) {
       ["running", "running", "running"],
       "each start's supervisor is known (one command's write of the lab's state once lost the other's)",
     );
-    const supervisors = (node: string) =>
-      readdirSync("/proc")
-        .filter((p) => /^\d+$/.test(p))
-        .filter((p) => {
-          try {
-            return (
-              readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").slice(2, 4).join(" ") ===
-              `${NAME} ${node}`
-            );
-          } catch {
-            return false;
-          }
-        });
     for (const n of ["node2", "node3"]) t.equal(supervisors(n).length, 1, `${n} has one supervisor`);
     const stopped = await picotrader(lab, ["lab", "stop", "--name", NAME, "node3"]);
     t.equal(stopped.exitCode, 0, stopped.stderr);
@@ -215,6 +216,32 @@ if (lab) {
     const started = await picotrader(lab, ["lab", "start", "--name", NAME, "node3"]);
     t.equal(started.exitCode, 0, started.stderr);
   });
+
+  t.test(
+    "a node started before the PID had a file of its own: its PID in the state still stops it",
+    async (t) => {
+      const state = join(labDir(NAME), "state.json");
+      const pidFile = join(labDir(NAME), "nodes", "node3", "supervisor.pid");
+      const pid = Number(readFileSync(pidFile, "utf8"));
+      // As the code before left it: the PID in the lab's state, no file.
+      const saved = readFileSync(state, "utf8");
+      const legacy = JSON.parse(saved) as { nodes: { name: string; supervisorPid?: number }[] };
+      for (const n of legacy.nodes) if (n.name === "node3") n.supervisorPid = pid;
+      writeFileSync(state, JSON.stringify(legacy));
+      rmSync(pidFile);
+      try {
+        t.equal((await labStatus(NAME)).nodes[2]?.state, "running", "known as running");
+        const stopped = await picotrader(lab, ["lab", "stop", "--name", NAME, "node3"]);
+        t.equal(stopped.exitCode, 0, stopped.stderr);
+        t.strictSame(supervisors("node3"), [], "lab stop ended its supervisor");
+      } finally {
+        writeFileSync(state, saved);
+      }
+      const started = await picotrader(lab, ["lab", "start", "--name", NAME, "node3"]);
+      t.equal(started.exitCode, 0, started.stderr);
+      t.equal(supervisors("node3").length, 1, "started again, with its PID in a file");
+    },
+  );
 
   t.test("the lab has no route out", async (t) => {
     const table = await inLab(lab, ["ip", "route", "show", "table", "all"]);

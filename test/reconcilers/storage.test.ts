@@ -1,9 +1,14 @@
 // The storage concern's decisions beyond its fixture table: what it refuses to plan (a brick on the
 // root filesystem, a volume made without seeing every storage node, a replica set cut in half, a
-// lost brick at the same path), and the mount unit's name as systemd escapes it.
+// lost brick at the same path), the mount unit's name as systemd escapes it, and the heal's wait.
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import t from "tap";
-import { mountUnitName, storage, type StorageObserved } from "../../reconcilers/storage.js";
+import { healWait, mountUnitName, storage, type StorageObserved } from "../../reconcilers/storage.js";
 import type { Manifest } from "../../src/manifest/types.generated.js";
+import { shellQuote } from "../../src/transport/quote.js";
+import { run } from "../../src/util/run.js";
+import { tempDir } from "../helpers/temp.js";
 
 const manifest = (storageNodes: number, extra: object = {}) =>
   ({
@@ -157,3 +162,29 @@ t.test("a brick that glusterd lists without a port is restarted, that very proce
   t.strictSame(parsed.brickPids, { "10.1.0.12-data-gluster-shared-g1": "121" }, "a pid is digits only");
   t.strictSame(parsed.bricksWithoutPort, ["10.1.0.12:/data/gluster/shared-g1 121"]);
 });
+
+t.test(
+  "the heal's wait goes on while a brick cannot be reached: its '-' entries are not nothing",
+  async (t) => {
+    const bin = tempDir(t, "gluster");
+    const calls = join(bin, "counts");
+    writeFileSync(calls, "0");
+    // glusterd's CLI as a brick just back shows it: unreachable twice, then every brick at 0.
+    writeFileSync(
+      join(bin, "gluster"),
+      `#!/bin/sh
+case "$*" in *heal-count*) ;; *) exit 0 ;; esac
+n=$(($(cat ${shellQuote(calls)}) + 1)); echo $n > ${shellQuote(calls)}
+printf 'Brick a:/b\nNumber of entries: 0\n\n'
+if [ $n -le 2 ]; then printf 'Brick c:/b\nStatus: Transport endpoint is not connected\nNumber of entries: -\n'
+else printf 'Brick c:/b\nNumber of entries: 0\n'; fi
+`,
+    );
+    chmodSync(join(bin, "gluster"), 0o755);
+    const r = await run("sh", ["-c", healWait({ volume: "shared" }, 2)], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
+    });
+    t.equal(r.exitCode, 0, r.stderr);
+    t.equal(Number(readFileSync(calls, "utf8")), 3, "asked until every brick answered 0");
+  },
+);
