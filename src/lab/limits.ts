@@ -3,8 +3,8 @@
 // about 16 nodes, systemd in the next node fails with "Failed to create inotify object: Too many
 // open files" and never answers SSH. The lab raises the limit for the nodes it runs, says so, and
 // puts the host's own value back when its last lab is removed.
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 
 /** inotify instances one lab node may use (systemd, journald, logind, sshd, dockerd...). */
 export const INOTIFY_INSTANCES_PER_NODE = 12;
@@ -37,8 +37,11 @@ export function raiseInotifyLimit(paths: LimitPaths, nodes: number): string | un
   const current = Number(readFileSync(paths.sysctl, "utf8").trim());
   const needed = neededInotifyInstances(nodes, current);
   if (needed === current) return undefined;
-  if (!existsSync(paths.saved))
+  if (!existsSync(paths.saved)) {
+    // The first lab on a machine: its state folder is not there yet.
+    mkdirSync(dirname(paths.saved), { recursive: true });
     writeFileSync(paths.saved, JSON.stringify({ maxUserInstances: current }) + "\n");
+  }
   writeFileSync(paths.sysctl, `${needed}\n`);
   return `raised fs.inotify.max_user_instances from ${current} to ${needed} for ${nodes} lab nodes (put back at the last lab down)`;
 }

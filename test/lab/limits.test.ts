@@ -34,3 +34,13 @@ t.test("raised once with the host's value saved, restored after the last lab", a
   t.notOk(existsSync(paths.saved));
   t.equal(restoreInotifyLimit(paths), undefined, "nothing to put back twice");
 });
+
+t.test("the first lab on a machine: the lab's state folder is made for the host's value", async (t) => {
+  const root = tempDir(t, "limits-fresh");
+  mkdirSync(join(root, "proc", "fs", "inotify"), { recursive: true });
+  const paths = limitPaths(join(root, "var", "lib", "picotrader-lab"), join(root, "proc"));
+  writeFileSync(paths.sysctl, "128\n");
+  t.match(raiseInotifyLimit(paths, 4), "from 128 to 176");
+  t.strictSame(JSON.parse(readFileSync(paths.saved, "utf8")), { maxUserInstances: 128 });
+  t.equal(restoreInotifyLimit(paths), "fs.inotify.max_user_instances is 128 again");
+});
