@@ -272,11 +272,20 @@ def until(what, ok, seconds):
             return
         time.sleep(1)
     sys.exit("postgres: " + what)
-until("no member marked a restart pending 30 s after the change", lambda: any(m.get("pending_restart") for m in members()), 30)
-for name in [m["name"] for m in sorted(members(), key=lambda m: m["role"] == "leader")]:
+def pending():
+    return [m for m in members() if m.get("pending_restart")]
+until("no member marked a restart pending 30 s after the change", lambda: pending(), 30)
+# Each member applies the change in its own loop: a member restarted before it did would keep the
+# old value. Waited for every running member (a stopped one restarts with the new value anyway).
+running = lambda: [m for m in members() if m["state"] in ("running", "streaming")]
+for _ in range(30):
+    if all(m.get("pending_restart") for m in running()):
+        break
+    time.sleep(1)
+def restart(name):
     m = next(x for x in members() if x["name"] == name)
     if not m.get("pending_restart"):
-        continue
+        return
     if m["role"] == "leader":
         # Refused while the restarted standbys are not synchronous again yet: asked again.
         for _ in range(60):
@@ -291,7 +300,7 @@ for name in [m["name"] for m in sorted(members(), key=lambda m: m["role"] == "le
         # Its demotion restarted it already, with the new settings.
         if not m.get("pending_restart"):
             print("restarted " + name + " (by its demotion)")
-            continue
+            return
     # Patroni refuses (503) while a demotion or another restart is still in progress: asked again.
     for _ in range(30):
         status, body = call(m["api_url"].rsplit("/", 1)[0] + "/restart", "POST", {"restart_pending": True})
@@ -301,7 +310,17 @@ for name in [m["name"] for m in sorted(members(), key=lambda m: m["role"] == "le
     if status != 200:
         sys.exit("postgres: the restart of " + name + " was refused: " + body)
     until(name + " is not running 120 s after its restart", lambda: any(x["name"] == name and x["state"] in ("running", "streaming") and not x.get("pending_restart") for x in members()), 120)
-    print("restarted " + name)`;
+    print("restarted " + name)
+# Replicas first, the leader last; a member marked again meanwhile (its demotion ran before it
+# applied the change) is restarted in the next pass.
+for _ in range(3):
+    left = pending()
+    if not left:
+        break
+    for name in [m["name"] for m in sorted(left, key=lambda m: m["role"] == "leader")]:
+        restart(name)
+if pending():
+    sys.exit("postgres: a restart is still pending after three passes: " + ", ".join(m["name"] for m in pending()))`;
   return `python3 -c ${shellQuote(script)}`;
 }
 
