@@ -599,19 +599,17 @@ function planMount(d: StorageDesired, o: StorageObserved, peers: Peers<StorageOb
     // A dead mount first: until it goes, even mkdir on its path fails ("Transport endpoint is not connected").
     if (o.mountBroken) steps.push({ kind: "run", command: `umount -l ${d.mountPath}` });
     steps.push({ kind: "run", command: `mkdir -p ${d.mountPath} && systemctl enable -q ${unit}` });
-    if (mountNow && started)
+    // mount.glusterfs fails while no brick answers yet (glusterd just started, or the volume is
+    // being made by a node before this one in the same run): tried again each second.
+    if (mountNow)
       steps.push({
         kind: "run",
-        command: `systemctl ${o.mounted && !o.mountBroken ? "restart" : "start"} ${unit}`,
-      });
-    else if (mountNow)
-      steps.push({
-        kind: "run",
-        command: retry(
-          `systemctl start ${unit} 2>/dev/null`,
-          180,
-          `the volume ${d.volume} could not be mounted`,
-        ),
+        command: retryEachSecond({
+          command: `systemctl ${o.mounted && !o.mountBroken ? "restart" : "start"} ${unit} 2>/dev/null`,
+          tries: started ? 60 : 180,
+          failure: `storage: the volume ${d.volume} could not be mounted at ${d.mountPath} (${started ? 60 : 180} s tried)`,
+          diagnose: `journalctl -u ${unit} -n 10 --no-pager`,
+        }),
       });
     const what = [
       ...(rewrite ? [`${o.unit === undefined ? "write" : "rewrite"} ${d.mountUnit}`] : []),
