@@ -103,4 +103,7 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
   throw err;
 });
-process.exitCode = await main(process.argv.slice(2));
+// Not a top-level await: the bundle is CommonJS (tools/bundle.ts).
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

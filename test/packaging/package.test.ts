@@ -14,6 +14,7 @@ t.test("npm pack ships what runs and nothing else", async (t) => {
   const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
   for (const needed of [
     "dist/bin/picotrader.js",
+    "dist/bin/picotrader.cjs",
     "schema/cluster.schema.json",
     "packaging/picotrader.service",
     "src/lab/supervise.sh",
