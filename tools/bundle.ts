@@ -43,9 +43,10 @@ await build({
 });
 // The launcher compiles the bundle inside a function: its first line must not be a hashbang (made a
 // comment of the same length, so that the source map's lines still hold).
-const text = readFileSync(bundle, "utf8");
-if (text.startsWith("#!")) writeFileSync(bundle, `//${text.slice(2)}`);
-const bundleId = createHash("sha256").update(readFileSync(bundle)).digest("hex").slice(0, 16);
+const built = readFileSync(bundle, "utf8");
+const code = built.startsWith("#!") ? `//${built.slice(2)}` : built;
+writeFileSync(bundle, code);
+const bundleId = createHash("sha256").update(code).digest("hex").slice(0, 16);
 await build({
   entryPoints: [join(root, "dist", "src", "launcher.js")],
   outfile: join(outdir, "picotrader.js"),
