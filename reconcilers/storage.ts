@@ -601,13 +601,14 @@ function planMount(d: StorageDesired, o: StorageObserved, peers: Peers<StorageOb
     steps.push({ kind: "run", command: `mkdir -p ${d.mountPath} && systemctl enable -q ${unit}` });
     // mount.glusterfs fails while no brick answers yet (glusterd just started, or the volume is
     // being made by a node before this one in the same run): tried again each second.
+    const tries = started ? 60 : 180;
     if (mountNow)
       steps.push({
         kind: "run",
         command: retryEachSecond({
           command: `systemctl ${o.mounted && !o.mountBroken ? "restart" : "start"} ${unit} 2>/dev/null`,
-          tries: started ? 60 : 180,
-          failure: `storage: the volume ${d.volume} could not be mounted at ${d.mountPath} (${started ? 60 : 180} s tried)`,
+          tries,
+          failure: `storage: the volume ${d.volume} could not be mounted at ${d.mountPath} (${tries} s tried)`,
           diagnose: `journalctl -u ${unit} -n 10 --no-pager`,
         }),
       });
