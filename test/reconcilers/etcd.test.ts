@@ -4,7 +4,7 @@
 import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { etcd, memberRemove, type EtcdObserved } from "../../reconcilers/etcd.js";
+import { etcd, firstMemberProbe, memberRemove, type EtcdObserved } from "../../reconcilers/etcd.js";
 import type { Manifest } from "../../src/manifest/types.generated.js";
 import { run } from "../../src/util/run.js";
 import { tempDir } from "../helpers/temp.js";
@@ -95,5 +95,77 @@ t.test(
     t.equal(other.exitCode, 1);
     t.equal(other.calls, 1, "another error is not tried again");
     t.match(other.stderr, /member not found/, "etcdctl's own error is shown");
+  },
+);
+
+t.test(
+  "the first member asks every member's status only when the cluster lists one the manifest does not",
+  async (t) => {
+    // A stand-in etcdctl: `member list` prints $LIST, `endpoint status` prints $STATUS and is counted.
+    const bin = tempDir(t, "etcdctl");
+    writeFileSync(
+      join(bin, "etcdctl"),
+      `#!/bin/sh\ncase "$*" in\n*"member list"*) printf '%s\\n' "$LIST" ;;\n*"endpoint status"*) echo called >> "$0.status"; printf '%s\\n' "$STATUS" ;;\nesac\n`,
+    );
+    chmodSync(join(bin, "etcdctl"), 0o755);
+    const status = (id: string, address: string) =>
+      `https://${address}:2379, ${id}, 3.4.23, 20 kB, false, false, 2, 9, 9, `;
+    const probe = async (list: string[], answers: string[] = []) => {
+      rmSync(join(bin, "etcdctl.status"), { force: true });
+      const r = await run("sh", ["-c", firstMemberProbe(d)], {
+        env: {
+          ...process.env,
+          PATH: `${bin}:${process.env.PATH ?? ""}`,
+          LIST: list.join("\n"),
+          STATUS: answers.join("\n"),
+        },
+      });
+      t.equal(r.exitCode, 0, r.stderr);
+      const asked = readFileSync(join(bin, "etcdctl.status"), { encoding: "utf8", flag: "a+" }) !== "";
+      const observed = etcd.parse(`peer-url=${d.member.peerUrl}\n${r.stdout}`);
+      const removals = etcd
+        .plan(d, { ...observed, dataDir: true, active: true, enabled: true }, {})
+        .filter((c) => /^remove etcd member/.test(c.summary));
+      return { asked, observed, removals };
+    };
+    const own = [
+      "aa, started, n1, https://10.1.0.11:2380, https://10.1.0.11:2379, false",
+      "bb, started, n2, https://10.1.0.12:2380, https://10.1.0.12:2379, false",
+      // Not started yet: no name, known by its peer URL.
+      "cc, unstarted, , https://10.1.0.13:2380, , true",
+    ];
+    const converged = await probe(own);
+    t.equal(converged.asked, false, "a converged cluster is not asked for every member's status");
+    t.equal(converged.observed.members?.length, 3);
+    t.same(converged.observed.status, { id: "aa", learner: false }, "its own id from the member list");
+    t.equal(converged.observed.healthy, undefined);
+    t.same(converged.removals, []);
+
+    // A member of a manifest's name, at another address, is the manifest's (as plan decides).
+    const renamed = await probe([
+      ...own,
+      "dd, started, n2, https://10.1.0.97:2380, https://10.1.0.97:2379, false",
+    ]);
+    t.equal(renamed.asked, false);
+
+    for (const extra of [
+      "dd, started, old, https://10.1.0.99:2380, https://10.1.0.99:2379, false",
+      "dd, unstarted, , https://10.1.0.99:2380, , true",
+      // A peer URL field of two URLs is not split: asked, and plan decides.
+      "dd, started, n9, https://10.1.0.98:2380,https://10.1.0.11:2380, https://10.1.0.98:2379, false",
+    ]) {
+      const started = extra.includes(", started,");
+      const address = started ? (/https:\/\/([0-9.]+):2379/.exec(extra)?.[1] ?? "") : "";
+      const answered = await probe(
+        [...own, extra],
+        [status("aa", "10.1.0.11"), status("bb", "10.1.0.12"), ...(started ? [status("dd", address)] : [])],
+      );
+      t.equal(answered.asked, true, `asked when listed: ${extra}`);
+      t.equal(answered.observed.healthy, true, "every started member answered");
+      t.equal(answered.removals.length, 1, "the member the manifest does not have is removed");
+      const silent = await probe([...own, extra], [status("aa", "10.1.0.11")]);
+      t.equal(silent.observed.healthy, false, "a started member did not answer its status");
+      t.same(silent.removals, [], "no removal while the cluster is not healthy");
+    }
   },
 );
