@@ -73,9 +73,12 @@ export interface PostgresObserved {
   mainCluster: boolean;
   /** This member, from /patroni; undefined when the REST API does not answer. */
   member?: { role: string; state: string; timeline?: number; pendingRestart: boolean };
-  /** The cluster's members, from /cluster. */
+  /**
+   * The cluster's members, from /cluster: asked of the first database node only (each member
+   * answers the same view; Patroni's REST API costs a small board's Python some CPU per call).
+   */
   members?: PatroniMember[];
-  /** The dynamic configuration, from /config (the keys the manifest decides). */
+  /** The dynamic configuration, from /config (the keys the manifest decides): the first database node only. */
   dynamic?: Partial<DynamicConfig>;
 }
 
@@ -376,7 +379,7 @@ ${buildCertificateDigestProbe(PKI)}
 [ -f ${DATA_DIR}/PG_VERSION ] && echo data=yes
 [ -d /etc/postgresql/15/main ] && echo main-cluster=yes
 [ "$unit_active" = active ] && bash -s <<'PICOTRADER_REST' 2>/dev/null
-for p in patroni cluster config; do
+for p in patroni${d.setsDynamic ? " cluster config" : ""}; do
   exec 5<>/dev/tcp/127.0.0.1/${d.restPort} || continue
   printf 'GET /%s HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' "$p" >&5
   body= head=1

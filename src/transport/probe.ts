@@ -47,6 +47,27 @@ export function buildProbeScript(
 }
 
 /**
+ * Where systemd looks for a system unit's file, drop-ins and SysV-generated units: the union of
+ * `systemd-analyze unit-paths` over the releases we meet (a folder that does not exist costs one
+ * stat, and a folder too many only makes the probe ask systemd more).
+ */
+export const SYSTEMD_UNIT_DIRS = [
+  "/etc/systemd/system.control",
+  "/run/systemd/system.control",
+  "/run/systemd/transient",
+  "/run/systemd/generator.early",
+  "/etc/systemd/system",
+  "/etc/systemd/system.attached",
+  "/run/systemd/system",
+  "/run/systemd/system.attached",
+  "/run/systemd/generator",
+  "/usr/local/lib/systemd/system",
+  "/lib/systemd/system",
+  "/usr/lib/systemd/system",
+  "/run/systemd/generator.late",
+];
+
+/**
  * Defines `unit_state NAME` for the sections: it sets `unit_active` and `unit_enabled` to what
  * `systemctl is-active` and `systemctl is-enabled` would print, read from one `systemctl show` of
  * every unit the concerns declared, made once before the sections run (a systemctl start costs a
@@ -55,14 +76,42 @@ export function buildProbeScript(
  * (UnitFileState "generated") is enabled when it has a start link in rc5.d or rcS.d, as Debian's
  * systemd-sysv-install decides. A name nobody declared is asked of systemctl itself, so a missing
  * declaration costs time, not facts.
+ * A declared service that has no file, link or drop-in (its own or its template's) in any of
+ * SYSTEMD_UNIT_DIRS, and no invocation id (systemd removes it when a unit stops, and a running
+ * unit keeps it), is not asked of systemd: it is inactive, with no unit file state, as systemd
+ * would answer after searching those same folders (one systemd lookup each, the dearest part of
+ * the show). Only a service whose file was deleted after it failed reads inactive, not failed.
  * `units_active GLOB` prints the names of the active units that match a declared pattern (as
  * `systemctl list-units --state=active GLOB` does). No process starts in either function
- * (`units_each` walks the shown units with a loop that reads a here-document). Pure.
+ * (`units_each` walks the shown units with a loop that reads a here-document). `root` prefixes
+ * every path the prelude reads (tests only). Pure.
  */
-export function buildUnitStatePrelude(units: string[]): string {
+export function buildUnitStatePrelude(units: string[], root = ""): string {
   const unique = [...new Set(units)];
+  const dirs = SYSTEMD_UNIT_DIRS.map((d) => shellQuote(root + d)).join(" ");
   return `units_declared=${shellQuote(unique.join(" "))}
-units_shown=${unique.length === 0 ? "" : `$(systemctl show -p Names,ActiveState,UnitFileState -- ${unique.map(shellQuote).join(" ")} 2>/dev/null)`}
+unit_absent() {
+  [ -L ${shellQuote(`${root}/run/systemd/units`)}/"invocation:$1" ] && return 1
+  case $1 in *@*) set -- "$1" "\${1%%@*}@.\${1##*.}" ;; esac
+  for ua_dir in ${dirs}; do
+    for ua_name in "$@"; do
+      [ -e "$ua_dir/$ua_name" ] || [ -L "$ua_dir/$ua_name" ] || [ -e "$ua_dir/$ua_name.d" ] && return 1
+    done
+  done
+  return 0
+}
+units_table=' ' units_shown=
+set --
+for ud_name in ${unique.map(shellQuote).join(" ")}; do
+  case $ud_name in
+    *[][*?]*) ;;
+    *.service) unit_absent "$ud_name" && { units_table="$units_table$ud_name=inactive, "; continue; } ;;
+    *.*) ;;
+    *) unit_absent "$ud_name.service" && { units_table="$units_table$ud_name.service=inactive, "; continue; } ;;
+  esac
+  set -- "$@" "$ud_name"
+done
+[ $# -eq 0 ] || units_shown=$(systemctl show -p Names,ActiveState,UnitFileState -- "$@" 2>/dev/null)
 units_each() {
   ue_names= ue_active= ue_enabled=
   while IFS= read -r ue_line; do
@@ -81,7 +130,6 @@ PICOTRADER_UNITS
 ut_add() {
   for ut_name in $ue_names; do units_table="$units_table$ut_name=$ue_active,$ue_enabled "; done
 }
-units_table=' '
 units_each ut_add
 unit_state() {
   case $1 in *.*) us_name=$1 ;; *) us_name=$1.service ;; esac

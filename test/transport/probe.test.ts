@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import {
@@ -51,7 +51,6 @@ echo "$*" >> ${shellQuote(calls)}
 case $1 in
   show) printf '%s\\n' Names=docker.service LoadState=loaded ActiveState=active UnitFileState=enabled '' \\
     'Names=ssh.service sshd.service' LoadState=loaded ActiveState=reloading UnitFileState=enabled '' \\
-    Names=zramswap.service LoadState=not-found ActiveState=inactive UnitFileState= '' \\
     Names=nosysv.service LoadState=loaded ActiveState=inactive UnitFileState=generated '' \\
     Names=dev-sda2.swap ActiveState=active '' Names=swapfile.swap ActiveState=inactive ;;
   list-units) echo 'other.mount loaded active mounted /other' ;;
@@ -61,16 +60,33 @@ esac
 `,
     { mode: 0o755 },
   );
-  const script = `${buildUnitStatePrelude(["docker", "sshd", "zramswap.service", "nosysv", "*.swap"])}
-for u in docker sshd zramswap.service nosysv undeclared; do unit_state $u; echo "$u $unit_active $unit_enabled"; done
+  // The node's unit folders: what each declared service has on disk, if anything.
+  const root = tempDir(t, "root");
+  const place = (path: string, what: "file" | "dir" | "dangling" = "file") => {
+    mkdirSync(join(root, path, ".."), { recursive: true });
+    if (what === "file") writeFileSync(join(root, path), "");
+    else if (what === "dir") mkdirSync(join(root, path));
+    else symlinkSync("0123abcd", join(root, path));
+  };
+  place("/lib/systemd/system/docker.service");
+  place("/etc/systemd/system/sshd.service", "dangling"); // an alias link, even a broken one
+  place("/run/systemd/generator.late/nosysv.service");
+  place("/usr/lib/systemd/system/tmpl@.service"); // an instance's template
+  place("/etc/systemd/system/dropin.service.d", "dir"); // only a drop-in
+  place("/run/systemd/units/invocation:gone.service", "dangling"); // running, its file deleted
+  const declared = ["docker", "sshd", "zramswap.service", "nosysv", "*.swap"];
+  const asked = ["tmpl@a.service", "dropin", "gone"];
+  const script = `${buildUnitStatePrelude([...declared, ...asked, "absent@x.service"], root)}
+for u in docker sshd zramswap.service nosysv absent@x.service undeclared; do unit_state $u; echo "$u $unit_active $unit_enabled"; done
 units_active '*.swap'; units_active '*.mount'`;
   const r = await run("sh", ["-c", script], { env: { ...process.env, PATH: `${bin}:/usr/bin:/bin` } });
   t.equal(r.exitCode, 0, r.stderr);
   t.strictSame(r.stdout.split("\n"), [
     "docker active enabled",
     "sshd reloading enabled", // found by its alias
-    "zramswap.service inactive ", // not found: is-enabled prints nothing
+    "zramswap.service inactive ", // no file anywhere: not asked; is-enabled prints nothing
     "nosysv inactive disabled", // SysV, with no start link in rc5.d or rcS.d
+    "absent@x.service inactive ", // neither the instance nor its template exists
     "undeclared failed masked", // asked of systemctl itself
     "dev-sda2.swap", // the active one of the declared pattern
     "other.mount", // a pattern not declared: asked of systemctl itself
@@ -79,14 +95,24 @@ units_active '*.swap'; units_active '*.mount'`;
   t.strictSame(
     readFileSync(calls, "utf8").split("\n"),
     [
-      "show -p Names,ActiveState,UnitFileState -- docker sshd zramswap.service nosysv *.swap",
+      "show -p Names,ActiveState,UnitFileState -- docker sshd nosysv *.swap tmpl@a.service dropin gone",
       "is-active undeclared.service",
       "is-enabled undeclared.service",
       "list-units --state=active --plain --no-legend -- *.mount",
       "",
     ],
-    "one show for the declared units; systemctl itself only for what was not declared",
+    "one show for the declared units that exist; systemctl itself only for what was not declared",
   );
+
+  const none = await run(
+    "sh",
+    ["-c", `${buildUnitStatePrelude(["zramswap.service"], root)}\nunit_state zramswap`],
+    {
+      env: { ...process.env, PATH: `${bin}:/usr/bin:/bin` },
+    },
+  );
+  t.equal(none.exitCode, 0, none.stderr);
+  t.equal(readFileSync(calls, "utf8").split("\n").length, 5, "no service exists: systemctl is not started");
 });
 
 t.test("file_text prints a file's exact bytes, from one awk for every declared file", async (t) => {
