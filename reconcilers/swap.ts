@@ -37,10 +37,13 @@ export const swap: Reconciler<SwapDesired, SwapObserved> = {
   name: "swap",
   applies: (_node, m) => m.swap?.enabled === false,
   desired: () => ({ enabled: false }),
-  units: ["*.swap", ...ZRAM_SERVICES],
+  // Not "*.swap": a swap unit is active only while its device is in /proc/swaps, so systemd is asked
+  // for them only then (a pattern costs its show a search of every loaded unit).
+  units: ZRAM_SERVICES,
   files: ["/etc/fstab"],
-  probe: () => `{ read -r _; while read -r dev _; do echo "active $dev"; done; } < /proc/swaps
-for u in $(units_active '*.swap'); do echo "unit $u"; done
+  probe:
+    () => `swaps=; { read -r _; while read -r dev _; do echo "active $dev"; swaps=yes; done; } < /proc/swaps
+[ -z "$swaps" ] || for u in $(units_active '*.swap'); do echo "unit $u"; done
 for u in /etc/systemd/system/*.wants/*.swap; do [ -e "$u" ] && echo "unit \${u##*/}"; done
 for s in ${ZRAM_SERVICES.join(" ")}; do unit_state "$s"; [ -n "$unit_enabled" ] && echo "zram $s $unit_enabled"; done
 if [ -f /etc/fstab ]; then echo '--- fstab'; file_text /etc/fstab; fi

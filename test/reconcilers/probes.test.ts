@@ -5,7 +5,8 @@ import t from "tap";
 import { cachedProbe } from "../../reconcilers/lib/cached.js";
 import { buildServedFilesProbe, tftpServer } from "../../reconcilers/tftp-server.js";
 import { buildUpgradableProbe, updates } from "../../reconcilers/updates.js";
-import { buildFileTablePrelude } from "../../src/transport/probe.js";
+import { swap } from "../../reconcilers/swap.js";
+import { buildFileTablePrelude, buildUnitStatePrelude } from "../../src/transport/probe.js";
 import { sha256File } from "../../src/util/digests.js";
 import { run } from "../../src/util/run.js";
 import { tempDir } from "../helpers/temp.js";
@@ -138,4 +139,36 @@ t.test("a cached probe fills again when a file it reads changes, and only then",
     [0, "three\ndelta\n", ""],
     "a cache it cannot write: the fill's answer",
   );
+});
+
+t.test("swap: systemd is asked for active swap units only while /proc/swaps lists a device", async (t) => {
+  const dir = tempDir(t, "swap");
+  const calls = join(dir, "calls");
+  mkdirSync(join(dir, "bin"));
+  writeFileSync(
+    join(dir, "bin", "systemctl"),
+    `#!/bin/sh\necho "$*" >> ${JSON.stringify(calls)}\ncase $1 in list-units) echo 'dev-sda2.swap loaded active active /dev/sda2' ;; esac\n`,
+    { mode: 0o755 },
+  );
+  const probe = async (swaps: string) => {
+    writeFileSync(join(dir, "swaps"), swaps);
+    writeFileSync(calls, "");
+    // The probe as the node runs it, with its unit prelude, reading this file for /proc/swaps.
+    const script =
+      `${buildUnitStatePrelude(swap.units ?? [], dir)}\n${buildFileTablePrelude([])}\n${swap.probe({ enabled: false })}`.replace(
+        "/proc/swaps",
+        join(dir, "swaps"),
+      );
+    const r = await run("sh", ["-c", script], { env: { ...process.env, PATH: `${dir}/bin:/usr/bin:/bin` } });
+    t.equal(r.exitCode, 0, r.stderr);
+    const { active, units, zram } = swap.parse(r.stdout);
+    return { observed: { active, units, zram }, calls: readFileSync(calls, "utf8") };
+  };
+  const header = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+  const none = await probe(header);
+  t.strictSame(none.observed, { active: [], units: [], zram: {} });
+  t.equal(none.calls, "", "no swap in use: systemd is not asked");
+  const on = await probe(`${header}/dev/sda2                               partition\t1048572\t\t0\t\t-2\n`);
+  t.strictSame(on.observed, { active: ["/dev/sda2"], units: ["dev-sda2.swap"], zram: {} });
+  t.match(on.calls, /^list-units --state=active --plain --no-legend -- \*\.swap$/m);
 });
