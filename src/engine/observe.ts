@@ -33,8 +33,9 @@ export interface Observation {
 }
 
 /**
- * Gathers a node's facts for every concern that applies to it, and its record: one script, one
- * exec. A probe that fails or a parser that throws makes only that concern's facts unknown.
+ * Gathers a node's facts for every concern that applies to it, and its record: one script, run
+ * in the session's kept root shell where it has one (Session.script), else with one exec. A probe
+ * that fails or a parser that throws makes only that concern's facts unknown.
  */
 export async function observeNode(
   session: Session,
@@ -60,7 +61,9 @@ export async function observeNode(
       DEADMAN_LOG,
     ],
   );
-  const result = await session.exec("sh -s", { stdin: script });
+  const result = session.script
+    ? await session.script(script)
+    : await session.exec("sh -s", { stdin: script });
   const answers = parseProbeOutput(result.stdout, nonce);
   const facts: Facts = {};
   for (const r of concerns) {

@@ -32,6 +32,12 @@ export interface Session {
   user?: string;
   stats: SessionStats;
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Runs a read-only POSIX sh script as root, as `exec("sh -s", { stdin: script })` would, where a
+   * transport can do it for less (SSH: in a root shell kept open while nothing else runs through
+   * the session). Optional: callers fall back to exec.
+   */
+  script?(script: string): Promise<ExecResult>;
   close(): Promise<void>;
 }
 

@@ -10,6 +10,7 @@ import {
 } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import type { Duplex, Readable } from "node:stream";
 import { NodeSSH } from "node-ssh";
 import { ConnectError, HostKeyError, UnconfirmedHostKeyError, UnreachableError } from "../errors.js";
 import {
@@ -21,6 +22,7 @@ import {
   type KnownHost,
 } from "./known-hosts.js";
 import { shellQuote } from "./quote.js";
+import { RootShell } from "./root-shell.js";
 import { resolveSshTarget, type SshHop, type SshTarget } from "./ssh-config.js";
 import type { ExecOptions, ExecResult, Session, SessionStats, Transport } from "./session.js";
 
@@ -479,7 +481,18 @@ export async function readPresentedHostKey(node: {
   };
 }
 
+/** An exec channel of ssh2: its stdin and stdout, its stderr, and "close" with the exit code. */
+type ExecChannel = Duplex & { stderr: Readable };
+
+/** The part of ssh2's Client a session uses. */
+interface ExecClient {
+  once(event: "close", f: () => void): void;
+  exec(command: string, callback: (err: Error | undefined, channel: ExecChannel) => void): void;
+}
+
 class SshSession implements Session {
+  private readonly client: ExecClient | null;
+
   constructor(
     readonly node: string,
     readonly identity: string,
@@ -488,19 +501,48 @@ class SshSession implements Session {
     readonly stats: SessionStats,
     private readonly jump?: NodeSSH,
   ) {
-    // ssh2's Client type is not installed (no @types/ssh2): only its "close" event is used.
-    const client = ssh.connection as unknown as { once(event: "close", f: () => void): void } | null;
+    // ssh2's Client type is not installed (no @types/ssh2): what is used of it is ExecClient.
+    const client = ssh.connection as unknown as ExecClient | null;
     client?.once("close", () => (this.open = false));
+    this.client = client;
   }
 
   private open = true;
+  /** The root shell the probes run in, while nothing else ran through this session (root-shell.ts). */
+  private shell?: RootShell;
 
   /** False once the connection closed (keepalives unanswered, the node went away, close()). */
   alive(): boolean {
     return this.open;
   }
 
+  /** A read-only script, in the session's kept root shell (started, with sudo, on first use). */
+  async script(script: string): Promise<ExecResult> {
+    const client = this.client;
+    if (client === null) return this.exec("sh -s", { stdin: script });
+    if (this.shell === undefined || !this.shell.alive) {
+      const command = this.user === "root" ? "sh -s" : "sudo -n sh -s";
+      const channel = await new Promise<ExecChannel>((resolve, reject) =>
+        client.exec(command, (err, c) => (err ? reject(err) : resolve(c))),
+      );
+      this.shell = new RootShell(
+        {
+          stdin: channel,
+          stdout: channel,
+          stderr: channel.stderr,
+          onClose: (f) => channel.on("close", (code?: number) => f(code ?? null)),
+        },
+        command,
+      );
+    }
+    this.stats.execs++;
+    return this.shell.run(script);
+  }
+
   async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    // Anything else run through the session ends the kept shell: a probe after a change proves
+    // sudo again, as a plain exec would.
+    this.endShell();
     const remote = this.user === "root" ? command : `sudo -n sh -c ${shellQuote(command)}`;
     const started = Date.now();
     this.stats.execs++;
@@ -520,8 +562,14 @@ class SshSession implements Session {
     };
   }
 
+  private endShell(): void {
+    this.shell?.close();
+    this.shell = undefined;
+  }
+
   close(): Promise<void> {
     this.open = false;
+    this.endShell();
     this.ssh.dispose();
     this.jump?.dispose();
     return Promise.resolve();
