@@ -3,7 +3,7 @@
 // hands out a node's kept session once; any other connection in that run (after a reboot, the
 // access proof as another user) is made afresh, and a root login is never kept. A session that died
 // (keepalives unanswered, the node rebooted) is dropped and replaced by a new login on the next run.
-import type { ExecResult, Session, Transport } from "./session.js";
+import type { Session, Transport } from "./session.js";
 
 /** A session that can say whether its connection is still open. */
 export type PoolableSession = Session & { alive(): boolean };
@@ -27,9 +27,7 @@ export class SessionPool {
       identity: s.identity,
       stats: s.stats,
       exec: (command, options) => s.exec(command, options),
-      ...(s.script
-        ? { script: (text: string) => (s.script as (t: string) => Promise<ExecResult>)(text) }
-        : {}),
+      ...(s.script ? { script: s.script.bind(s) } : {}),
       // Back to the pool while it lives; a session it replaces is closed. A root login (a node's
       // first contact) is never kept: once root login is off, it would outlive that change.
       close: async () => {

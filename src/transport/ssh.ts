@@ -522,9 +522,11 @@ class SshSession implements Session {
     if (client === null) return this.exec("sh -s", { stdin: script });
     if (this.shell === undefined || !this.shell.alive) {
       const command = this.user === "root" ? "sh -s" : "sudo -n sh -s";
-      const channel = await new Promise<ExecChannel>((resolve, reject) =>
-        client.exec(command, (err, c) => (err ? reject(err) : resolve(c))),
+      // A channel the server refuses (its MaxSessions reached): the script runs as a plain exec.
+      const channel = await new Promise<ExecChannel | undefined>((resolve) =>
+        client.exec(command, (err, c) => resolve(err ? undefined : c)),
       );
+      if (channel === undefined) return this.exec("sh -s", { stdin: script });
       this.shell = new RootShell(
         {
           stdin: channel,
