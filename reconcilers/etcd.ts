@@ -167,30 +167,34 @@ export function parseEndpointStatus(line: string): EtcdObserved["status"] {
 }
 
 /**
- * The first member's reading of the cluster: the member list, and, only when it lists a member the
- * manifest does not (by name or peer URL, as planRemovals decides: a field that cannot be split
- * counts as not the manifest's), every member's status in one call, which fails unless each
- * answers: the health a removal waits for. A converged cluster lists none, and is asked nothing
- * more (the status call costs the cluster's members a TLS handshake each). Pure.
+ * A member's reading of the cluster: the member list; on the first member (the one that removes
+ * members), when the list names a member the manifest does not (by name or peer URL, as
+ * planRemovals decides: a field that cannot be split counts as not the manifest's), also every
+ * member's status in one call, which fails unless each answers: the health a removal waits for. A
+ * converged cluster lists none, and is asked nothing more (the status call costs the cluster's
+ * members a TLS handshake each). Pure.
  */
-export function firstMemberProbe(d: EtcdDesired): string {
+export function memberProbe(d: EtcdDesired): string {
+  const first = d.members[0]?.name === d.member.name;
   const alternatives = (values: string[]) => values.map(shellQuote).join("|");
-  return `  extra=
-  while IFS= read -r l; do
-    [ -n "$l" ] || continue
-    printf 'member %s\\n' "$l"
+  const check = `
     f=\${l#*, }; f=\${f#*, }; name=\${f%%, *}; f=\${f#*, }; peer=\${f%%, *}
     case $name in ${alternatives(d.members.map((m) => m.name))}) continue ;; esac
     case $peer in ${alternatives(d.members.map((m) => m.peerUrl))}) continue ;; esac
-    extra=yes
-  done <<PICOTRADER_MEMBERS
-$(${ETCDCTL} --endpoints=${d.local} member list -w simple 2>/dev/null)
-PICOTRADER_MEMBERS
+    extra=yes`;
+  const status = `
   if [ -n "$extra" ]; then
     # Every member's status in one call: it fails unless each answers (the cluster is healthy).
     s=$(${ETCDCTL} --endpoints=${d.local} endpoint status --cluster -w simple 2>/dev/null) && echo healthy=yes
     printf '%s\\n' "$s" | awk -F', ' -v me=${d.member.clientUrl} '$1 == me { print "status " $0 } NF > 1 { n++ } END { print "answered=" n + 0 }'
   fi`;
+  return `  extra=
+  while IFS= read -r l; do
+    [ -n "$l" ] || continue
+    printf 'member %s\\n' "$l"${first ? check : ""}
+  done <<PICOTRADER_MEMBERS
+$(${ETCDCTL} --endpoints=${d.local} member list -w simple 2>/dev/null)
+PICOTRADER_MEMBERS${first ? status : ""}`;
 }
 
 /** What a member's files are: the certificates and key, the config, the unit's drop-in. */
@@ -434,7 +438,7 @@ file_read ${DROP_IN} && [ "$file_body" = ${shellQuote(DROP_IN_CONTENT)} ] && ech
 [ -d ${PACKAGE_DATA_DIR}/member ] && echo package-data=yes
 if [ "$unit_active" = active ] && [ -f ${PKI}/node.key ]; then
   echo peer-url=${d.member.peerUrl}
-${d.members[0]?.name === d.member.name ? firstMemberProbe(d) : `  ${ETCDCTL} --endpoints=${d.local} member list -w simple 2>/dev/null | while IFS= read -r l; do printf 'member %s\\n' "$l"; done`}
+${memberProbe(d)}
 fi
 if [ -f ${CONFIG} ]; then echo '--- config'; file_text ${CONFIG}; fi
 true`,

@@ -38,12 +38,24 @@ export function buildProbeScript(
     buildFileTablePrelude(files),
   ];
   for (const s of sections)
-    lines.push(
-      `printf '@@${nonce} begin %s\\n' '${s.name}'`,
-      `e=$( {\n${s.script}\n} 2>&1 >&3 3>&- </dev/null ); r=$?`,
-      `printf '\\n@@${nonce} stderr %s\\n' "$r"; [ -z "$e" ] || printf '%s\\n' "$e"; printf '\\n@@${nonce} end\\n'`,
-    );
+    lines.push(`printf '@@${nonce} begin %s\\n' '${s.name}'`, framedRun(s.script, nonce));
   return lines.join("\n") + "\n";
+}
+
+/**
+ * Runs a script in a subshell with standard input /dev/null, its stdout streamed to fd 3 as it
+ * comes and its stderr captured in the shell's memory, then prints its exit code and stderr
+ * between two markers ({@link framedTail}): one section of the probe, or one script of the kept
+ * root shell. Pure.
+ */
+export function framedRun(script: string, nonce: string): string {
+  return `e=$( {\n${script}\n} 2>&1 >&3 3>&- </dev/null ); r=$?
+printf '\\n@@${nonce} stderr %s\\n' "$r"; [ -z "$e" ] || printf '%s\\n' "$e"; printf '\\n@@${nonce} end\\n'`;
+}
+
+/** What {@link framedRun} prints after the script's stdout, as a pattern: groups exit code, stderr. */
+export function framedTail(nonce: string): string {
+  return `\\n@@${nonce} stderr (\\d+)\\n([\\s\\S]*?)\\n@@${nonce} end\\n`;
 }
 
 /**
@@ -218,10 +230,7 @@ export function probeSectionNames(script: string): string[] {
 /** Splits the batched probe's output into answers by section name. Pure. */
 export function parseProbeOutput(output: string, nonce: string): Map<string, ProbeAnswer> {
   const answers = new Map<string, ProbeAnswer>();
-  const re = new RegExp(
-    `@@${nonce} begin (\\S+)\\n([\\s\\S]*?)\\n@@${nonce} stderr (\\d+)\\n([\\s\\S]*?)\\n@@${nonce} end\\n`,
-    "g",
-  );
+  const re = new RegExp(`@@${nonce} begin (\\S+)\\n([\\s\\S]*?)${framedTail(nonce)}`, "g");
   for (const m of output.matchAll(re)) {
     answers.set(m[1] as string, { exitCode: Number(m[3]), stdout: m[2] as string, stderr: m[4] as string });
   }

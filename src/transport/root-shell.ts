@@ -6,8 +6,8 @@
 // it runs in; a marker with a random nonce, printed after it, ends its output. Only probes use it:
 // the session ends the shell before any other command (see SshSession), so that a change made
 // through the session is followed by a probe under a fresh sudo.
-import { randomBytes } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
+import { framedRun, framedTail, newNonce } from "./probe.js";
 import type { ExecResult } from "./session.js";
 
 /** What the shell runs on: an SSH exec channel, or a local child process in tests. */
@@ -20,12 +20,11 @@ export interface ShellChannel {
 }
 
 /**
- * The text sent for one script: its function; its run in a subshell (the command substitution),
- * stdout streamed and stderr captured; then its exit code and stderr between markers. Pure.
+ * The text sent for one script: its function, then its run framed as a probe's section is (its
+ * exit code and stderr between markers after its stdout). Pure.
  */
 export function shellRequest(script: string, nonce: string): string {
-  return `pt_script() {\n${script}\n}\nexec 3>&1; pt_err=$( { pt_script; } 2>&1 >&3 3>&- </dev/null ); pt_code=$?
-printf '\\n@@${nonce} stderr %s\\n%s\\n@@${nonce} done\\n' "$pt_code" "$pt_err"\n`;
+  return `pt_script() {\n${script}\n}\nexec 3>&1\n${framedRun("pt_script", nonce)}\n`;
 }
 
 interface Pending {
@@ -45,9 +44,9 @@ export class RootShell {
     private readonly channel: ShellChannel,
     /** How the shell was started, for the results' `command`. */
     private readonly command: string,
-    private readonly nonce = randomBytes(16).toString("hex"),
+    private readonly nonce = newNonce(),
   ) {
-    this.marker = new RegExp(`\\n@@${nonce} stderr (\\d+)\\n([\\s\\S]*?)\\n@@${nonce} done\\n`);
+    this.marker = new RegExp(framedTail(nonce));
     channel.stdout.setEncoding("utf8");
     channel.stderr.setEncoding("utf8");
     channel.stdout.on("data", (chunk: string) => {
@@ -100,7 +99,7 @@ export class RootShell {
     this.pending = undefined;
     const output = this.stdout.slice(0, m.index);
     this.stdout = this.stdout.slice(m.index + m[0].length);
-    p.resolve(this.result(Number(m[1]), output, p.started, m[2] === "" ? "" : `${m[2]}\n`));
+    p.resolve(this.result(Number(m[1]), output, p.started, m[2]));
   }
 
   /** A result as exec gives one; stderr, unless given, is what the shell itself wrote. */

@@ -4,7 +4,7 @@
 import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { etcd, firstMemberProbe, memberRemove, type EtcdObserved } from "../../reconcilers/etcd.js";
+import { etcd, memberProbe, memberRemove, type EtcdObserved } from "../../reconcilers/etcd.js";
 import type { Manifest } from "../../src/manifest/types.generated.js";
 import { run } from "../../src/util/run.js";
 import { tempDir } from "../helpers/temp.js";
@@ -110,9 +110,9 @@ t.test(
     chmodSync(join(bin, "etcdctl"), 0o755);
     const status = (id: string, address: string) =>
       `https://${address}:2379, ${id}, 3.4.23, 20 kB, false, false, 2, 9, 9, `;
-    const probe = async (list: string[], answers: string[] = []) => {
+    const probe = async (list: string[], answers: string[] = [], member = d) => {
       rmSync(join(bin, "etcdctl.status"), { force: true });
-      const r = await run("sh", ["-c", firstMemberProbe(d)], {
+      const r = await run("sh", ["-c", memberProbe(member)], {
         env: {
           ...process.env,
           PATH: `${bin}:${process.env.PATH ?? ""}`,
@@ -122,9 +122,9 @@ t.test(
       });
       t.equal(r.exitCode, 0, r.stderr);
       const asked = readFileSync(join(bin, "etcdctl.status"), { encoding: "utf8", flag: "a+" }) !== "";
-      const observed = etcd.parse(`peer-url=${d.member.peerUrl}\n${r.stdout}`);
+      const observed = etcd.parse(`peer-url=${member.member.peerUrl}\n${r.stdout}`);
       const removals = etcd
-        .plan(d, { ...observed, dataDir: true, active: true, enabled: true }, {})
+        .plan(member, { ...observed, dataDir: true, active: true, enabled: true }, {})
         .filter((c) => /^remove etcd member/.test(c.summary));
       return { asked, observed, removals };
     };
@@ -167,5 +167,17 @@ t.test(
       t.equal(silent.observed.healthy, false, "a started member did not answer its status");
       t.same(silent.removals, [], "no removal while the cluster is not healthy");
     }
+
+    // Another member lists the members the same way, and never asks for their status.
+    const extra = "dd, started, old, https://10.1.0.99:2380, https://10.1.0.99:2379, false";
+    const second = await probe(
+      [...own, extra],
+      [status("aa", "10.1.0.11")],
+      etcd.desired(m.nodes[1] as (typeof m.nodes)[0], m, inputs),
+    );
+    t.equal(second.asked, false, "not asked on a member that is not the first");
+    t.equal(second.observed.members?.length, 4, "every member listed");
+    t.same(second.observed.status, { id: "bb", learner: false }, "its own id from the member list");
+    t.equal(second.observed.healthy, undefined);
   },
 );
