@@ -133,13 +133,20 @@ function issue(
 export function readEtcdPki(m: Manifest, env: NodeJS.ProcessEnv): EtcdPki | undefined {
   if (!m.etcd) return undefined;
   const dir = pkiDir(m.cluster.name, env);
+  // openssl's configuration, written only when something is issued: a complete PKI is only read.
+  let config: string | undefined;
+  const configFile = () => {
+    if (config === undefined) {
+      config = join(dir, "openssl.cnf");
+      writeFileSync(config, OPENSSL_CONFIG);
+    }
+    return config;
+  };
   try {
     mkdirSync(join(dir, "nodes"), { recursive: true, mode: 0o700 });
     chmodSync(dir, 0o700);
-    const config = join(dir, "openssl.cnf");
-    writeFileSync(config, OPENSSL_CONFIG);
     if (!existsSync(join(dir, "ca.crt")) || !existsSync(join(dir, "ca.key")))
-      issue(config, dir, "ca", `/CN=${m.cluster.name} etcd CA`, CA_DAYS, [
+      issue(configFile(), dir, "ca", `/CN=${m.cluster.name} etcd CA`, CA_DAYS, [
         "basicConstraints=critical,CA:TRUE",
         "keyUsage=critical,keyCertSign,cRLSign",
       ]);
@@ -159,7 +166,7 @@ export function readEtcdPki(m: Manifest, env: NodeJS.ProcessEnv): EtcdPki | unde
       let current = existsSync(`${base}.crt`) && existsSync(`${base}.key`) ? read() : undefined;
       if (!current || !certificateFits(current.cert, current.key, ca, names)) {
         issue(
-          config,
+          configFile(),
           join(dir, "nodes"),
           node.name,
           `/CN=${node.name}`,
@@ -176,12 +183,13 @@ export function readEtcdPki(m: Manifest, env: NodeJS.ProcessEnv): EtcdPki | unde
       }
       nodes[node.name] = current;
     }
-    rmSync(config);
     return { ca: caPem, nodes };
   } catch (err) {
     if (err instanceof PicoError) throw err;
     throw new PicoError(`pki: cannot read or make the etcd CA in ${dir}: ${(err as Error).message}`, {
       cause: err,
     });
+  } finally {
+    if (config !== undefined) rmSync(config, { force: true });
   }
 }

@@ -1,6 +1,6 @@
 // The controller's etcd CA: made once with keys 0600 in a 0700 folder, node certificates that carry
 // the node's names, kept while they fit and made again when they no longer do.
-import { readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import t from "tap";
@@ -43,7 +43,11 @@ t.test("a CA and a certificate per etcd node, keys 0600, folder 0700", async (t)
   t.equal(n3.checkHost("n3"), "n3");
   t.notOk(ca.checkHost("n3"), "the CA is no node");
 
+  t.notOk(existsSync(join(dir, "openssl.cnf")), "openssl's configuration is not left behind");
+
+  const before = statSync(dir).mtimeMs;
   const again = readEtcdPki(manifest("10.1.0.13"), env);
+  t.equal(statSync(dir).mtimeMs, before, "a complete PKI is only read: nothing written in its folder");
   t.equal(again?.nodes.n3?.cert, pki.nodes.n3?.cert, "a certificate that fits is kept");
   t.equal(again?.ca, pki.ca, "the CA is made once");
 

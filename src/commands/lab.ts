@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { InvalidArgumentError, Option, type Command } from "commander";
-import { ARCHES, RELEASES, type Arch, type Release } from "../lab/image.js";
+import { ARCHES, RELEASES, type Arch, type Release } from "../lab/platforms.js";
 import { example, integerAtLeast, type Finish } from "./options.js";
 
 /** `--name LAB` of every lab command. */

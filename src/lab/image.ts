@@ -4,17 +4,10 @@ import { join } from "node:path";
 import { LabError } from "../errors.js";
 import { packageRoot } from "../paths.js";
 import { run } from "../util/run.js";
+import type { Arch, Release } from "./platforms.js";
 
 /** Where built images live: outside the repository, shared by every lab and every checkout. */
 export const IMAGE_CACHE = process.env.PICOTRADER_IMAGE_CACHE ?? "/var/cache/picotrader";
-
-/** The Debian releases the lab builds nodes of: bookworm (Debian 12), bullseye (Debian 11). */
-export const RELEASES = ["bookworm", "bullseye"] as const;
-export type Release = (typeof RELEASES)[number];
-
-/** The CPU architectures of lab nodes: this machine's (amd64), or arm64 under qemu-user emulation. */
-export const ARCHES = ["amd64", "arm64"] as const;
-export type Arch = (typeof ARCHES)[number];
 
 /** A built factory image: `rootfs` (overlay lower dir, never changed once built) and `repo` (apt). */
 export interface Image {

@@ -21,16 +21,8 @@ import { packageRoot } from "../paths.js";
 import { prepareTftpRoot } from "../tftp.js";
 import { run, runOk } from "../util/run.js";
 import { ensureArm64Emulation, removeArm64Emulation } from "./binfmt.js";
-import {
-  ARCHES,
-  emulatedBuildInProgress,
-  ensureImage,
-  processAlive,
-  RELEASES,
-  type Arch,
-  type Image,
-  type Release,
-} from "./image.js";
+import { emulatedBuildInProgress, ensureImage, processAlive, type Image } from "./image.js";
+import { ARCHES, RELEASES, type Arch, type Release } from "./platforms.js";
 import { limitPaths, raiseInotifyLimit, restoreInotifyLimit } from "./limits.js";
 
 /**
