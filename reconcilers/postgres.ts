@@ -322,8 +322,9 @@ for _ in range(3):
         break
     for name in [m["name"] for m in sorted(left, key=lambda m: m["role"] == "leader")]:
         restart(name)
-if pending():
-    sys.exit("postgres: a restart is still pending after three passes: " + ", ".join(m["name"] for m in pending()))`;
+left = pending()
+if left:
+    sys.exit("postgres: a restart is still pending after three passes: " + ", ".join(m["name"] for m in left))`;
   return `python3 -c ${shellQuote(script)}`;
 }
 

@@ -157,13 +157,18 @@ export function brickStem(address: string, path: string): string {
   return `${address}-${path.slice(1).replace(/\//g, "-")}`;
 }
 
+/** Shell: true when process `pid` (a number, or an expansion of one) is a brick's, glusterfsd. Pure. */
+function isBrickProcess(pid: string): string {
+  return `{ read comm < /proc/${pid}/comm && [ "$comm" = glusterfsd ]; } 2>/dev/null`;
+}
+
 /**
  * Waits until the brick at `path` runs here: glusterd says it is online with a TCP port (after
  * glusterd starts, it may restart a brick that ran on), and its pid file names a live glusterfsd. Pure.
  */
 function brickOnlineWait(d: StorageDesired, path: string): string {
   return retry(
-    `${GLUSTER} volume status ${d.volume} ${d.address}:${path} --xml 2>/dev/null | awk -F'[<>]' '$2 == "status" { s = $3 } $2 == "tcp" { p = $3 } END { exit !(s == 1 && p ~ /^[0-9]+$/) }' && { read pid < /var/run/gluster/vols/${d.volume}/${brickStem(d.address, path)}.pid && read comm < /proc/$pid/comm && [ "$comm" = glusterfsd ]; } 2>/dev/null`,
+    `${GLUSTER} volume status ${d.volume} ${d.address}:${path} --xml 2>/dev/null | awk -F'[<>]' '$2 == "status" { s = $3 } $2 == "tcp" { p = $3 } END { exit !(s == 1 && p ~ /^[0-9]+$/) }' && { read pid < /var/run/gluster/vols/${d.volume}/${brickStem(d.address, path)}.pid && ${isBrickProcess("$pid")}; } 2>/dev/null`,
     30,
     `the brick ${path} did not start`,
   );
@@ -528,7 +533,7 @@ function planServer(d: StorageDesired, o: StorageObserved, peers: Peers<StorageO
         {
           kind: "run",
           // This very process (the pid glusterd listed), ended; then glusterd starts a new one.
-          command: `read comm < /proc/${pid}/comm 2>/dev/null && [ "$comm" = glusterfsd ] && kill ${pid}
+          command: `${isBrickProcess(pid)} && kill ${pid}
 ${retry(`! kill -0 ${pid} 2>/dev/null`, 30, `the brick process ${pid} did not end`)}`,
         },
         { kind: "run", command: `${GLUSTER} volume start ${d.volume} force` },
@@ -699,8 +704,7 @@ while [ ! -e "$p" ]; do p=\${p%/*}; [ -n "$p" ] || p=/; done
 df -Pk / "$p" | awk 'NR == 2 { r = $6 } NR == 3 { print "brick-free-kib=" $4; if ($6 == r) print "brick-root-on-rootfs=yes" }'
 [ -d ${shellQuote(me.brick)} ] && echo brick-dir=yes
 for f in /var/run/gluster/vols/${d.volume}/${d.address}-*.pid; do
-  pid=; comm=; read pid < "$f" 2>/dev/null && read comm < /proc/$pid/comm 2>/dev/null
-  [ "$comm" = glusterfsd ] && { f=\${f##*/}; echo "brick-online \${f%.pid}"; echo "brick-pid \${f%.pid} $pid"; }
+  pid=; read pid < "$f" 2>/dev/null && ${isBrickProcess("$pid")} && { f=\${f##*/}; echo "brick-online \${f%.pid}"; echo "brick-pid \${f%.pid} $pid"; }
 done
 file_read ${d.hookPath} && [ "$file_body" = ${shellQuote(d.hook)} ] && echo hook=yes
 if [ -d ${index} ]; then
