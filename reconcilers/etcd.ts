@@ -188,8 +188,7 @@ export function memberProbe(d: EtcdDesired): string {
     s=$(${ETCDCTL} --endpoints=${d.local} endpoint status --cluster -w simple 2>/dev/null) && echo healthy=yes
     printf '%s\\n' "$s" | awk -F', ' -v me=${d.member.clientUrl} '$1 == me { print "status " $0 } NF > 1 { n++ } END { print "answered=" n + 0 }'
   fi`;
-  return `  extra=
-  while IFS= read -r l; do
+  return `${first ? "  extra=\n" : ""}  while IFS= read -r l; do
     [ -n "$l" ] || continue
     printf 'member %s\\n' "$l"${first ? check : ""}
   done <<PICOTRADER_MEMBERS

@@ -168,7 +168,7 @@ function isBrickProcess(pid: string): string {
  */
 function brickOnlineWait(d: StorageDesired, path: string): string {
   return retry(
-    `${GLUSTER} volume status ${d.volume} ${d.address}:${path} --xml 2>/dev/null | awk -F'[<>]' '$2 == "status" { s = $3 } $2 == "tcp" { p = $3 } END { exit !(s == 1 && p ~ /^[0-9]+$/) }' && { read pid < /var/run/gluster/vols/${d.volume}/${brickStem(d.address, path)}.pid && ${isBrickProcess("$pid")}; } 2>/dev/null`,
+    `${GLUSTER} volume status ${d.volume} ${d.address}:${path} --xml 2>/dev/null | awk -F'[<>]' '$2 == "status" { s = $3 } $2 == "tcp" { p = $3 } END { exit !(s == 1 && p ~ /^[0-9]+$/) }' && read pid < /var/run/gluster/vols/${d.volume}/${brickStem(d.address, path)}.pid 2>/dev/null && ${isBrickProcess("$pid")}`,
     30,
     `the brick ${path} did not start`,
   );
@@ -363,17 +363,8 @@ function replicaSets(v: ObservedVolume): ObservedBrick[][] {
  * What the first storage node does for the volume: start it, set its options, add the bricks of
  * new storage nodes, drain and remove those of nodes the manifest no longer has. Pure.
  */
-function planVolume(d: StorageDesired, v: ObservedVolume, heal: number | undefined): ChangeDraft[] {
+function planVolume(d: StorageDesired, v: ObservedVolume): ChangeDraft[] {
   const changes: ChangeDraft[] = [];
-  // The self-heal daemons heal by themselves; one that missed a brick's return waits for its next
-  // crawl (10 minutes): the index heal is started now instead.
-  if (v.started && heal !== undefined && heal > 0)
-    changes.push({
-      summary: `heal the ${heal} entr${heal === 1 ? "y" : "ies"} of the volume ${d.volume} that some brick lacks`,
-      before: { healPending: heal },
-      after: { healPending: 0 },
-      steps: [{ kind: "run", command: healWait(d, v.bricks.length) }],
-    });
   if (!v.started)
     changes.push({
       summary: `start the GlusterFS volume ${d.volume}`,
@@ -540,31 +531,42 @@ ${retry(`! kill -0 ${pid} 2>/dev/null`, 30, `the brick process ${pid} did not en
         { kind: "run", command: brickOnlineWait(d, listed.path) },
       ],
     });
-  if (first.name === d.node) changes.push(...planVolume(d, o.volume, healPending(d, o.volume, o, peers)));
+  // The self-heal daemons heal by themselves; one that missed a brick's return waits for its next
+  // crawl (10 minutes): the index heal is started now instead, by each node whose brick holds
+  // entries (its own count: the verify after it sees it fresh, where a sum of its peers' counts, as
+  // seen before the heal, would still show theirs).
+  const heal = healPending(d, o.volume, o, peers, seen?.bricksWithoutPort);
+  if (o.volume.started && heal !== undefined && heal > 0)
+    changes.push({
+      summary: `heal the ${heal} entr${heal === 1 ? "y" : "ies"} of the volume ${d.volume} that some brick lacks`,
+      before: { healPending: heal },
+      after: { healPending: 0 },
+      steps: [{ kind: "run", command: healWait(d, o.volume.bricks.length) }],
+    });
+  if (first.name === d.node) changes.push(...planVolume(d, o.volume));
   return changes;
 }
 
 /**
- * The entries the volume's bricks hold for a heal, summed; undefined unless every brick runs and
- * was counted (a brick away holds what the others will give it on its return). Pure.
+ * The entries this node's brick holds for a heal; undefined unless every brick of the volume runs,
+ * was counted, and has a port (a brick away holds what the others will give it on its return; one
+ * without a port cannot be healed until its process is restarted: planServer). Pure.
  */
 export function healPending(
   d: StorageDesired,
   v: ObservedVolume,
   o: StorageObserved,
   peers: Peers<StorageObserved>,
+  bricksWithoutPort: string[] | undefined,
 ): number | undefined {
-  // A brick without a port cannot be healed until its process is restarted (planServer).
-  if (o.bricksWithoutPort?.length) return undefined;
-  let sum = 0;
+  if (bricksWithoutPort?.length) return undefined;
   for (const b of v.bricks) {
     const name = d.servers.find((s) => s.address === b.address)?.name;
     const facts = name === d.node ? o : name === undefined ? undefined : peers[name];
     if (facts?.healPending === undefined || !facts.bricksOnline.includes(brickStem(b.address, b.path)))
       return undefined;
-    sum += facts.healPending;
   }
-  return sum;
+  return o.healPending;
 }
 
 /** Whether the volume runs, as this node can tell: its own glusterd, or (a client) the storage nodes'. Pure. */

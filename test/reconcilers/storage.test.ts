@@ -188,3 +188,36 @@ else printf 'Brick c:/b\nNumber of entries: 0\n'; fi
     t.equal(Number(readFileSync(calls, "utf8")), 3, "asked until every brick answered 0");
   },
 );
+
+t.test("each storage node heals what its own brick holds, so its verify reads a fresh count", async (t) => {
+  const listed = ["10.1.0.11", "10.1.0.12", "10.1.0.13"];
+  const on = (i: number, healPending: number): StorageObserved => ({
+    ...member(listed),
+    bricksOnline: [`10.1.0.1${i}-data-gluster-shared-g1`],
+    unit: desired(i - 1).unit,
+    healPending,
+  });
+  const summaries = (i: number, own: number, others: Record<string, number>) =>
+    storage
+      .plan(
+        desired(i - 1),
+        on(i, own),
+        Object.fromEntries(Object.entries(others).map(([n, c]) => [n, on(Number(n.slice(1)), c)])),
+      )
+      .map((c) => c.summary);
+  t.match(
+    summaries(2, 3, { n1: 0, n3: 0 }),
+    [/^heal the 3 entries/],
+    "a node that is not the first heals its own",
+  );
+  t.match(summaries(1, 2, { n2: 5, n3: 0 }), [/^heal the 2 entries/], "its own count, not the volume's");
+  // node1's verify after its heal: its own index is empty; n2's facts are those seen before the heal.
+  t.strictSame(summaries(1, 0, { n2: 5, n3: 0 }), [], "nothing for the entries a peer held before");
+  t.strictSame(summaries(3, 4, { n1: 0, n2: 0 }).length, 1);
+  const away = storage.plan(desired(0), on(1, 2), { n2: on(2, 0) });
+  t.strictSame(
+    away.map((c) => c.summary),
+    [],
+    "no heal while a brick's node was not observed",
+  );
+});
