@@ -15,6 +15,7 @@ t.test("npm pack ships what runs and nothing else", async (t) => {
   for (const needed of [
     "dist/bin/picotrader.js",
     "dist/bin/picotrader.cjs",
+    "dist/bin/package.json",
     "schema/cluster.schema.json",
     "packaging/picotrader.service",
     "src/lab/supervise.sh",

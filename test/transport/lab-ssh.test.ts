@@ -1,11 +1,12 @@
 // SSH the OpenSSH way, on real lab nodes: `picotrader trust` shows a node's key as ssh-keygen -l
 // prints it and pins it only after a yes; a node not pinned yet says how to trust it; ~/.ssh/config's
-// HostName, User, IdentityFile and ProxyJump are honoured.
-import { readFileSync, writeFileSync } from "node:fs";
+// HostName, User, IdentityFile and ProxyJump are honoured; a login lets sshd's list of its host keys
+// pass, without asking it to prove each one.
+import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { labManifest } from "../../src/lab/lab.js";
-import { picotrader, sshNode, useLab } from "../helpers/lab.js";
+import { eventually, picotrader, sshNode, useLab } from "../helpers/lab.js";
 import { tempDir } from "../helpers/temp.js";
 
 const lab = await useLab(t, "tssh", 2);
@@ -120,5 +121,44 @@ if (lab) {
       { exitCode: 0 },
       "node2 still answers directly (the jump was the config's choice)",
     );
+  });
+
+  t.test("a login does not ask sshd to prove its host keys", async (t) => {
+    // A second sshd on node1 (port 2222, the same host keys) that logs the protocol and serves one
+    // connection (-ddd: debug level 3); `timeout` ends it should nothing connect.
+    const log = "/run/picotrader-hostkeys.log";
+    const pidFile = "/run/picotrader-hostkeys.pid";
+    t.teardown(() => sshNode(lab, "node1", `kill "$(cat ${pidFile})" 2>/dev/null; rm -f ${log} ${pidFile}`));
+    const started = await sshNode(
+      lab,
+      "node1",
+      `rm -f ${log}; setsid -f sh -c 'echo $$ > ${pidFile}; exec timeout 60 /usr/sbin/sshd -ddd -p 2222 -E ${log}' </dev/null >/dev/null 2>&1
+       for i in $(seq 100); do grep -q 'Server listening' ${log} 2>/dev/null && exit 0; sleep 0.1; done; cat ${log}; exit 1`,
+    );
+    t.equal(started.exitCode, 0, `the second sshd listens: ${started.stdout}${started.stderr}`);
+    const known = join(dir, "known_hosts_2222");
+    copyFileSync(lab.knownHostsPath, known);
+    const line = readFileSync(lab.knownHostsPath, "utf8")
+      .split("\n")
+      .find((l) => l.startsWith(`${node1?.address} `));
+    appendFileSync(known, `${line?.replace(`${node1?.address} `, `[${node1?.address}]:2222 `)}\n`);
+    const config = join(dir, "ssh_config_2222");
+    writeFileSync(
+      config,
+      `Host node1\n  HostName ${node1?.address}\n  Port 2222\n  User root\n  IdentityFile ${lab.keyPath}\n`,
+    );
+    const r = await picotrader(lab, ["exec", "-f", manifest, "--only", "node1", "--", "true"], {
+      PICOTRADER_SSH_CONFIG: config,
+      PICOTRADER_KNOWN_HOSTS: known,
+    });
+    t.equal(r.exitCode, 0, r.stdout + r.stderr);
+    const seen = await eventually(
+      async () => (await sshNode(lab, "node1", `cat ${log}`)).stdout,
+      (text) =>
+        /notify_hostkeys: sent \d+ hostkeys/.test(text) && /Closing connection|Connection closed/.test(text),
+      10_000,
+    );
+    t.match(seen, /notify_hostkeys: sent \d+ hostkeys/, "sshd listed its host keys after the login");
+    t.notMatch(seen, /hostkeys-prove-00@openssh\.com/, "and was asked to prove none of them");
   });
 }
