@@ -38,6 +38,17 @@ t.test("npm pack ships what runs and nothing else", async (t) => {
   t.ok(pkg.repository && pkg.homepage, "repository and homepage are set");
 });
 
+t.test("the bin starts Node.js without NODE_EXTRA_CA_CERTS (read at start, never used)", async (t) => {
+  const bin = join(packageRoot(), "dist", "bin", "picotrader.js");
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: "/nonexistent/picotrader-ca.pem" };
+  const direct = await run(bin, ["--version"], { env });
+  t.equal(direct.exitCode, 0, direct.stderr);
+  t.notMatch(direct.stderr, /extra certs/, "run as a program: Node.js did not try to read the file");
+  // Through `node`, the hashbang is not read: the same file is tried (what the test above would see).
+  const throughNode = await run(process.execPath, [bin, "--version"], { env });
+  t.match(throughNode.stderr, /Ignoring extra certs from `\/nonexistent\/picotrader-ca\.pem`/);
+});
+
 t.test("the service unit: exposure at most 4.0 in systemd-analyze security", async (t) => {
   const dir = tempDir(t, "unit");
   const unit = join(dir, "picotrader.service");
