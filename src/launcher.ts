@@ -1,6 +1,6 @@
-// The installed bin (dist/bin/picotrader.js, bundled as CommonJS): runs the bundled command line (picotrader.cjs beside
-// it, built by tools/bundle.ts) through V8's code cache, as src/util/code-cache.ts explains. The
-// bundle's digest is written in at build time.
+// The installed bin (dist/bin/picotrader.js, bundled as CommonJS): runs the bundled command line
+// (picotrader.cjs beside it, built by tools/bundle.ts) through V8's code cache, as
+// src/util/code-cache.ts explains. The bundle's digest is written in at build time.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";

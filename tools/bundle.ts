@@ -36,7 +36,7 @@ const ssh2ClientOnly: Plugin = {
   name: "ssh2-client-only",
   setup(b) {
     b.onResolve({ filter: /^ssh2$/ }, (args) =>
-      args.importer.includes(`${join("node_modules", "node-ssh")}`)
+      args.importer.includes(join("node_modules", "node-ssh"))
         ? { path: "ssh2-client-only", namespace: "ssh2-client-only" }
         : undefined,
     );
