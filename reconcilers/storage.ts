@@ -341,15 +341,19 @@ ${retry(`${GLUSTER} pool list | awk 'NR > 1 { n++; if ($3 != "Connected") bad = 
 }
 
 /**
- * Heals the volume and waits until its `bricks` bricks all answer with nothing left to heal: two
- * minutes at most, then the heal goes on by itself. An index heal is started every 10 s, since a
- * self-heal daemon that missed a brick's return would otherwise wait for its 10-minute crawl (seen
- * in the lab). A brick that cannot be reached answers "Number of entries: -", which is not nothing
- * (once taken for 0: the wait ended while a brick had just come back, and the verify found the
- * entries still there). Pure.
+ * Heals the volume and waits until its `bricks` bricks all answer with nothing left to heal, or,
+ * given `own` ("address:path"), until that brick does (the entries a node's own brick holds: each
+ * node that holds some waits for its own, so no two wait for the same): two minutes at most, then
+ * the heal goes on by itself. An index heal is started every 10 s, since a self-heal daemon that
+ * missed a brick's return would otherwise wait for its 10-minute crawl (seen in the lab). A brick
+ * that cannot be reached answers "Number of entries: -", which is not nothing (once taken for 0:
+ * the wait ended while a brick had just come back, and the verify found the entries still there).
+ * Pure.
  */
-export function healWait(d: Pick<StorageDesired, "volume">, bricks: number): string {
-  return `i=0; while [ $i -lt 120 ]; do [ $((i % 10)) -eq 0 ] && ${GLUSTER} volume heal ${d.volume} >/dev/null 2>&1; ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '/^Number of entries:/ { n++; if ($4 ~ /^[0-9]+$/) s += $4; else bad = 1 } END { exit !(n == ${bricks} && s == 0 && !bad) }' && break; i=$((i+1)); sleep 1; done`;
+export function healWait(d: Pick<StorageDesired, "volume">, bricks: number, own?: string): string {
+  const counted = own === undefined ? "" : `/^Brick / { b = $0 } `;
+  const which = own === undefined ? "" : ` && b == "Brick ${own}"`;
+  return `i=0; while [ $i -lt 120 ]; do [ $((i % 10)) -eq 0 ] && ${GLUSTER} volume heal ${d.volume} >/dev/null 2>&1; ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '${counted}/^Number of entries:/${which} { n++; if ($4 ~ /^[0-9]+$/) s += $4; else bad = 1 } END { exit !(n == ${own === undefined ? bricks : 1} && s == 0 && !bad) }' && break; i=$((i+1)); sleep 1; done`;
 }
 
 /** Bricks of the volume in replica sets, in its order. Pure. */
@@ -536,12 +540,12 @@ ${retry(`! kill -0 ${pid} 2>/dev/null`, 30, `the brick process ${pid} did not en
   // entries (its own count: the verify after it sees it fresh, where a sum of its peers' counts, as
   // seen before the heal, would still show theirs).
   const heal = healPending(d, o.volume, o, peers, seen?.bricksWithoutPort);
-  if (o.volume.started && heal !== undefined && heal > 0)
+  if (o.volume.started && listed && heal !== undefined && heal > 0)
     changes.push({
       summary: `heal the ${heal} entr${heal === 1 ? "y" : "ies"} of the volume ${d.volume} that some brick lacks`,
       before: { healPending: heal },
       after: { healPending: 0 },
-      steps: [{ kind: "run", command: healWait(d, o.volume.bricks.length) }],
+      steps: [{ kind: "run", command: healWait(d, o.volume.bricks.length, `${d.address}:${listed.path}`) }],
     });
   if (first.name === d.node) changes.push(...planVolume(d, o.volume));
   return changes;

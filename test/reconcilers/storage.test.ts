@@ -189,6 +189,32 @@ else printf 'Brick c:/b\nNumber of entries: 0\n'; fi
   },
 );
 
+t.test("a node's heal waits for its own brick's entries only", async (t) => {
+  const bin = tempDir(t, "gluster");
+  const calls = join(bin, "counts");
+  // Brick a holds nothing; brick c holds 3 entries for two counts, then none.
+  writeFileSync(
+    join(bin, "gluster"),
+    `#!/bin/sh
+case "$*" in *heal-count*) ;; *) exit 0 ;; esac
+n=$(($(cat ${shellQuote(calls)}) + 1)); echo $n > ${shellQuote(calls)}
+printf 'Brick a:/b\nNumber of entries: 0\n\n'
+if [ $n -le 2 ]; then printf 'Brick c:/b\nNumber of entries: 3\n'; else printf 'Brick c:/b\nNumber of entries: 0\n'; fi
+`,
+  );
+  chmodSync(join(bin, "gluster"), 0o755);
+  const counts = async (own: string) => {
+    writeFileSync(calls, "0");
+    const r = await run("sh", ["-c", healWait({ volume: "shared" }, 2, own)], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
+    });
+    t.equal(r.exitCode, 0, r.stderr);
+    return Number(readFileSync(calls, "utf8"));
+  };
+  t.equal(await counts("a:/b"), 1, "a: its own brick holds nothing, one count");
+  t.equal(await counts("c:/b"), 3, "c: asked until its own brick answered 0");
+});
+
 t.test("each storage node heals what its own brick holds, so its verify reads a fresh count", async (t) => {
   const listed = ["10.1.0.11", "10.1.0.12", "10.1.0.13"];
   const on = (i: number, healPending: number): StorageObserved => ({
