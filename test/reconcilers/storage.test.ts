@@ -3,7 +3,7 @@
 // lost brick at the same path), the mount unit's name as systemd escapes it, and the heal's wait.
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import t from "tap";
+import t, { type Test } from "tap";
 import { healWait, mountUnitName, storage, type StorageObserved } from "../../reconcilers/storage.js";
 import type { Manifest } from "../../src/manifest/types.generated.js";
 import { shellQuote } from "../../src/transport/quote.js";
@@ -163,56 +163,47 @@ t.test("a brick that glusterd lists without a port is restarted, that very proce
   t.strictSame(parsed.bricksWithoutPort, ["10.1.0.12:/data/gluster/shared-g1 121"]);
 });
 
-t.test(
-  "the heal's wait goes on while a brick cannot be reached: its '-' entries are not nothing",
-  async (t) => {
-    const bin = tempDir(t, "gluster");
-    const calls = join(bin, "counts");
-    writeFileSync(calls, "0");
-    // glusterd's CLI as a brick just back shows it: unreachable twice, then every brick at 0.
-    writeFileSync(
-      join(bin, "gluster"),
-      `#!/bin/sh
-case "$*" in *heal-count*) ;; *) exit 0 ;; esac
-n=$(($(cat ${shellQuote(calls)}) + 1)); echo $n > ${shellQuote(calls)}
-printf 'Brick a:/b\nNumber of entries: 0\n\n'
-if [ $n -le 2 ]; then printf 'Brick c:/b\nStatus: Transport endpoint is not connected\nNumber of entries: -\n'
-else printf 'Brick c:/b\nNumber of entries: 0\n'; fi
-`,
-    );
-    chmodSync(join(bin, "gluster"), 0o755);
-    const r = await run("sh", ["-c", healWait({ volume: "shared" }, 2)], {
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
-    });
-    t.equal(r.exitCode, 0, r.stderr);
-    t.equal(Number(readFileSync(calls, "utf8")), 3, "asked until every brick answered 0");
-  },
-);
-
-t.test("a node's heal waits for its own brick's entries only", async (t) => {
+/**
+ * Runs a heal wait against a stand-in gluster whose heal count prints brick a:/b with no entries,
+ * then brick c:/b as `cBefore` prints it for the first two counts and with no entries after: how
+ * many counts the wait asked for.
+ */
+async function healCounts(t: Test, cBefore: string, own?: string): Promise<number> {
   const bin = tempDir(t, "gluster");
   const calls = join(bin, "counts");
-  // Brick a holds nothing; brick c holds 3 entries for two counts, then none.
+  writeFileSync(calls, "0");
   writeFileSync(
     join(bin, "gluster"),
     `#!/bin/sh
 case "$*" in *heal-count*) ;; *) exit 0 ;; esac
 n=$(($(cat ${shellQuote(calls)}) + 1)); echo $n > ${shellQuote(calls)}
 printf 'Brick a:/b\nNumber of entries: 0\n\n'
-if [ $n -le 2 ]; then printf 'Brick c:/b\nNumber of entries: 3\n'; else printf 'Brick c:/b\nNumber of entries: 0\n'; fi
+if [ $n -le 2 ]; then printf 'Brick c:/b\n%s\n' ${shellQuote(cBefore)}; else printf 'Brick c:/b\nNumber of entries: 0\n'; fi
 `,
   );
   chmodSync(join(bin, "gluster"), 0o755);
-  const counts = async (own: string) => {
-    writeFileSync(calls, "0");
-    const r = await run("sh", ["-c", healWait({ volume: "shared" }, 2, own)], {
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
-    });
-    t.equal(r.exitCode, 0, r.stderr);
-    return Number(readFileSync(calls, "utf8"));
-  };
-  t.equal(await counts("a:/b"), 1, "a: its own brick holds nothing, one count");
-  t.equal(await counts("c:/b"), 3, "c: asked until its own brick answered 0");
+  const r = await run("sh", ["-c", healWait({ volume: "shared" }, 2, own)], {
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
+  });
+  t.equal(r.exitCode, 0, r.stderr);
+  return Number(readFileSync(calls, "utf8"));
+}
+
+t.test(
+  "the heal's wait goes on while a brick cannot be reached: its '-' entries are not nothing",
+  async (t) => {
+    // glusterd's CLI as a brick just back shows it: unreachable twice, then every brick at 0.
+    const unreachable = "Status: Transport endpoint is not connected\nNumber of entries: -";
+    t.equal(await healCounts(t, unreachable), 3, "asked until every brick answered 0");
+  },
+);
+
+t.test("a node's heal waits for its own brick's entries only", async (t) => {
+  // Brick a holds nothing; brick c holds 3 entries for two counts, then none.
+  const three = "Number of entries: 3";
+  t.equal(await healCounts(t, three, "a:/b"), 1, "a: its own brick holds nothing, one count");
+  t.equal(await healCounts(t, three, "c:/b"), 3, "c: asked until its own brick answered 0");
+  t.equal(await healCounts(t, three), 3, "the whole volume: asked until every brick answered 0");
 });
 
 t.test("each storage node heals what its own brick holds, so its verify reads a fresh count", async (t) => {
