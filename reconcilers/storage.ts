@@ -332,7 +332,7 @@ ${retry(`${GLUSTER} pool list | awk 'NR > 1 { n++; if ($3 != "Connected") bad = 
         },
         { kind: "run", command: brickOnlineWait(d, me.brick) },
         // The self-heal daemons fill the new brick now.
-        { kind: "run", command: healWait(d, d.servers.length) },
+        { kind: "run", command: healWait(d, { bricks: d.servers.length }) },
         { kind: "run", command: `systemctl start ${shellQuote(d.mountUnit)}` },
       ],
       risk: "restart",
@@ -341,19 +341,24 @@ ${retry(`${GLUSTER} pool list | awk 'NR > 1 { n++; if ($3 != "Connected") bad = 
 }
 
 /**
- * Heals the volume and waits until its `bricks` bricks all answer with nothing left to heal, or,
- * given `own` ("address:path"), until that brick does (the entries a node's own brick holds: each
- * node that holds some waits for its own, so no two wait for the same): two minutes at most, then
- * the heal goes on by itself. An index heal is started every 10 s, since a self-heal daemon that
- * missed a brick's return would otherwise wait for its 10-minute crawl (seen in the lab). A brick
- * that cannot be reached answers "Number of entries: -", which is not nothing (once taken for 0:
- * the wait ended while a brick had just come back, and the verify found the entries still there).
- * Pure.
+ * Heals the volume and waits until its bricks all answer with nothing left to heal (`bricks`: how
+ * many it has), or until one brick does (`brick`, "address:path": the entries a node's own brick
+ * holds; each node that holds some waits for its own, so no two wait for the same): two minutes at
+ * most, then the heal goes on by itself. An index heal is started every 10 s, since a self-heal
+ * daemon that missed a brick's return would otherwise wait for its 10-minute crawl (seen in the
+ * lab). A brick that cannot be reached answers "Number of entries: -", which is not nothing (once
+ * taken for 0: the wait ended while a brick had just come back, and the verify found the entries
+ * still there). Pure.
  */
-export function healWait(d: Pick<StorageDesired, "volume">, bricks: number, own?: string): string {
-  const counted = own === undefined ? "" : `/^Brick / { b = $0 } `;
-  const which = own === undefined ? "" : ` && b == "Brick ${own}"`;
-  return `i=0; while [ $i -lt 120 ]; do [ $((i % 10)) -eq 0 ] && ${GLUSTER} volume heal ${d.volume} >/dev/null 2>&1; ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '${counted}/^Number of entries:/${which} { n++; if ($4 ~ /^[0-9]+$/) s += $4; else bad = 1 } END { exit !(n == ${own === undefined ? bricks : 1} && s == 0 && !bad) }' && break; i=$((i+1)); sleep 1; done`;
+export function healWait(
+  d: Pick<StorageDesired, "volume">,
+  until: { bricks: number } | { brick: string },
+): string {
+  const [counted, answers] =
+    "brick" in until
+      ? [`/^Brick / { b = $0 } /^Number of entries:/ && b == "Brick ${until.brick}"`, 1]
+      : ["/^Number of entries:/", until.bricks];
+  return `i=0; while [ $i -lt 120 ]; do [ $((i % 10)) -eq 0 ] && ${GLUSTER} volume heal ${d.volume} >/dev/null 2>&1; ${GLUSTER} volume heal ${d.volume} statistics heal-count 2>/dev/null | awk '${counted} { n++; if ($4 ~ /^[0-9]+$/) s += $4; else bad = 1 } END { exit !(n == ${answers} && s == 0 && !bad) }' && break; i=$((i+1)); sleep 1; done`;
 }
 
 /** Bricks of the volume in replica sets, in its order. Pure. */
@@ -545,7 +550,7 @@ ${retry(`! kill -0 ${pid} 2>/dev/null`, 30, `the brick process ${pid} did not en
       summary: `heal the ${heal} entr${heal === 1 ? "y" : "ies"} of the volume ${d.volume} that some brick lacks`,
       before: { healPending: heal },
       after: { healPending: 0 },
-      steps: [{ kind: "run", command: healWait(d, o.volume.bricks.length, `${d.address}:${listed.path}`) }],
+      steps: [{ kind: "run", command: healWait(d, { brick: `${d.address}:${listed.path}` }) }],
     });
   if (first.name === d.node) changes.push(...planVolume(d, o.volume));
   return changes;

@@ -169,6 +169,7 @@ t.test("a brick that glusterd lists without a port is restarted, that very proce
  * many counts the wait asked for.
  */
 async function healCounts(t: Test, cBefore: string, own?: string): Promise<number> {
+  const until = own === undefined ? { bricks: 2 } : { brick: own };
   const bin = tempDir(t, "gluster");
   const calls = join(bin, "counts");
   writeFileSync(calls, "0");
@@ -182,7 +183,7 @@ if [ $n -le 2 ]; then printf 'Brick c:/b\n%s\n' ${shellQuote(cBefore)}; else pri
 `,
   );
   chmodSync(join(bin, "gluster"), 0o755);
-  const r = await run("sh", ["-c", healWait({ volume: "shared" }, 2, own)], {
+  const r = await run("sh", ["-c", healWait({ volume: "shared" }, until)], {
     env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
   });
   t.equal(r.exitCode, 0, r.stderr);
