@@ -269,7 +269,14 @@ function planCreate(d: StorageDesired, o: StorageObserved, peers: Peers<StorageO
         ...probeSteps(others.map((s) => s.address)),
         {
           kind: "run",
-          command: `${GLUSTER} volume info ${d.volume} >/dev/null 2>&1 || ${GLUSTER} volume create ${d.volume} ${layout} ${bricks}${d.allowRootFs ? " force" : ""}`,
+          // Each peer stages the creation, and one that has not met another peer yet refuses it
+          // ("Host ... not connected"): a pool this run just made settles in a few seconds.
+          command: retryEachSecond({
+            command: `${GLUSTER} volume info ${d.volume} >/dev/null 2>&1 || ${GLUSTER} volume create ${d.volume} ${layout} ${bricks}${d.allowRootFs ? " force" : ""}`,
+            tries: 60,
+            failure: `storage: the volume ${d.volume} could not be made: its peers were still not all connected to each other after 60 s`,
+            onlyWhile: ["not connected"],
+          }),
         },
         ...optionSteps(d, {}),
         {
