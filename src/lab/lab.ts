@@ -452,6 +452,46 @@ async function stopNode(lab: LabState, node: LabNode): Promise<void> {
     }
   }
   rmSync(supervisorPidPath(lab, node.name), { force: true });
+  await endLeftovers(lab, node);
+}
+
+/** The pids of every process in a node's cgroup and the cgroups under it (unified hierarchy). */
+function nodePids(lab: LabState, node: LabNode): number[] {
+  const dir = `/sys/fs/cgroup/unified/${cgroupPath(lab, node.name)}`;
+  if (!existsSync(dir)) return [];
+  const files = [
+    "cgroup.procs",
+    ...readdirSync(dir, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith("/cgroup.procs")),
+  ];
+  return files.flatMap((f) => {
+    try {
+      return readFileSync(join(dir, f), "utf8").split("\n").filter(Boolean).map(Number);
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
+ * Ends, by pid, what is left in the node's cgroup once its supervisor and nspawn are gone: under
+ * qemu-user (an arm64 node) the container's systemd and its journald outlived nspawn, reparented
+ * to the host's init, and kept the cgroup from being removed (seen after lab-arm64's runs).
+ */
+async function endLeftovers(lab: LabState, node: LabNode): Promise<void> {
+  for (let i = 0; i < 25; i++) {
+    const pids = nodePids(lab, node);
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone already.
+      }
+    }
+    await sleep(200);
+  }
 }
 
 async function unmountNode(lab: LabState, node: LabNode): Promise<void> {
