@@ -4,7 +4,7 @@
 // user's password (set to "*": no password login, not locked, so key logins work).
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
 import { shellQuote } from "../src/transport/quote.js";
-import { cachedProbe, probeCacheFile } from "./lib/cached.js";
+import { cachedProbe, probeCacheFile } from "../src/transport/probe-cache.js";
 import { parseKeyValues } from "./lib/text.js";
 
 export const SUDOERS_FILE = "/etc/sudoers.d/90-picotrader-admin";

@@ -5,7 +5,7 @@
 // Leaves alone: versions and upgrades (the updates policy), packages it did not ask for, apt sources.
 import type { ChangeDraft, Manifest, NodeSpec, Reconciler, Step } from "../src/engine/types.js";
 import { shellQuote } from "../src/transport/quote.js";
-import { cachedProbe, probeCacheFile } from "./lib/cached.js";
+import { cachedProbe, probeCacheFile } from "../src/transport/probe-cache.js";
 import { isControlPlane } from "./lib/node.js";
 
 /** The Docker package when the manifest names none. */

@@ -3,7 +3,7 @@
 // sshd_config when it lacks one. Compared key by key on the effective `sshd -T`.
 // Runs: sshd -t (the drop-in alone, then the whole config), a reload. Leaves alone: every other setting.
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
-import { cachedProbe, probeCacheFile } from "./lib/cached.js";
+import { cachedProbe, probeCacheFile } from "../src/transport/probe-cache.js";
 
 export const DROP_IN = "/etc/ssh/sshd_config.d/00-picotrader.conf";
 const INCLUDE = "Include /etc/ssh/sshd_config.d/*.conf";

@@ -4,7 +4,7 @@
 // `apt-get update`, `apt-get upgrade` (or only the security upgrades), and a reboot when the node
 // asks for one and the manifest allows it. Leaves alone: held packages, dist-upgrades, apt sources.
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
-import { cachedProbe, probeCacheFile } from "./lib/cached.js";
+import { cachedProbe, probeCacheFile } from "../src/transport/probe-cache.js";
 import { APT, APT_STATE, STAMP } from "./packages.js";
 
 /** The index is refreshed when older than this, so that the upgradable list means something. */

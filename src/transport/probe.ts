@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { cachedProbe, probeCacheFile } from "./probe-cache.js";
 import { shellQuote } from "./quote.js";
 
 /** A section of the batched probe: one concern's read-only script. */
@@ -34,8 +35,8 @@ export function buildProbeScript(
   const lines = [
     "export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "exec 3>&1",
+    buildFileTablePrelude(units.length > 0 ? [...files, UNIT_STATE_CACHE] : files),
     buildUnitStatePrelude(units),
-    buildFileTablePrelude(files),
   ];
   for (const s of sections)
     lines.push(`printf '@@${nonce} begin %s\\n' '${s.name}'`, framedRun(s.script, nonce));
@@ -80,29 +81,60 @@ export const SYSTEMD_UNIT_DIRS = [
 ];
 
 /**
+ * The unit folders whose entries decide a unit's file state. Not /run/systemd/transient: every
+ * login's session scope is written there, and no declared unit is transient (a declared unit's own
+ * file there still counts: see buildUnitStatePrelude).
+ */
+const UNIT_FILE_STATE_DIRS = SYSTEMD_UNIT_DIRS.filter((d) => d !== "/run/systemd/transient");
+
+/** Where the probe keeps the units' file states systemd last gave it (buildUnitStatePrelude). */
+export const UNIT_STATE_CACHE = probeCacheFile("@units");
+
+/**
  * Defines `unit_state NAME` for the sections: it sets `unit_active` and `unit_enabled` to what
- * `systemctl is-active` and `systemctl is-enabled` would print, read from one `systemctl show` of
- * every unit the concerns declared, made once before the sections run (a systemctl start costs a
- * small board more than the rest of a section) and read once into a table of every name a unit
- * goes by with its two states, which `unit_state` looks up by pattern matching. A SysV service
- * (UnitFileState "generated") is enabled when it has a start link in rc5.d or rcS.d, as Debian's
- * systemd-sysv-install decides. A name nobody declared is asked of systemctl itself, so a missing
- * declaration costs time, not facts.
+ * `systemctl is-active` and `systemctl is-enabled` would print, read before the sections run for
+ * every unit the concerns declared (a systemctl start costs a small board more than the rest of a
+ * section) into a table of every name a unit goes by with its two states, which `unit_state` looks
+ * up by pattern matching. The active states come from one `systemctl is-active` of every declared
+ * unit, in order (a property read each: systemd does little for it). The names and file states come
+ * from one `systemctl show -p Names,UnitFileState`, which makes systemd serialise every property
+ * of each unit (the dearest part of the probe's start); what it printed is kept on the node with
+ * `cachedProbe`, keyed by the unit folders, the folders in them (a `.wants` link, a drop-in, a mask
+ * or a package's new unit each changes one) and each declared unit's own paths there (an edit in
+ * place), so while none of them changes one `stat` stands for the show (a `daemon-reload` rewrites
+ * the generators' folders, so a reload also shows again). A SysV service (UnitFileState
+ * "generated") is enabled when it has a start link in rc5.d or rcS.d, as Debian's
+ * systemd-sysv-install decides, read on every probe. A name nobody declared is asked of systemctl
+ * itself, so a missing declaration costs time, not facts.
  * A declared service that has no file, link or drop-in (its own or its template's) in any of
  * SYSTEMD_UNIT_DIRS, and no invocation id (systemd removes it when a unit stops, and a running
  * unit keeps it), is not asked of systemd: it is inactive, with no unit file state, as systemd
- * would answer after searching those same folders (one systemd lookup each, the dearest part of
- * the show). Only a service whose file was deleted after it failed reads inactive, not failed.
- * `units_active GLOB` prints the names of the active units that match a declared pattern (as
- * `systemctl list-units --state=active GLOB` does). No process starts in either function
- * (`units_each` walks the shown units with a loop that reads a here-document). `root` prefixes
- * every path the prelude reads (tests only). Pure.
+ * would answer after searching those same folders. Only a service whose file was deleted after it
+ * failed reads inactive, not failed.
+ * `units_active GLOB` prints the names of the active units that match a pattern (as
+ * `systemctl list-units --state=active GLOB` does, which it runs: declare names, not patterns).
+ * Needs the file table's functions (buildFileTablePrelude) defined before it, with UNIT_STATE_CACHE
+ * among its files. `root` prefixes every path the prelude reads and the cache (tests only). Pure.
  */
 export function buildUnitStatePrelude(units: string[], root = ""): string {
-  const unique = [...new Set(units)];
+  const names = [...new Set(units)].filter((u) => !/[[\]*?]/.test(u));
   const dirs = SYSTEMD_UNIT_DIRS.map((d) => shellQuote(root + d)).join(" ");
-  return `units_declared=${shellQuote(unique.join(" "))}
-unit_absent() {
+  const stateDirs = UNIT_FILE_STATE_DIRS.map((d) => shellQuote(root + d)).join(" ");
+  // The show, kept while its key stays: the unit folders and the folders in them (set as "$@"
+  // before it, by globs), and each declared unit's own file in each folder (written out here: a
+  // shell loop that builds the list costs more than the show it spares).
+  const unitFiles = names.flatMap((n) => {
+    const unit = n.includes(".") ? n : `${n}.service`;
+    const at = unit.indexOf("@");
+    const template = at < 0 ? [] : [`${unit.slice(0, at)}@${unit.slice(unit.lastIndexOf("."))}`];
+    return SYSTEMD_UNIT_DIRS.flatMap((d) => [unit, ...template].map((u) => shellQuote(`${root}${d}/${u}`)));
+  });
+  const show = cachedProbe(
+    root + UNIT_STATE_CACHE,
+    ['"$@"', ...unitFiles],
+    "  systemctl show -p Names,UnitFileState -- $ud_names 2>/dev/null",
+  );
+  return `unit_absent() {
   [ -L ${shellQuote(`${root}/run/systemd/units`)}/"invocation:$1" ] && return 1
   case $1 in *@*) set -- "$1" "\${1%%@*}@.\${1##*.}" ;; esac
   for ua_dir in ${dirs}; do
@@ -112,37 +144,41 @@ unit_absent() {
   done
   return 0
 }
-units_table=' ' units_shown=
+units_table=' ' units_shown= units_live=
 set --
-for ud_name in ${unique.map(shellQuote).join(" ")}; do
+for ud_name in ${names.map(shellQuote).join(" ")}; do
   case $ud_name in
-    *[][*?]*) ;;
     *.service) unit_absent "$ud_name" && { units_table="$units_table$ud_name=inactive, "; continue; } ;;
     *.*) ;;
     *) unit_absent "$ud_name.service" && { units_table="$units_table$ud_name.service=inactive, "; continue; } ;;
   esac
   set -- "$@" "$ud_name"
 done
-[ $# -eq 0 ] || units_shown=$(systemctl show -p Names,ActiveState,UnitFileState -- "$@" 2>/dev/null)
-units_each() {
-  ue_names= ue_active= ue_enabled=
-  while IFS= read -r ue_line; do
-    case $ue_line in
-      Names=*) ue_names=\${ue_line#Names=} ;;
-      ActiveState=*) ue_active=\${ue_line#*=} ;;
-      UnitFileState=*) ue_enabled=\${ue_line#*=} ;;
-      '') [ -z "$ue_names" ] || "$1"
-        ue_names= ue_active= ue_enabled= ;;
-    esac
-  done <<PICOTRADER_UNITS
+if [ $# -gt 0 ]; then
+  units_live=$(systemctl is-active -- "$@" 2>/dev/null)$nl
+  ud_names=$*
+  units_shown=$(
+    set --
+    for ud_dir in ${stateDirs}; do set -- "$@" "$ud_dir" "$ud_dir"/*/; done
+${show}
+  ) || units_shown=
+fi
+# Each record of the show (its names and file state, then a blank line) goes with the next line of
+# is-active's answer: a unit that has no name or no answer there is asked of systemctl by unit_state.
+ue_seen= ue_names= ue_enabled=
+while IFS= read -r ue_line; do
+  case $ue_line in
+    Names=*) ue_seen=1 ue_names=\${ue_line#Names=} ;;
+    UnitFileState=*) ue_seen=1 ue_enabled=\${ue_line#*=} ;;
+    '') [ -n "$ue_seen" ] || continue
+      ue_active=\${units_live%%"$nl"*}; units_live=\${units_live#*"$nl"}
+      [ -n "$ue_active" ] && for ue_name in $ue_names; do units_table="$units_table$ue_name=$ue_active,$ue_enabled "; done
+      ue_seen= ue_names= ue_enabled= ;;
+  esac
+done <<PICOTRADER_UNITS
 $units_shown
 
 PICOTRADER_UNITS
-}
-ut_add() {
-  for ut_name in $ue_names; do units_table="$units_table$ut_name=$ue_active,$ue_enabled "; done
-}
-units_each ut_add
 unit_state() {
   case $1 in *.*) us_name=$1 ;; *) us_name=$1.service ;; esac
   case $units_table in
@@ -159,20 +195,10 @@ unit_state() {
   fi
   return 0
 }
-ua_match() {
-  case \${ue_names%% *} in $ua_glob) [ "$ue_active" = active ] && printf '%s\\n' "\${ue_names%% *}" ;; esac
-  return 0
-}
 units_active() {
-  case " $units_declared " in
-    *" $1 "*) ;;
-    *) systemctl list-units --state=active --plain --no-legend -- "$1" 2>/dev/null | while read -r ua_name _; do
-        printf '%s\\n' "$ua_name"
-      done
-      return 0 ;;
-  esac
-  ua_glob=$1
-  units_each ua_match
+  systemctl list-units --state=active --plain --no-legend -- "$1" 2>/dev/null | while read -r ua_name _; do
+    printf '%s\\n' "$ua_name"
+  done
   return 0
 }`;
 }

@@ -2,7 +2,7 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t from "tap";
-import { cachedProbe } from "../../reconcilers/lib/cached.js";
+import { cachedProbe } from "../../src/transport/probe-cache.js";
 import { buildServedFilesProbe, tftpServer } from "../../reconcilers/tftp-server.js";
 import { buildUpgradableProbe, updates } from "../../reconcilers/updates.js";
 import { swap } from "../../reconcilers/swap.js";
@@ -155,7 +155,7 @@ t.test("swap: systemd is asked for active swap units only while /proc/swaps list
     writeFileSync(calls, "");
     // The probe as the node runs it, with its unit prelude, reading this file for /proc/swaps.
     const script =
-      `${buildUnitStatePrelude(swap.units ?? [], dir)}\n${buildFileTablePrelude([])}\n${swap.probe({ enabled: false })}`.replace(
+      `${buildFileTablePrelude([])}\n${buildUnitStatePrelude(swap.units ?? [], dir)}\n${swap.probe({ enabled: false })}`.replace(
         "/proc/swaps",
         join(dir, "swaps"),
       );

@@ -1,11 +1,12 @@
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import t from "tap";
+import t, { type Test } from "tap";
 import {
   buildFileTablePrelude,
   buildProbeScript,
   buildUnitStatePrelude,
   parseProbeOutput,
+  UNIT_STATE_CACHE,
 } from "../../src/transport/probe.js";
 import { shellQuote } from "../../src/transport/quote.js";
 import { run } from "../../src/util/run.js";
@@ -40,79 +41,172 @@ t.test("shellQuote makes one word of anything", async (t) => {
   }
 });
 
-t.test("unit_state answers from one systemctl show, as is-active and is-enabled would", async (t) => {
+/** A stand-in systemctl that logs its calls in `calls`, then runs `body` (sh, with its arguments). */
+function standInSystemctl(t: Test, body: string): { bin: string; calls: string } {
   const bin = tempDir(t, "systemctl");
   const calls = join(bin, "calls");
-  // A systemctl that logs its calls and shows what a Debian node's systemd shows.
-  writeFileSync(
-    join(bin, "systemctl"),
-    `#!/bin/sh
-echo "$*" >> ${shellQuote(calls)}
-case $1 in
-  show) printf '%s\\n' Names=docker.service LoadState=loaded ActiveState=active UnitFileState=enabled '' \\
-    'Names=ssh.service sshd.service' LoadState=loaded ActiveState=reloading UnitFileState=enabled '' \\
-    Names=nosysv.service LoadState=loaded ActiveState=inactive UnitFileState=generated '' \\
-    Names=dev-sda2.swap ActiveState=active '' Names=swapfile.swap ActiveState=inactive ;;
-  list-units) echo 'other.mount loaded active mounted /other' ;;
-  is-active) echo failed ;;
+  writeFileSync(join(bin, "systemctl"), `#!/bin/sh\necho "$*" >> ${shellQuote(calls)}\n${body}`, {
+    mode: 0o755,
+  });
+  return { bin, calls };
+}
+
+t.test(
+  "unit_state answers from one is-active and a show kept while the unit folders stay as they were",
+  async (t) => {
+    // It answers what a Debian node's systemd answers, unit by unit.
+    const { bin, calls } = standInSystemctl(
+      t,
+      `command=$1; shift
+case $command in
+  show) shift 3
+    for u in "$@"; do
+      case $u in
+        docker) printf 'Names=docker.service\\nUnitFileState=enabled\\n\\n' ;;
+        sshd) printf 'Names=ssh.service sshd.service\\nUnitFileState=enabled\\n\\n' ;;
+        nosysv) printf 'Names=nosysv.service\\nUnitFileState=generated\\n\\n' ;;
+        *) printf 'Names=%s\\nUnitFileState=\\n\\n' "$u" ;;
+      esac
+    done ;;
+  is-active) [ "$1" = -- ] && shift
+    for u in "$@"; do
+      case $u in docker) echo active ;; sshd) echo reloading ;; undeclared.service) echo failed ;; *) echo inactive ;; esac
+    done ;;
+  list-units) case $5 in '*.swap') echo 'dev-sda2.swap loaded active active /dev/sda2' ;; *) echo 'other.mount loaded active mounted /other' ;; esac ;;
   is-enabled) echo masked ;;
 esac
 `,
-    { mode: 0o755 },
-  );
-  // The node's unit folders: what each declared service has on disk, if anything.
-  const root = tempDir(t, "root");
-  const place = (path: string, what: "file" | "dir" | "dangling" = "file") => {
-    mkdirSync(join(root, path, ".."), { recursive: true });
-    if (what === "file") writeFileSync(join(root, path), "");
-    else if (what === "dir") mkdirSync(join(root, path));
-    else symlinkSync("0123abcd", join(root, path));
-  };
-  place("/lib/systemd/system/docker.service");
-  place("/etc/systemd/system/sshd.service", "dangling"); // an alias link, even a broken one
-  place("/run/systemd/generator.late/nosysv.service");
-  place("/usr/lib/systemd/system/tmpl@.service"); // an instance's template
-  place("/etc/systemd/system/dropin.service.d", "dir"); // only a drop-in
-  place("/run/systemd/units/invocation:gone.service", "dangling"); // running, its file deleted
-  const declared = ["docker", "sshd", "zramswap.service", "nosysv", "*.swap"];
-  const asked = ["tmpl@a.service", "dropin", "gone"];
-  const script = `${buildUnitStatePrelude([...declared, ...asked, "absent@x.service"], root)}
-for u in docker sshd zramswap.service nosysv absent@x.service undeclared; do unit_state $u; echo "$u $unit_active $unit_enabled"; done
+    );
+    // The node's unit folders: what each declared service has on disk, if anything.
+    const root = tempDir(t, "root");
+    const place = (path: string, what: "file" | "dir" | "dangling" = "file") => {
+      mkdirSync(join(root, path, ".."), { recursive: true });
+      if (what === "file") writeFileSync(join(root, path), "");
+      else if (what === "dir") mkdirSync(join(root, path));
+      else symlinkSync("0123abcd", join(root, path));
+    };
+    place("/lib/systemd/system/docker.service");
+    place("/etc/systemd/system/sshd.service", "dangling"); // an alias link, even a broken one
+    place("/run/systemd/generator.late/nosysv.service");
+    place("/usr/lib/systemd/system/tmpl@.service"); // an instance's template
+    place("/etc/systemd/system/dropin.service.d", "dir"); // only a drop-in
+    place("/run/systemd/units/invocation:gone.service", "dangling"); // running, its file deleted
+    place("/etc/systemd/system/multi-user.target.wants", "dir");
+    const declared = [
+      "docker",
+      "sshd",
+      "zramswap.service",
+      "nosysv",
+      "*.swap",
+      "tmpl@a.service",
+      "dropin",
+      "gone",
+    ];
+    const script = `${buildFileTablePrelude([join(root, UNIT_STATE_CACHE)])}
+${buildUnitStatePrelude([...declared, "absent@x.service"], root)}
+for u in docker sshd zramswap.service nosysv absent@x.service tmpl@a.service undeclared; do unit_state $u; echo "$u $unit_active $unit_enabled"; done
 units_active '*.swap'; units_active '*.mount'`;
-  const r = await run("sh", ["-c", script], { env: { ...process.env, PATH: `${bin}:/usr/bin:/bin` } });
-  t.equal(r.exitCode, 0, r.stderr);
-  t.strictSame(r.stdout.split("\n"), [
-    "docker active enabled",
-    "sshd reloading enabled", // found by its alias
-    "zramswap.service inactive ", // no file anywhere: not asked; is-enabled prints nothing
-    "nosysv inactive disabled", // SysV, with no start link in rc5.d or rcS.d
-    "absent@x.service inactive ", // neither the instance nor its template exists
-    "undeclared failed masked", // asked of systemctl itself
-    "dev-sda2.swap", // the active one of the declared pattern
-    "other.mount", // a pattern not declared: asked of systemctl itself
-    "",
-  ]);
-  t.strictSame(
-    readFileSync(calls, "utf8").split("\n"),
-    [
-      "show -p Names,ActiveState,UnitFileState -- docker sshd nosysv *.swap tmpl@a.service dropin gone",
+    const probe = async () => {
+      writeFileSync(calls, "");
+      const r = await run("sh", ["-c", script], { env: { ...process.env, PATH: `${bin}:/usr/bin:/bin` } });
+      t.equal(r.exitCode, 0, r.stderr);
+      t.strictSame(r.stdout.split("\n"), [
+        "docker active enabled",
+        "sshd reloading enabled", // found by its alias
+        "zramswap.service inactive ", // no file anywhere: not asked; is-enabled prints nothing
+        "nosysv inactive disabled", // SysV, with no start link in rc5.d or rcS.d
+        "absent@x.service inactive ", // neither the instance nor its template exists
+        "tmpl@a.service inactive ", // an instance: its template exists
+        "undeclared failed masked", // asked of systemctl itself
+        "dev-sda2.swap", // a pattern: asked of systemctl
+        "other.mount",
+        "",
+      ]);
+      return readFileSync(calls, "utf8").split("\n");
+    };
+    const live = "is-active -- docker sshd nosysv tmpl@a.service dropin gone";
+    const show = "show -p Names,UnitFileState -- docker sshd nosysv tmpl@a.service dropin gone";
+    const asked = [
       "is-active undeclared.service",
       "is-enabled undeclared.service",
+      "list-units --state=active --plain --no-legend -- *.swap",
       "list-units --state=active --plain --no-legend -- *.mount",
       "",
-    ],
-    "one show for the declared units that exist; systemctl itself only for what was not declared",
-  );
+    ];
+    t.strictSame(
+      await probe(),
+      [live, show, ...asked],
+      "one is-active and one show for the declared units that exist",
+    );
+    t.match(
+      readFileSync(join(root, UNIT_STATE_CACHE), "utf8"),
+      /\nNames=ssh.service sshd.service\nUnitFileState=enabled\n/,
+    );
+    t.strictSame(await probe(), [live, ...asked], "the show is kept: the unit folders are as they were");
+    place("/run/systemd/transient/session-7.scope"); // a login's scope
+    t.strictSame(await probe(), [live, ...asked], "a login's scope leaves the show kept");
+    place("/etc/systemd/system/multi-user.target.wants/docker.service", "dangling"); // systemctl enable
+    t.strictSame(await probe(), [live, show, ...asked], "a link made in a .wants folder: shown again");
+    t.strictSame(await probe(), [live, ...asked]);
+    writeFileSync(join(root, "/lib/systemd/system/docker.service"), "[Install]\n"); // an edit in place
+    t.strictSame(
+      await probe(),
+      [live, show, ...asked],
+      "a declared unit's file edited in place: shown again",
+    );
+    place("/etc/systemd/system/tmpl@.service", "dangling"); // a mask of the template
+    t.strictSame(
+      await probe(),
+      [live, show, ...asked],
+      "a link made for an instance's template: shown again",
+    );
 
-  const none = await run(
-    "sh",
-    ["-c", `${buildUnitStatePrelude(["zramswap.service"], root)}\nunit_state zramswap`],
-    {
-      env: { ...process.env, PATH: `${bin}:/usr/bin:/bin` },
-    },
+    writeFileSync(calls, "");
+    const none = await run(
+      "sh",
+      [
+        "-c",
+        `${buildFileTablePrelude([])}\n${buildUnitStatePrelude(["zramswap.service"], root)}\nunit_state zramswap`,
+      ],
+      { env: { ...process.env, PATH: `${bin}:/usr/bin:/bin` } },
+    );
+    t.equal(none.exitCode, 0, none.stderr);
+    t.equal(readFileSync(calls, "utf8"), "", "no service exists: systemctl is not started");
+  },
+);
+
+t.test("a unit the show or is-active leaves out is asked of systemctl itself", async (t) => {
+  // is-active answers one unit fewer than it was asked (as when systemd refuses one of them).
+  const { bin, calls } = standInSystemctl(
+    t,
+    `case $1 in
+  show) printf 'Names=a.service\\nUnitFileState=enabled\\n\\nNames=b.service\\nUnitFileState=disabled\\n' ;;
+  is-active) [ $# -gt 2 ] && echo active || echo activating ;;
+  is-enabled) echo static ;;
+esac
+`,
   );
-  t.equal(none.exitCode, 0, none.stderr);
-  t.equal(readFileSync(calls, "utf8").split("\n").length, 5, "no service exists: systemctl is not started");
+  const root = tempDir(t, "root");
+  mkdirSync(join(root, "lib/systemd/system"), { recursive: true });
+  for (const u of ["a", "b"]) writeFileSync(join(root, `lib/systemd/system/${u}.service`), "");
+  const r = await run(
+    "sh",
+    [
+      "-c",
+      `${buildFileTablePrelude([join(root, UNIT_STATE_CACHE)])}\n${buildUnitStatePrelude(["a", "b"], root)}
+for u in a b; do unit_state $u; echo "$u $unit_active $unit_enabled"; done`,
+    ],
+    { env: { ...process.env, PATH: `${bin}:/usr/bin:/bin` } },
+  );
+  t.equal(r.exitCode, 0, r.stderr);
+  t.strictSame(r.stdout.split("\n"), ["a active enabled", "b activating static", ""]);
+  t.strictSame(readFileSync(calls, "utf8").split("\n"), [
+    "is-active -- a b",
+    "show -p Names,UnitFileState -- a b",
+    "is-active b.service",
+    "is-enabled b.service",
+    "",
+  ]);
 });
 
 t.test("file_text prints a file's exact bytes, from one awk for every declared file", async (t) => {
