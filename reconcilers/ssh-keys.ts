@@ -36,10 +36,13 @@ $p
 PICOTRADER_PASSWD
 [ -n "$h" ] || exit 0
 printf 'home %s\\n' "$h"
-[ -d "$h/.ssh" ] && stat -c 'dir %a %U' "$h/.ssh"
-if [ -f "$h/.ssh/authorized_keys" ]; then
-  stat -c 'file %a %U' "$h/.ssh/authorized_keys"
-  sed 's/^/| /' "$h/.ssh/authorized_keys"
+k="$h/.ssh/authorized_keys"
+if [ -f "$k" ]; then
+  s=$(stat -c '%a %U' -- "$h/.ssh" "$k") || exit 1
+  printf 'dir %s\\nfile %s\\n' "\${s%%"$nl"*}" "\${s#*"$nl"}"
+  while IFS= read -r l || [ -n "$l" ]; do printf '| %s\\n' "$l"; l=; done < "$k"
+elif [ -d "$h/.ssh" ]; then
+  stat -c 'dir %a %U' -- "$h/.ssh"
 fi
 true`,
   parse(output) {

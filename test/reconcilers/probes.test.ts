@@ -1,10 +1,20 @@
 // Probe scripts that decide what to read on the node, run here by sh against real files.
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import t from "tap";
 import { cachedProbe } from "../../src/transport/probe-cache.js";
 import { buildServedFilesProbe, tftpServer } from "../../reconcilers/tftp-server.js";
 import { buildUpgradableProbe, updates } from "../../reconcilers/updates.js";
+import { sshKeys } from "../../reconcilers/ssh-keys.js";
 import { swap } from "../../reconcilers/swap.js";
 import { buildFileTablePrelude, buildUnitStatePrelude } from "../../src/transport/probe.js";
 import { sha256File } from "../../src/util/digests.js";
@@ -172,3 +182,60 @@ t.test("swap: systemd is asked for active swap units only while /proc/swaps list
   t.strictSame(on.observed, { active: ["/dev/sda2"], units: ["dev-sda2.swap"], zram: {} });
   t.match(on.calls, /^list-units --state=active --plain --no-legend -- \*\.swap$/m);
 });
+
+t.test(
+  "ssh-keys reads the modes, owners and every key line with one stat and no other process",
+  async (t) => {
+    const dir = tempDir(t, "keys");
+    const home = join(dir, "home");
+    mkdirSync(join(home, ".ssh"), { recursive: true, mode: 0o700 });
+    chmodSync(join(home, ".ssh"), 0o710);
+    const keys = join(home, ".ssh", "authorized_keys");
+    // Spacing kept, a backslash, a comment, a blank line, and a last line with no newline.
+    writeFileSync(keys, "  ssh-ed25519 AAAA one\\n\n# a comment\n\nssh-rsa BBBB   two");
+    chmodSync(keys, 0o640);
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    const calls = join(dir, "calls");
+    writeFileSync(
+      join(bin, "getent"),
+      `#!/bin/sh\necho getent >> ${calls}\necho "sysman:x:1000:1000::${home}:/bin/sh"\n`,
+      {
+        mode: 0o755,
+      },
+    );
+    writeFileSync(join(bin, "stat"), `#!/bin/sh\necho stat >> ${calls}\nexec /usr/bin/stat "$@"\n`, {
+      mode: 0o755,
+    });
+    const probe = (d: { user: string; keys: string[] }) =>
+      run("/bin/sh", ["-c", `${buildFileTablePrelude([])}\n${sshKeys.probe(d)}`], {
+        env: { ...process.env, PATH: `${bin}:/nowhere` },
+      });
+    const owner = (await run("stat", ["-c", "%U", keys])).stdout.trim();
+    const r = await probe({ user: "sysman", keys: [] });
+    t.equal(r.exitCode, 0, r.stderr);
+    t.strictSame(sshKeys.parse(r.stdout), {
+      home,
+      dir: { mode: "0710", owner },
+      file: { mode: "0640", owner, keys: ["ssh-ed25519 AAAA one\\n", "ssh-rsa BBBB two"] },
+    });
+    t.match(
+      r.stdout,
+      /^\| {3}ssh-ed25519 AAAA one\\n$/m,
+      "the line as it stands, spacing and backslash kept",
+    );
+    t.strictSame(readFileSync(calls, "utf8").split("\n"), ["getent", "stat", ""], "no sed, no cat: one stat");
+
+    writeFileSync(keys, "");
+    t.strictSame(
+      sshKeys.parse((await probe({ user: "sysman", keys: [] })).stdout).file?.keys,
+      [],
+      "an empty file",
+    );
+    rmSync(keys);
+    t.strictSame(sshKeys.parse((await probe({ user: "sysman", keys: [] })).stdout), {
+      home,
+      dir: { mode: "0710", owner },
+    });
+  },
+);
