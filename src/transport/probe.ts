@@ -120,9 +120,10 @@ export function buildUnitStatePrelude(units: string[], root = ""): string {
   const names = [...new Set(units)].filter((u) => !/[[\]*?]/.test(u));
   const dirs = SYSTEMD_UNIT_DIRS.map((d) => shellQuote(root + d)).join(" ");
   const stateDirs = UNIT_FILE_STATE_DIRS.map((d) => shellQuote(root + d)).join(" ");
-  // The show, kept while its key stays: the unit folders and the folders in them (set as "$@"
-  // before it, by globs), and each declared unit's own file in each folder (written out here: a
-  // shell loop that builds the list costs more than the show it spares).
+  // The show, kept while its key stays: the names it is asked for (its records go with is-active's
+  // lines in their order), the unit folders and the folders in them (set as "$@" before it, by
+  // globs), and each declared unit's own file in each folder (written out here: a shell loop that
+  // builds the list costs more than the show it spares).
   const unitFiles = names.flatMap((n) => {
     const unit = n.includes(".") ? n : `${n}.service`;
     const at = unit.indexOf("@");
@@ -133,6 +134,7 @@ export function buildUnitStatePrelude(units: string[], root = ""): string {
     root + UNIT_STATE_CACHE,
     ['"$@"', ...unitFiles],
     "  systemctl show -p Names,UnitFileState -- $ud_names 2>/dev/null",
+    "$ud_names",
   );
   return `unit_absent() {
   [ -L ${shellQuote(`${root}/run/systemd/units`)}/"invocation:$1" ] && return 1

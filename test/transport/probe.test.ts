@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
 import {
@@ -160,6 +160,11 @@ units_active '*.swap'; units_active '*.mount'`;
       [live, show, ...asked],
       "a link made for an instance's template: shown again",
     );
+    // A unit running with its file deleted stops: it leaves the names asked, and no folder changes.
+    rmSync(join(root, "/run/systemd/units/invocation:gone.service"));
+    const fewer = (call: string) => call.replace(" gone", "");
+    t.strictSame(await probe(), [fewer(live), fewer(show), ...asked], "fewer names asked: shown again");
+    t.strictSame(await probe(), [fewer(live), ...asked]);
 
     writeFileSync(calls, "");
     const none = await run(
