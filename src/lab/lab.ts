@@ -146,12 +146,17 @@ function cgroupPath(lab: LabState, node: string): string {
   return `picotrader/${lab.name}/${node}`;
 }
 
+/** A node's cgroup folder in one hierarchy of the host's (cpu, memory, unified...). */
+function cgroupDir(lab: LabState, node: string, hierarchy: string): string {
+  return `/sys/fs/cgroup/${hierarchy}/${cgroupPath(lab, node)}`;
+}
+
 /**
  * CPU time every process of a node has used since it booted, in microseconds (its cgroup's
  * cpu.stat in the unified hierarchy); undefined when the node is off.
  */
 export function readNodeCpuUsec(lab: LabState, node: string): number | undefined {
-  const file = `/sys/fs/cgroup/unified/${cgroupPath(lab, node)}/cpu.stat`;
+  const file = `${cgroupDir(lab, node, "unified")}/cpu.stat`;
   if (!existsSync(file)) return undefined;
   const m = /^usage_usec (\d+)$/m.exec(readFileSync(file, "utf8"));
   return m ? Number(m[1]) : undefined;
@@ -337,7 +342,7 @@ function supervisorScript(): string {
 
 /** Writes the lab's CPU cap (or none) on a node's CPU cgroup: a quota per 100 ms period. */
 function writeCpuQuota(lab: LabState, node: string): void {
-  const cpu = `/sys/fs/cgroup/cpu/${cgroupPath(lab, node)}`;
+  const cpu = cgroupDir(lab, node, "cpu");
   writeFileSync(`${cpu}/cpu.cfs_period_us`, "100000");
   writeFileSync(`${cpu}/cpu.cfs_quota_us`, lab.cpuLimit === undefined ? "-1" : String(lab.cpuLimit * 1000));
 }
@@ -361,8 +366,7 @@ export function setCpuLimit(name: string, percent: number | undefined): void {
 /** Powers the node on: starts its supervisor, detached, in a cgroup of its own. */
 function startNode(lab: LabState, node: LabNode): void {
   const dir = nodeDir(lab, node.name);
-  for (const h of CGROUP_HIERARCHIES)
-    mkdirSync(`/sys/fs/cgroup/${h}/${cgroupPath(lab, node.name)}`, { recursive: true });
+  for (const h of CGROUP_HIERARCHIES) mkdirSync(cgroupDir(lab, node.name, h), { recursive: true });
   writeCpuQuota(lab, node.name);
   const child = spawn("bash", [supervisorScript(), lab.name, node.name], {
     detached: true,
@@ -457,7 +461,7 @@ async function stopNode(lab: LabState, node: LabNode): Promise<void> {
 
 /** The pids of every process in a node's cgroup and the cgroups under it (unified hierarchy). */
 function nodePids(lab: LabState, node: LabNode): number[] {
-  const dir = `/sys/fs/cgroup/unified/${cgroupPath(lab, node.name)}`;
+  const dir = cgroupDir(lab, node.name, "unified");
   if (!existsSync(dir)) return [];
   const files = [
     "cgroup.procs",
@@ -606,7 +610,7 @@ export async function labStatus(name: string): Promise<{ lab: LabState; nodes: L
 
 function readMemory(lab: LabState, node: string): number | undefined {
   try {
-    const stat = readFileSync(`/sys/fs/cgroup/memory/${cgroupPath(lab, node)}/memory.stat`, "utf8");
+    const stat = readFileSync(`${cgroupDir(lab, node, "memory")}/memory.stat`, "utf8");
     const rss = /^total_rss (\d+)$/m.exec(stat);
     return rss ? Number(rss[1]) : undefined;
   } catch {
@@ -661,7 +665,7 @@ export async function labStop(
   const node = findNode(lab, nodeName);
   const pid = supervisorPid(lab, node.name);
   if (options.powerCut && pid !== undefined) {
-    writeFileSync(`/sys/fs/cgroup/unified/${cgroupPath(lab, node.name)}/cgroup.kill`, "1");
+    writeFileSync(`${cgroupDir(lab, node.name, "unified")}/cgroup.kill`, "1");
     // The supervisor sees its node end with a status that is not a reboot's, and stays off.
     for (let i = 0; i < 50 && processAlive(pid) && isSupervisor(pid, lab, node.name); i++) await sleep(100);
   }
