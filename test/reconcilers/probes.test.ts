@@ -1,4 +1,5 @@
 // Probe scripts that decide what to read on the node, run here by sh against real files.
+import { execFileSync } from "node:child_process";
 import {
   chmodSync,
   mkdirSync,
@@ -6,6 +7,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -127,6 +129,24 @@ t.test("a cached probe fills again when a file it reads changes, and only then",
   t.strictSame([await probe(), calls()], ["one\ndelta\n", 4], "a file appears where the glob looks");
   t.strictSame([await probe("two"), calls()], ["two\ndelta\n", 5], "another fill does not take this one's");
   t.strictSame([await probe("two"), calls()], ["two\ndelta\n", 5], "and is kept in turn");
+  // A hit starts `stat` and nothing else: with only stat (and the file table's awk) on the PATH,
+  // the answer is still the cache's.
+  mkdirSync(join(dir, "bin"));
+  for (const tool of ["stat", "awk"])
+    symlinkSync(
+      execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(),
+      join(dir, "bin", tool),
+    );
+  const hit = await run(
+    "/bin/sh",
+    ["-c", `${prelude}\n${cachedProbe(cache, [join(dir, "main"), join(dir, "conf.d", "*")], fill("two"))}`],
+    { env: { ...process.env, PATH: join(dir, "bin") } },
+  );
+  t.strictSame(
+    [hit.exitCode, hit.stdout, hit.stderr, calls()],
+    [0, "two\ndelta\n", "", 5],
+    "a hit: one stat",
+  );
 
   const failing = cachedProbe(cache, [join(dir, "main")], `echo x >> ${dir}/calls; echo broken >&2; exit 3`);
   for (const n of [6, 7]) {
@@ -138,6 +158,11 @@ t.test("a cached probe fills again when a file it reads changes, and only then",
     );
   }
   t.strictSame([await probe("two"), calls()], ["two\ndelta\n", 7], "a failure leaves the cache as it was");
+  const empty = cachedProbe(cache, [join(dir, "main")], `echo x >> ${dir}/calls`);
+  for (const n of [8, 8]) {
+    const r = await run("sh", ["-c", `${prelude}\n${empty}`]);
+    t.strictSame([r.exitCode, r.stdout, calls()], [0, "\n", n], "a fill that prints nothing is kept too");
+  }
 
   const unwritable = join(dir, "main", "cache");
   const r = await run("sh", [
