@@ -1,7 +1,10 @@
 // Owns: /etc/ssh/sshd_config.d/00-picotrader.conf (PermitRootLogin, PasswordAuthentication, the
 // modern-only algorithms unless `ssh.hardened: false`, `ssh.settings`), and the Include line in
-// sshd_config when it lacks one. Compared key by key on the effective `sshd -T`.
-// Runs: sshd -t (the drop-in alone, then the whole config), a reload. Leaves alone: every other setting.
+// sshd_config when it lacks one. Compared key by key on the effective `sshd -T`. While a managed
+// key is wrong there, a line that sets it otherwise (outside a Match block) in a drop-in that sorts
+// before this one is commented out: sshd takes a key's first value.
+// Runs: sshd -t (each file written alone, then the whole config), a reload. Leaves alone: every
+// other setting.
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
 import { cachedProbe, probeCacheFile } from "../src/transport/probe-cache.js";
 
@@ -12,6 +15,8 @@ const INCLUDE = "Include /etc/ssh/sshd_config.d/*.conf";
  * the host keys. An Include of a file outside /etc/ssh is not followed (none by default).
  */
 const SSHD_READS = ["/usr/sbin/sshd", "/etc/ssh", "/etc/ssh/*", "/etc/ssh/sshd_config.d/*"];
+/** Another drop-in this concern may edit: a plain name in sshd_config.d, as sshd's Include reads. */
+const OTHER_DROP_IN = /^\/etc\/ssh\/sshd_config\.d\/[A-Za-z0-9][A-Za-z0-9._@+-]*\.conf$/;
 
 export interface SshdDesired {
   /**
@@ -27,6 +32,8 @@ export interface SshdObserved {
   effective: Record<string, string>;
   /** sshd_config's text when it does not include sshd_config.d (we add the Include); else undefined. */
   mainWithoutInclude?: string;
+  /** The other drop-ins that set a managed key, with their lines. */
+  others?: { path: string; lines: string[] }[];
 }
 
 const NAMES: Record<string, string> = {
@@ -69,6 +76,36 @@ export function dropInContent(d: SshdDesired): string {
   return `# Managed by picotrader from cluster.yaml. The first value sshd reads wins: this file sorts first.\n${lines.join("")}`;
 }
 
+/**
+ * The lines, outside a Match block, that set a key in `wrong` to another value than the declared
+ * one in the drop-ins sshd reads before DROP_IN: each such file with those lines commented out, and
+ * the keys. sshd reads Include's files in glob(3)'s order, by strcoll in the C locale (sshd sets
+ * no other): byte order. A drop-in read after DROP_IN (the lab's factory 10-factory.conf) does not
+ * count and is left as it is, and so is a file of another name than OTHER_DROP_IN (the verify then
+ * says the key is still wrong). Pure.
+ */
+export function overridingLines(
+  d: SshdDesired,
+  o: SshdObserved,
+  wrong: string[],
+): { path: string; content: string; keys: string[] }[] {
+  return (o.others ?? []).flatMap(({ path, lines }) => {
+    if (!OTHER_DROP_IN.test(path) || !(path < DROP_IN)) return [];
+    const keys = new Set<string>();
+    let inMatch = false;
+    const content = lines.map((line) => {
+      const m = /^\s*([A-Za-z0-9]+)(?:\s*=\s*|\s+)(.*?)\s*$/.exec(line);
+      const key = m?.[1]?.toLowerCase();
+      if (key === "match") inMatch = true;
+      if (inMatch || key === undefined || !wrong.includes(key)) return line;
+      if (sameValue(d.settings[key] ?? "", (m?.[2] ?? "").replace(/^"(.*)"$/, "$1"))) return line;
+      keys.add(key);
+      return `# Turned off by picotrader (cluster.yaml sets ${spellingOf(d, key)} in ${DROP_IN}): ${line}`;
+    });
+    return keys.size === 0 ? [] : [{ path, content: `${content.join("\n")}\n`, keys: [...keys] }];
+  });
+}
+
 export const sshd: Reconciler<SshdDesired, SshdObserved> = {
   name: "sshd",
   // Root login goes off only once the admin user and its keys are in place.
@@ -94,22 +131,37 @@ export const sshd: Reconciler<SshdDesired, SshdObserved> = {
       SSHD_READS,
       `out=$(sshd -T) || exit
 printf '%s\\n' "$out" | grep -E '^(${Object.keys(d.settings).join("|")}) ' || true
+grep -Eil '^[[:space:]]*(${Object.keys(d.settings).join("|")})([[:space:]]|=)' /etc/ssh/sshd_config.d/*.conf 2>/dev/null |
+while IFS= read -r f; do
+  [ "$f" = ${DROP_IN} ] || { echo "@@other $f"; sed 's/^/|/' "$f"; echo; }
+done
 if ! grep -Eqi '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\\.d/\\*\\.conf' /etc/ssh/sshd_config; then
   echo '@@main'; cat /etc/ssh/sshd_config
 fi`,
     ),
   parse(output) {
-    const [settings = "", main] = output.split("@@main\n");
+    // The first line of its own (another drop-in's lines come prefixed with "|"); sshd_config after it.
+    const at = /^@@main\n/m.exec(output);
+    const settings = at ? output.slice(0, at.index) : output;
+    const main = at ? output.slice(at.index + at[0].length) : undefined;
     const effective: Record<string, string> = {};
+    const others: { path: string; lines: string[] }[] = [];
     // A key sshd prints on several lines (AcceptEnv, Subsystem...) is one value, space-joined.
     for (const line of settings.split("\n")) {
+      if (line.startsWith("@@other ")) others.push({ path: line.slice(8), lines: [] });
+      if (line.startsWith("|")) others.at(-1)?.lines.push(line.slice(1));
+      if (line.startsWith("@@other ") || line.startsWith("|")) continue;
       const [key, ...value] = line.trim().split(/\s+/);
       if (key && value.length > 0) {
         const v = value.join(" ");
         effective[key] = effective[key] === undefined ? v : `${effective[key]} ${v}`;
       }
     }
-    return main === undefined ? { effective } : { effective, mainWithoutInclude: main };
+    return {
+      effective,
+      ...(main === undefined ? {} : { mainWithoutInclude: main }),
+      ...(others.length > 0 ? { others } : {}),
+    };
   },
   plan(d, o) {
     const spelling = (k: string) => spellingOf(d, k);
@@ -126,6 +178,17 @@ fi`,
         group: "root",
       });
     }
+    const overrides = overridingLines(d, o, wrong);
+    for (const f of overrides)
+      steps.push({
+        kind: "write",
+        path: f.path,
+        content: f.content,
+        mode: "0644",
+        owner: "root",
+        group: "root",
+        validate: `sshd -t -f "$1"`,
+      });
     steps.push(
       {
         kind: "write",
@@ -140,9 +203,10 @@ fi`,
       { kind: "run", command: "systemctl reload ssh 2>/dev/null || systemctl reload sshd" },
     );
     const change: ChangeDraft = {
-      summary: wrong
-        .map((k) => `${spelling(k)} ${o.effective[k] ?? "(unset)"} -> ${d.settings[k]}`)
-        .join(", "),
+      summary: [
+        wrong.map((k) => `${spelling(k)} ${o.effective[k] ?? "(unset)"} -> ${d.settings[k]}`).join(", "),
+        ...overrides.map((f) => `comment out ${f.keys.map(spelling).join(", ")} in ${f.path}`),
+      ].join("; "),
       before: Object.fromEntries(
         wrong.filter((k) => o.effective[k] !== undefined).map((k) => [k, o.effective[k]]),
       ),
@@ -150,7 +214,7 @@ fi`,
       steps,
       risk: "access",
       guard: {
-        paths: ["/etc/ssh/sshd_config", DROP_IN],
+        paths: ["/etc/ssh/sshd_config", DROP_IN, ...overrides.map((f) => f.path)],
         reactivate: ["systemctl reload ssh 2>/dev/null || systemctl reload sshd"],
       },
     };

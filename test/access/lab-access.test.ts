@@ -43,6 +43,9 @@ if (lab) {
     await sshNode(lab, node, "rm /root/.ssh/authorized_keys");
   };
   const adminWorks = async (node: string) => (await sshAdmin(lab, node, "true")).exitCode === 0;
+  /** PermitRootLogin as sshd itself resolves it. */
+  const permitRootLogin = async (node: string) =>
+    (await sshAdmin(lab, node, "sshd -T | grep '^permitrootlogin '")).stdout.trim();
 
   t.test(
     "factory-fresh nodes converge with one reconcile, bootstrapped with the root password",
@@ -104,7 +107,7 @@ if (lab) {
       "node1: the intruder key is gone from the file",
     );
     t.equal(
-      (await sshAdmin(lab, "node2", "sshd -T | grep '^permitrootlogin '")).stdout.trim(),
+      await permitRootLogin("node2"),
       "permitrootlogin no",
       "node2: sshd itself says PermitRootLogin no",
     );
@@ -116,6 +119,52 @@ if (lab) {
     );
     t.equal((await dryRun(good)).exitCode, 0, "converged again");
   });
+
+  t.test(
+    "drift: a drop-in that sshd reads first sets PermitRootLogin yes: commented out there",
+    async (t) => {
+      const drift = "/etc/ssh/sshd_config.d/00-drift.conf";
+      await sshAdmin(lab, "node3", `printf 'X11Forwarding no\\nPermitRootLogin yes\\n' > ${drift}`);
+      t.equal(
+        await permitRootLogin("node3"),
+        "permitrootlogin yes",
+        "sshd reads it before 00-picotrader.conf",
+      );
+      const { exitCode, report } = await dryRun(good);
+      t.equal(exitCode, 2);
+      t.strictSame(
+        report.plan.nodes.map((n) => n.changes.map((c) => `${c.concern}: ${c.summary}`)),
+        [
+          [],
+          [],
+          // The factory image's 10-factory.conf, read after ours, is left as it is.
+          [`sshd: PermitRootLogin yes -> no; comment out PermitRootLogin in ${drift}`],
+        ],
+      );
+      const fix = await picotrader(lab, ["reconcile", "-f", good, "--yes"]);
+      t.equal(fix.exitCode, 0, fix.stdout + fix.stderr);
+      t.equal(await permitRootLogin("node3"), "permitrootlogin no", "sshd itself says PermitRootLogin no");
+      t.match(
+        (await sshAdmin(lab, "node3", `cat ${drift}`)).stdout,
+        /^X11Forwarding no\n# Turned off by picotrader .*: PermitRootLogin yes\n$/,
+        "the rest of the file is kept",
+      );
+      t.equal(
+        (
+          await sshAdmin(
+            lab,
+            "node3",
+            "grep -c '^PermitRootLogin yes' /etc/ssh/sshd_config.d/10-factory.conf",
+          )
+        ).stdout.trim(),
+        "1",
+        "the factory's drop-in, read after ours, is left as it is",
+      );
+      t.not((await sshNode(lab, "node3", "true")).exitCode, 0, "root cannot log in");
+      t.equal((await dryRun(good)).exitCode, 0, "converged again");
+      await sshAdmin(lab, "node3", `rm ${drift}`);
+    },
+  );
 
   t.test("a key that does not match: the proof fails and the change is rolled back", async (t) => {
     const other = join(dir, "other");
