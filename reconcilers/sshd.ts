@@ -1,8 +1,9 @@
 // Owns: /etc/ssh/sshd_config.d/00-picotrader.conf (PermitRootLogin, PasswordAuthentication, the
 // modern-only algorithms unless `ssh.hardened: false`, `ssh.settings`), and the Include line in
 // sshd_config when it lacks one. Compared key by key on the effective `sshd -T`. While a managed
-// key is wrong there, a line that sets it otherwise (outside a Match block) in a drop-in that sorts
-// before this one is commented out: sshd takes a key's first value.
+// key is wrong there, a line that sets it otherwise (outside a Match block) where sshd reads it
+// first (in sshd_config before its Include line, or in a drop-in that sorts before this one) is
+// commented out: sshd takes a key's first value.
 // Runs: sshd -t (each file written alone, then the whole config), a reload. Leaves alone: every
 // other setting.
 import type { ChangeDraft, Reconciler, Step } from "../src/engine/types.js";
@@ -10,6 +11,8 @@ import { cachedProbe, probeCacheFile } from "../src/transport/probe-cache.js";
 
 export const DROP_IN = "/etc/ssh/sshd_config.d/00-picotrader.conf";
 const INCLUDE = "Include /etc/ssh/sshd_config.d/*.conf";
+/** sshd_config's line that includes the drop-ins (sshd's keywords ignore case). */
+const INCLUDE_LINE = /^\s*Include\s+\/etc\/ssh\/sshd_config\.d\/\*\.conf/i;
 /**
  * What `sshd -T` reads: its binary (an upgrade changes defaults), its configuration and drop-ins,
  * the host keys. An Include of a file outside /etc/ssh is not followed (none by default).
@@ -32,6 +35,8 @@ export interface SshdObserved {
   effective: Record<string, string>;
   /** sshd_config's text when it does not include sshd_config.d (we add the Include); else undefined. */
   mainWithoutInclude?: string;
+  /** sshd_config's text when a line before its Include sets a managed key; else undefined. */
+  mainSettingFirst?: string;
   /** The other drop-ins that set a managed key, with their lines. */
   others?: { path: string; lines: string[] }[];
 }
@@ -77,33 +82,55 @@ export function dropInContent(d: SshdDesired): string {
 }
 
 /**
- * The lines, outside a Match block, that set a key in `wrong` to another value than the declared
- * one in the drop-ins sshd reads before DROP_IN: each such file with those lines commented out, and
- * the keys. sshd reads Include's files in glob(3)'s order, by strcoll in the C locale (sshd sets
- * no other): byte order. A drop-in read after DROP_IN (the lab's factory 10-factory.conf) does not
- * count and is left as it is, and so is a file of another name than OTHER_DROP_IN (the verify then
- * says the key is still wrong). Pure.
+ * `lines` with each line, outside a Match block and before a line `until` matches, that sets a
+ * key in `wrong` to another value than the declared one commented out; undefined when there is
+ * none. Pure.
+ */
+function commentedOut(
+  d: SshdDesired,
+  lines: string[],
+  wrong: string[],
+  until?: RegExp,
+): { content: string; keys: string[] } | undefined {
+  const keys = new Set<string>();
+  let done = false;
+  const content = lines.map((line) => {
+    const m = /^\s*([A-Za-z0-9]+)(?:\s*=\s*|\s+)(.*?)\s*$/.exec(line);
+    const key = m?.[1]?.toLowerCase();
+    if (key === "match" || until?.test(line) === true) done = true;
+    if (done || key === undefined || !wrong.includes(key)) return line;
+    if (sameValue(d.settings[key] ?? "", (m?.[2] ?? "").replace(/^"(.*)"$/, "$1"))) return line;
+    keys.add(key);
+    return `# Turned off by picotrader (cluster.yaml sets ${spellingOf(d, key)} in ${DROP_IN}): ${line}`;
+  });
+  return keys.size === 0 ? undefined : { content: `${content.join("\n")}\n`, keys: [...keys] };
+}
+
+/**
+ * The files where sshd reads a key in `wrong` before DROP_IN, set to another value than the
+ * declared one: each with those lines commented out, and the keys. sshd reads sshd_config down to
+ * its Include line, then Include's files in the order of OpenSSH's own glob (linked in on glibc,
+ * which lacks gl_matchc: Debian's sshd imports no glob), which sorts by strcmp: byte order. A
+ * drop-in read after DROP_IN (the lab's factory 10-factory.conf) does not
+ * count and is left as it is, and so is a drop-in of another name than OTHER_DROP_IN (the verify
+ * then says the key is still wrong). Pure.
  */
 export function overridingLines(
   d: SshdDesired,
   o: SshdObserved,
   wrong: string[],
 ): { path: string; content: string; keys: string[] }[] {
-  return (o.others ?? []).flatMap(({ path, lines }) => {
-    if (!OTHER_DROP_IN.test(path) || !(path < DROP_IN)) return [];
-    const keys = new Set<string>();
-    let inMatch = false;
-    const content = lines.map((line) => {
-      const m = /^\s*([A-Za-z0-9]+)(?:\s*=\s*|\s+)(.*?)\s*$/.exec(line);
-      const key = m?.[1]?.toLowerCase();
-      if (key === "match") inMatch = true;
-      if (inMatch || key === undefined || !wrong.includes(key)) return line;
-      if (sameValue(d.settings[key] ?? "", (m?.[2] ?? "").replace(/^"(.*)"$/, "$1"))) return line;
-      keys.add(key);
-      return `# Turned off by picotrader (cluster.yaml sets ${spellingOf(d, key)} in ${DROP_IN}): ${line}`;
-    });
-    return keys.size === 0 ? [] : [{ path, content: `${content.join("\n")}\n`, keys: [...keys] }];
-  });
+  const main =
+    o.mainSettingFirst === undefined
+      ? undefined
+      : commentedOut(d, o.mainSettingFirst.replace(/\n$/, "").split("\n"), wrong, INCLUDE_LINE);
+  return [
+    ...(main ? [{ path: "/etc/ssh/sshd_config", ...main }] : []),
+    ...(o.others ?? []).flatMap(({ path, lines }) => {
+      const edited = OTHER_DROP_IN.test(path) && path < DROP_IN ? commentedOut(d, lines, wrong) : undefined;
+      return edited ? [{ path, ...edited }] : [];
+    }),
+  ];
 }
 
 export const sshd: Reconciler<SshdDesired, SshdObserved> = {
@@ -137,11 +164,14 @@ while IFS= read -r f; do
 done
 if ! grep -Eqi '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\\.d/\\*\\.conf' /etc/ssh/sshd_config; then
   echo '@@main'; cat /etc/ssh/sshd_config
+elif sed -E '\\,^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\\.d/\\*\\.conf,Iq' /etc/ssh/sshd_config |
+  grep -Eqi '^[[:space:]]*(${Object.keys(d.settings).join("|")})([[:space:]]|=)'; then
+  echo '@@first'; cat /etc/ssh/sshd_config
 fi`,
     ),
   parse(output) {
     // The first line of its own (another drop-in's lines come prefixed with "|"); sshd_config after it.
-    const at = /^@@main\n/m.exec(output);
+    const at = /^@@(main|first)\n/m.exec(output);
     const settings = at ? output.slice(0, at.index) : output;
     const main = at ? output.slice(at.index + at[0].length) : undefined;
     const effective: Record<string, string> = {};
@@ -159,7 +189,11 @@ fi`,
     }
     return {
       effective,
-      ...(main === undefined ? {} : { mainWithoutInclude: main }),
+      ...(main === undefined
+        ? {}
+        : at?.[1] === "main"
+          ? { mainWithoutInclude: main }
+          : { mainSettingFirst: main }),
       ...(others.length > 0 ? { others } : {}),
     };
   },
@@ -168,6 +202,7 @@ fi`,
     const wrong = Object.keys(d.settings).filter((k) => !sameValue(d.settings[k] ?? "", o.effective[k]));
     if (wrong.length === 0) return [];
     const steps: Step[] = [];
+    const overrides = overridingLines(d, o, wrong);
     if (o.mainWithoutInclude !== undefined) {
       steps.push({
         kind: "write",
@@ -178,7 +213,6 @@ fi`,
         group: "root",
       });
     }
-    const overrides = overridingLines(d, o, wrong);
     for (const f of overrides)
       steps.push({
         kind: "write",
@@ -214,7 +248,7 @@ fi`,
       steps,
       risk: "access",
       guard: {
-        paths: ["/etc/ssh/sshd_config", DROP_IN, ...overrides.map((f) => f.path)],
+        paths: [...new Set(["/etc/ssh/sshd_config", DROP_IN, ...overrides.map((f) => f.path)])],
         reactivate: ["systemctl reload ssh 2>/dev/null || systemctl reload sshd"],
       },
     };

@@ -121,47 +121,52 @@ if (lab) {
   });
 
   t.test(
-    "drift: a drop-in that sshd reads first sets PermitRootLogin yes: commented out there",
+    "drift: PermitRootLogin yes where sshd reads it first (sshd_config before its Include, a drop-in that sorts first): commented out there",
     async (t) => {
       const drift = "/etc/ssh/sshd_config.d/00-drift.conf";
+      await sshAdmin(lab, "node2", "sed -i '1i PermitRootLogin yes' /etc/ssh/sshd_config");
       await sshAdmin(lab, "node3", `printf 'X11Forwarding no\\nPermitRootLogin yes\\n' > ${drift}`);
-      t.equal(
-        await permitRootLogin("node3"),
-        "permitrootlogin yes",
-        "sshd reads it before 00-picotrader.conf",
-      );
+      for (const node of ["node2", "node3"])
+        t.equal(
+          await permitRootLogin(node),
+          "permitrootlogin yes",
+          `${node}: read before 00-picotrader.conf`,
+        );
       const { exitCode, report } = await dryRun(good);
       t.equal(exitCode, 2);
       t.strictSame(
         report.plan.nodes.map((n) => n.changes.map((c) => `${c.concern}: ${c.summary}`)),
         [
           [],
-          [],
+          ["sshd: PermitRootLogin yes -> no; comment out PermitRootLogin in /etc/ssh/sshd_config"],
           // The factory image's 10-factory.conf, read after ours, is left as it is.
           [`sshd: PermitRootLogin yes -> no; comment out PermitRootLogin in ${drift}`],
         ],
       );
       const fix = await picotrader(lab, ["reconcile", "-f", good, "--yes"]);
       t.equal(fix.exitCode, 0, fix.stdout + fix.stderr);
-      t.equal(await permitRootLogin("node3"), "permitrootlogin no", "sshd itself says PermitRootLogin no");
+      for (const node of ["node2", "node3"]) {
+        t.equal(await permitRootLogin(node), "permitrootlogin no", `${node}: sshd says PermitRootLogin no`);
+        t.not((await sshNode(lab, node, "true")).exitCode, 0, `${node}: root cannot log in`);
+      }
+      const lines = async (node: string, command: string) => (await sshAdmin(lab, node, command)).stdout;
       t.match(
-        (await sshAdmin(lab, "node3", `cat ${drift}`)).stdout,
+        await lines("node2", "head -1 /etc/ssh/sshd_config"),
+        /^# Turned off by picotrader .*: PermitRootLogin yes\n$/,
+        "node2: sshd_config's line commented out",
+      );
+      t.match(
+        await lines("node3", `cat ${drift}`),
         /^X11Forwarding no\n# Turned off by picotrader .*: PermitRootLogin yes\n$/,
-        "the rest of the file is kept",
+        "node3: the rest of the drop-in is kept",
       );
       t.equal(
-        (
-          await sshAdmin(
-            lab,
-            "node3",
-            "grep -c '^PermitRootLogin yes' /etc/ssh/sshd_config.d/10-factory.conf",
-          )
-        ).stdout.trim(),
-        "1",
-        "the factory's drop-in, read after ours, is left as it is",
+        await lines("node3", "grep -c '^PermitRootLogin yes' /etc/ssh/sshd_config.d/10-factory.conf"),
+        "1\n",
+        "node3: the factory's drop-in, read after ours, is left as it is",
       );
-      t.not((await sshNode(lab, "node3", "true")).exitCode, 0, "root cannot log in");
       t.equal((await dryRun(good)).exitCode, 0, "converged again");
+      await sshAdmin(lab, "node2", "sed -i 1d /etc/ssh/sshd_config");
       await sshAdmin(lab, "node3", `rm ${drift}`);
     },
   );

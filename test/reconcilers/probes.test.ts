@@ -17,6 +17,7 @@ import { cachedProbe } from "../../src/transport/probe-cache.js";
 import { buildServedFilesProbe, tftpServer } from "../../reconcilers/tftp-server.js";
 import { buildUpgradableProbe, updates } from "../../reconcilers/updates.js";
 import { sshKeys } from "../../reconcilers/ssh-keys.js";
+import { sshd } from "../../reconcilers/sshd.js";
 import { swap } from "../../reconcilers/swap.js";
 import { buildFileTablePrelude, buildUnitStatePrelude } from "../../src/transport/probe.js";
 import { sha256File } from "../../src/util/digests.js";
@@ -264,3 +265,51 @@ t.test(
     });
   },
 );
+
+t.test("sshd: the lines sshd reads before its drop-in are reported, and only those files", async (t) => {
+  const dir = tempDir(t, "sshd");
+  const etc = join(dir, "etc", "ssh");
+  mkdirSync(join(etc, "sshd_config.d"), { recursive: true });
+  mkdirSync(join(dir, "bin"));
+  // sshd -T as sshd would resolve these files: not what this test is about.
+  writeFileSync(join(dir, "bin", "sshd"), "#!/bin/sh\necho 'permitrootlogin yes'\n", { mode: 0o755 });
+  const desired = { settings: { permitrootlogin: "no", passwordauthentication: "no" } };
+  const probe = async () => {
+    const script = `${buildFileTablePrelude([])}\n${sshd.probe(desired)}`
+      .replaceAll("/etc/ssh", etc)
+      .replaceAll("/var/cache/picotrader", join(dir, "cache"));
+    const r = await run("sh", ["-c", script], { env: { ...process.env, PATH: `${dir}/bin:/usr/bin:/bin` } });
+    t.equal(r.exitCode, 0, r.stderr);
+    return sshd.parse(r.stdout.replaceAll(etc, "/etc/ssh"));
+  };
+  const conf = (name: string, text: string) => writeFileSync(join(etc, name), text);
+  conf(
+    "sshd_config",
+    "# Debian's\nInclude /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\n".replace("/etc/ssh", etc),
+  );
+  conf("sshd_config.d/00-picotrader.conf", "PermitRootLogin no\n");
+  conf("sshd_config.d/00-drift.conf", "permitrootlogin=yes"); // no newline at its end
+  conf("sshd_config.d/20-other.conf", "X11Forwarding no\n");
+  t.strictSame(
+    await probe(),
+    {
+      effective: { permitrootlogin: "yes" },
+      others: [{ path: "/etc/ssh/sshd_config.d/00-drift.conf", lines: ["permitrootlogin=yes"] }],
+    },
+    "a drop-in that sets a managed key; sshd_config sets it after its Include only",
+  );
+  conf("sshd_config", `  PermitRootLogin yes\ninclude ${etc}/sshd_config.d/*.conf\n`);
+  rmSync(join(etc, "sshd_config.d", "00-drift.conf"));
+  const text = `  PermitRootLogin yes\ninclude ${etc}/sshd_config.d/*.conf\n`;
+  t.strictSame(
+    await probe(),
+    { effective: { permitrootlogin: "yes" }, mainSettingFirst: text.replace(etc, "/etc/ssh") },
+    "sshd_config sets it before its Include: the whole file",
+  );
+  conf("sshd_config", "PermitRootLogin yes\n");
+  t.strictSame(
+    await probe(),
+    { effective: { permitrootlogin: "yes" }, mainWithoutInclude: "PermitRootLogin yes\n" },
+    "no Include: the whole file, to add one",
+  );
+});
