@@ -7,7 +7,8 @@
 //     converged dry-run: wall, controller CPU and peak RSS, and the nodes' CPU per observation.
 //     With --ansible, Ansible's check mode of the same baseline (bench/ansible) alternates with it.
 //   - on the first size: the datastore's and database's idle memory per node and a failover time
-//     (the primary's node's power cut, until another member leads); watch-mode drift ticks over kept SSH sessions; the same dry-run with every
+//     (the primary's node's power cut, until another member leads); watch-mode drift ticks over
+//     kept SSH sessions, and each concern's share of their node CPU; the same dry-run with every
 //     node capped at a Cortex-A53's speed (from sysbench); a 1 GiB TFTP image: first copy, the
 //     controller's peak RSS during it, and the dry-run after it.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -397,12 +398,23 @@ async function keptSessions(lab: LabState, file: string): Promise<void> {
     wallMs: number[];
     controllerCpuMs: number[];
     nodeCpuMsPerObservation: number;
+    probeStartMs: number;
+    byConcernMs: Record<string, number>;
   };
   console.log(
     [
       `  watch drift tick over kept sessions (${k.ticks} ticks, ${k.reused} session reuses):`,
       `${range(k.wallMs, (x) => `${x.toFixed(0)} ms`)} wall; controller CPU ${median(k.controllerCpuMs).toFixed(0)} ms per tick;`,
       `node CPU ${k.nodeCpuMsPerObservation.toFixed(1)} ms per observation (the probe alone: no login)`,
+    ].join(" "),
+  );
+  const shares = Object.entries(k.byConcernMs)
+    .sort(([, a], [, b]) => b - a)
+    .map(([name, ms]) => `${name} ${ms.toFixed(1)}`);
+  console.log(
+    [
+      `  node CPU per observation by concern, over kept sessions (ms; each observed alone, less the probe's start of ${k.probeStartMs.toFixed(1)} ms,`,
+      `so each service pays its own \`systemctl is-active\`, about 6 ms, which the whole probe pays once): ${shares.join(", ")}`,
     ].join(" "),
   );
 }

@@ -111,9 +111,9 @@ function commentedOut(
  * declared one: each with those lines commented out, and the keys. sshd reads sshd_config down to
  * its Include line, then Include's files in the order of OpenSSH's own glob (linked in on glibc,
  * which lacks gl_matchc: Debian's sshd imports no glob), which sorts by strcmp: byte order. A
- * drop-in read after DROP_IN (the lab's factory 10-factory.conf) does not
- * count and is left as it is, and so is a drop-in of another name than OTHER_DROP_IN (the verify
- * then says the key is still wrong). Pure.
+ * drop-in read after DROP_IN (the lab's factory 10-factory.conf) does not count and is left as it
+ * is, and so is a drop-in of another name than OTHER_DROP_IN (the verify then says the key is
+ * still wrong). Pure.
  */
 export function overridingLines(
   d: SshdDesired,
