@@ -11,7 +11,9 @@ import { cachedProbe, probeCacheFile } from "../src/transport/probe-cache.js";
 
 export const DROP_IN = "/etc/ssh/sshd_config.d/00-picotrader.conf";
 const INCLUDE = "Include /etc/ssh/sshd_config.d/*.conf";
-/** sshd_config's line that includes the drop-ins (sshd's keywords ignore case). */
+/** sshd_config's line that includes the drop-ins, as an ERE for grep and sed (match case aside). */
+const INCLUDE_ERE = "^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\\.d/\\*\\.conf";
+/** The same line, for the plan (sshd's keywords ignore case). */
 const INCLUDE_LINE = /^\s*Include\s+\/etc\/ssh\/sshd_config\.d\/\*\.conf/i;
 /**
  * What `sshd -T` reads: its binary (an upgrade changes defaults), its configuration and drop-ins,
@@ -152,23 +154,26 @@ export const sshd: Reconciler<SshdDesired, SshdObserved> = {
   // Every managed key, as sshd itself resolves it (keys are letters and digits: the schema says
   // so), kept while sshd's binary and every file under /etc/ssh stay as they were.
   files: [probeCacheFile("sshd")],
-  probe: (d) =>
-    cachedProbe(
+  probe: (d) => {
+    const keys = Object.keys(d.settings).join("|");
+    // A config line that sets a managed key (as grep -Ei reads it).
+    const setsKey = `'^[[:space:]]*(${keys})([[:space:]]|=)'`;
+    return cachedProbe(
       probeCacheFile("sshd"),
       SSHD_READS,
       `out=$(sshd -T) || exit
-printf '%s\\n' "$out" | grep -E '^(${Object.keys(d.settings).join("|")}) ' || true
-grep -Eil '^[[:space:]]*(${Object.keys(d.settings).join("|")})([[:space:]]|=)' /etc/ssh/sshd_config.d/*.conf 2>/dev/null |
+printf '%s\\n' "$out" | grep -E '^(${keys}) ' || true
+grep -Eil ${setsKey} /etc/ssh/sshd_config.d/*.conf 2>/dev/null |
 while IFS= read -r f; do
   [ "$f" = ${DROP_IN} ] || { echo "@@other $f"; sed 's/^/|/' "$f"; echo; }
 done
-if ! grep -Eqi '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\\.d/\\*\\.conf' /etc/ssh/sshd_config; then
+if ! grep -Eqi '${INCLUDE_ERE}' /etc/ssh/sshd_config; then
   echo '@@main'; cat /etc/ssh/sshd_config
-elif sed -E '\\,^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\\.d/\\*\\.conf,Iq' /etc/ssh/sshd_config |
-  grep -Eqi '^[[:space:]]*(${Object.keys(d.settings).join("|")})([[:space:]]|=)'; then
+elif sed -E '\\,${INCLUDE_ERE},Iq' /etc/ssh/sshd_config | grep -Eqi ${setsKey}; then
   echo '@@first'; cat /etc/ssh/sshd_config
 fi`,
-    ),
+    );
+  },
   parse(output) {
     // The first line of its own (another drop-in's lines come prefixed with "|"); sshd_config after it.
     const at = /^@@(main|first)\n/m.exec(output);
@@ -178,9 +183,14 @@ fi`,
     const others: { path: string; lines: string[] }[] = [];
     // A key sshd prints on several lines (AcceptEnv, Subsystem...) is one value, space-joined.
     for (const line of settings.split("\n")) {
-      if (line.startsWith("@@other ")) others.push({ path: line.slice(8), lines: [] });
-      if (line.startsWith("|")) others.at(-1)?.lines.push(line.slice(1));
-      if (line.startsWith("@@other ") || line.startsWith("|")) continue;
+      if (line.startsWith("@@other ")) {
+        others.push({ path: line.slice(8), lines: [] });
+        continue;
+      }
+      if (line.startsWith("|")) {
+        others.at(-1)?.lines.push(line.slice(1));
+        continue;
+      }
       const [key, ...value] = line.trim().split(/\s+/);
       if (key && value.length > 0) {
         const v = value.join(" ");
